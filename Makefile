@@ -1,0 +1,58 @@
+# MemoryHub — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP_BASE := $(VENV)/.base-installed
+STAMP_DEV := $(VENV)/.dev-installed
+MODEL_STAMP := var/models/.exported
+
+.PHONY: run test install install-dev model lint format lock bench clean-var
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch is pinned (==2.13.0) to the CPU build; installing it first keeps any
+# later resolver from reaching for a CUDA build.
+$(STAMP_BASE): requirements/base.txt | $(PY)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -r requirements/base.txt
+	touch $@
+
+$(STAMP_DEV): requirements/dev.txt $(STAMP_BASE)
+	$(PIP) install --quiet -r requirements/dev.txt
+	touch $@
+
+install: $(STAMP_BASE) $(MODEL_STAMP)
+install-dev: $(STAMP_DEV) $(MODEL_STAMP)
+
+# Export the embedding model to ONNX (fp32 + dynamic int8) once, offline.
+$(MODEL_STAMP): $(STAMP_BASE)
+	$(PY) -m memories.embedders export
+
+model: $(MODEL_STAMP)
+
+run: install
+	$(PY) -m memoryhub.localenv
+	$(PY) -m memoryhub.launcher
+
+test: install-dev
+	$(PY) -m memoryhub.localenv
+	$(PY) -m pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+lock: install-dev
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url -o requirements/base.txt requirements/base.in
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url -o requirements/dev.txt requirements/dev.in
+
+bench: install-dev
+	$(PY) benchmarks/bench_api.py

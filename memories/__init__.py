@@ -1,0 +1,1 @@
+"""Spaces, memories, history, audit, embeddings and search."""

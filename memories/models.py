@@ -1,0 +1,236 @@
+"""Memories: spaces and their data keys, memories, history and access audit.
+
+Content is stored only as sealed ciphertext (see :mod:`memoryhub.crypto`);
+``__str__`` never returns plaintext, so nothing in the admin or logs shows it.
+"""
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from pgvector.django import HnswIndex, VectorField
+
+EMBEDDING_DIMENSIONS = 384
+
+
+class Space(models.Model):
+    """A team's namespace of memories; object permissions attach here."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.PROTECT, related_name="spaces"
+    )
+    slug = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Memories expire this many days after creation.",
+    )
+    default_route = models.CharField(max_length=100, blank=True, default="local")
+    # The keyed-HMAC key for dedupe and the blind index, wrapped by a master
+    # key. It survives data-key rotation (so MACs stay stable) and is destroyed
+    # with the data keys when the space is shredded.
+    index_key_wrapped = models.BinaryField(null=True, editable=False)
+    shredded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["team__slug", "slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "slug"], name="space_team_slug_unique"
+            ),
+        ]
+        permissions = [
+            ("add_memory", "Can add memories to the space"),
+            ("change_memory", "Can change memories in the space"),
+            ("delete_memory", "Can delete memories in the space"),
+            ("manage_space", "Can manage the space, its sharing and keys"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}/{self.slug}"
+
+
+class SpaceUserObjectPermission(UserObjectPermissionBase):
+    """Direct-FK guardian permission rows for users on spaces (fast joins)."""
+
+    content_object = models.ForeignKey(Space, on_delete=models.CASCADE)
+
+
+class SpaceGroupObjectPermission(GroupObjectPermissionBase):
+    """Direct-FK guardian permission rows for teams (their groups) on spaces."""
+
+    content_object = models.ForeignKey(Space, on_delete=models.CASCADE)
+
+
+class SpaceKey(models.Model):
+    """A versioned data key (DEK) of a space, wrapped by a master key."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"  # encrypts new values
+        RETIRED = "retired", "Retired"  # decrypts until re-encryption finishes
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="keys")
+    version = models.PositiveIntegerField()
+    wrapped_key = models.BinaryField(editable=False)
+    master_key_id = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "version"], name="spacekey_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["space"],
+                condition=Q(state="active"),
+                name="spacekey_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"space {self.space_id} key v{self.version} ({self.state})"
+
+
+class MemoryState(models.TextChoices):
+    """Lifecycle of a memory."""
+
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+    DELETED = "deleted", "Deleted"
+
+
+class Memory(models.Model):
+    """One memory: sealed content plus the clear fields search filters on."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memories")
+    content = models.BinaryField(editable=False)  # sealed, never plaintext
+    content_mac = models.BinaryField(editable=False)  # keyed HMAC for dedupe
+    keyword_index = SearchVectorField(null=True, editable=False)  # blind tokens
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True)
+    user_id = models.CharField(max_length=255, blank=True, default="")
+    agent_id = models.CharField(max_length=255, blank=True, default="")
+    app_id = models.CharField(max_length=255, blank=True, default="")
+    run_id = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    categories = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    state = models.CharField(
+        max_length=16, choices=MemoryState.choices, default=MemoryState.ACTIVE
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    immutable = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+    key_version = models.PositiveIntegerField(default=1)  # DEK that sealed content
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        default_permissions = ()  # access is decided per space, see Space.Meta
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            HnswIndex(
+                name="memory_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(fields=["metadata"], name="memory_metadata_gin"),
+            GinIndex(fields=["categories"], name="memory_categories_gin"),
+            GinIndex(fields=["keyword_index"], name="memory_keyword_gin"),
+            models.Index(fields=["space", "user_id"], name="memory_space_user"),
+            models.Index(fields=["space", "-created_at"], name="memory_space_created"),
+            models.Index(fields=["space", "key_version"], name="memory_space_keyver"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in MemoryState]),
+                name="memory_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=1), name="memory_version_positive"
+            ),
+            # Dedupe: one active copy of the same content per space and scope.
+            models.UniqueConstraint(
+                fields=[
+                    "space",
+                    "content_mac",
+                    "user_id",
+                    "agent_id",
+                    "app_id",
+                    "run_id",
+                ],
+                condition=Q(state="active"),
+                name="memory_active_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"memory {self.id}"
+
+
+class MemoryEvent(models.Model):
+    """History: one ADD / UPDATE / DELETE of a memory, contents sealed."""
+
+    class Kind(models.TextChoices):
+        ADD = "ADD", "Add"
+        UPDATE = "UPDATE", "Update"
+        DELETE = "DELETE", "Delete"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=8, choices=Kind.choices)
+    old_content = models.BinaryField(null=True, editable=False)
+    new_content = models.BinaryField(null=True, editable=False)
+    key_version = models.PositiveIntegerField(default=1)
+    actor = models.CharField(max_length=200)  # "user:<id>" or "key:<prefix>"
+    surface = models.CharField(max_length=16, default="api")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        default_permissions = ("view",)
+        ordering = ["at"]
+        indexes = [models.Index(fields=["memory", "at"], name="memoryevent_memory_at")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.memory_id}"
+
+
+class AccessEvent(models.Model):
+    """Append-only audit of every read, search, write and delete.
+
+    No foreign keys: the record must outlive erased memories, shredded spaces
+    and deleted users. A database trigger rejects UPDATE and DELETE.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=200)  # "user:<id>:<username>" / "key:<prefix>"
+    user_pk = models.BigIntegerField(null=True, blank=True)
+    api_key_pk = models.BigIntegerField(null=True, blank=True)
+    team_pk = models.BigIntegerField(null=True, blank=True, db_index=True)
+    space_pk = models.BigIntegerField(null=True, blank=True, db_index=True)
+    space_slug = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=32)
+    surface = models.CharField(max_length=16)
+    backend = models.CharField(max_length=64, default="local")
+    memory_ids = ArrayField(models.UUIDField(), default=list, blank=True)
+    count = models.PositiveIntegerField(default=0)
+    detail = models.JSONField(default=dict, blank=True)  # never plaintext
+
+    class Meta:
+        default_permissions = ("view",)
+        ordering = ["-at", "-id"]
+        indexes = [GinIndex(fields=["memory_ids"], name="accessevent_memory_ids")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"

@@ -1,0 +1,224 @@
+"""Reads that cross a permission boundary: spaces, memories, search, history.
+
+Every function takes the actor and scopes the queryset *before* lookup, so an
+object the caller may not see is a 404, never a 403.
+"""
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.actors import Actor
+from memories import keyring, permissions
+from memories.audit import access_record
+from memories.models import Memory, MemoryEvent, MemoryState, Space
+from memories.services import (
+    embed_texts,
+    event_contents,
+    expired_q,
+    memories_decrypt,
+    require_perm,
+)
+from memoryhub.crypto import blind_tokens
+from memoryhub.errors import InvalidInput, NotFound
+
+SEARCH_MODES = ("hybrid", "vector", "keyword")
+
+
+def space_get(
+    *,
+    actor: Actor,
+    team_slug: str | None = None,
+    slug: str,
+    perm: str = permissions.VIEW,
+) -> Space:
+    """A space visible to ``actor`` by slug (404 otherwise; 403 if ``perm`` lacking)."""
+    spaces = permissions.spaces_visible_to(actor).filter(slug=slug)
+    if team_slug is not None:
+        spaces = spaces.filter(team__slug=team_slug)
+    elif actor.api_key is not None:
+        # A key names spaces by slug; prefer its own team's space of that slug.
+        own = [s for s in spaces if s.team_id == actor.api_key.team_id]
+        spaces = own or list(spaces)
+    found = list(spaces[:2]) if isinstance(spaces, QuerySet) else spaces[:2]
+    if not found:
+        raise NotFound(f"space {slug!r} not found")
+    if len(found) > 1:
+        raise InvalidInput(
+            f"more than one visible space is called {slug!r}; name the team too "
+            "(?team=<slug>)"
+        )
+    space = found[0]
+    if perm != permissions.VIEW:
+        require_perm(actor, space, perm)
+    return space
+
+
+def memories_in(
+    *, space: Space, include_expired: bool = False, states=(MemoryState.ACTIVE,)
+) -> QuerySet[Memory]:
+    """Base queryset of a space's memories (expired and deleted hidden by default)."""
+    qs = Memory.objects.filter(space=space, state__in=list(states))
+    if not include_expired:
+        qs = qs.exclude(expired_q())
+    return qs.defer("keyword_index", "embedding")
+
+
+def memory_get(
+    *,
+    actor: Actor,
+    space: Space,
+    memory_id,
+    surface: str = "api",
+    include_deleted: bool = False,
+) -> Memory:
+    """One memory with its plaintext; audited as a read."""
+    require_perm(actor, space, permissions.VIEW)
+    states = (
+        list(MemoryState)
+        if include_deleted
+        else [MemoryState.ACTIVE, MemoryState.ARCHIVED]
+    )
+    memory = (
+        memories_in(space=space, states=states, include_expired=include_deleted)
+        .filter(pk=memory_id)
+        .first()
+    )
+    if memory is None:
+        raise NotFound(f"memory {memory_id} not found in space {space.slug!r}")
+    memories_decrypt([memory], space)
+    access_record(
+        actor=actor,
+        action="memory.read",
+        surface=surface,
+        space=space,
+        memory_ids=[memory.pk],
+    )
+    return memory
+
+
+def memory_page_decrypt(
+    *,
+    actor: Actor,
+    space: Space,
+    memories,
+    surface: str = "api",
+    action: str = "memory.list",
+) -> list[Memory]:
+    """Decrypt a page of listed memories and audit the read."""
+    memories = memories_decrypt(list(memories), space)
+    access_record(
+        actor=actor,
+        action=action,
+        surface=surface,
+        space=space,
+        memory_ids=[m.pk for m in memories],
+    )
+    return memories
+
+
+def memory_search(
+    *,
+    actor: Actor,
+    space: Space,
+    query: str,
+    top_k: int = 10,
+    threshold: float | None = None,
+    filters: dict | None = None,
+    mode: str = "hybrid",
+    surface: str = "api",
+    queryset=None,
+) -> list[Memory]:
+    """Semantic (+ keyword) search in a space; each result has ``score`` and ``plaintext``."""
+    from django.conf import settings
+
+    from memories.filters import compile_filters
+    from memories.search import search_memories
+
+    require_perm(actor, space, permissions.VIEW)
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("query must be a non-empty string", field="query")
+    if len(query) > settings.MEMORY_MAX_CONTENT_CHARS:
+        raise InvalidInput(
+            f"query must be at most {settings.MEMORY_MAX_CONTENT_CHARS} characters",
+            field="query",
+        )
+    if mode not in SEARCH_MODES:
+        raise InvalidInput(
+            f"mode must be one of {', '.join(SEARCH_MODES)}", field="mode"
+        )
+    if (
+        not isinstance(top_k, int)
+        or isinstance(top_k, bool)
+        or not 1 <= top_k <= settings.SEARCH_MAX_TOP_K
+    ):
+        raise InvalidInput(
+            f"top_k must be an integer from 1 to {settings.SEARCH_MAX_TOP_K}",
+            field="top_k",
+        )
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+    ):
+        raise InvalidInput("threshold must be a number", field="threshold")
+    qs = queryset if queryset is not None else memories_in(space=space)
+    qs = qs.filter(compile_filters(filters))
+    embedding = embed_texts([query])[0] if mode != "keyword" else None
+    tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
+    hits = search_memories(
+        queryset=qs,
+        query_embedding=embedding,
+        query_tokens=tokens,
+        top_k=top_k,
+        threshold=threshold,
+        mode=mode,
+    )
+    results = []
+    for memory, score in hits:
+        memory.score = score
+        results.append(memory)
+    memories_decrypt(results, space)
+    access_record(
+        actor=actor,
+        action="memory.search",
+        surface=surface,
+        space=space,
+        memory_ids=[m.pk for m in results],
+        detail={"mode": mode, "top_k": top_k},
+    )
+    return results
+
+
+def memory_history(
+    *, actor: Actor, space: Space, memory_id, surface: str = "api"
+) -> list[dict]:
+    """A memory's history events, oldest first, contents decrypted."""
+    require_perm(actor, space, permissions.VIEW)
+    if not Memory.objects.filter(space=space, pk=memory_id).exists():
+        raise NotFound(f"memory {memory_id} not found in space {space.slug!r}")
+    events = []
+    for event in MemoryEvent.objects.filter(memory_id=memory_id).order_by("at"):
+        old, new = event_contents(event, space)
+        events.append(
+            {
+                "id": event.id,
+                "memory_id": event.memory_id,
+                "event": event.event,
+                "old_content": old,
+                "new_content": new,
+                "actor": event.actor,
+                "surface": event.surface,
+                "at": event.at,
+            }
+        )
+    access_record(
+        actor=actor,
+        action="memory.history",
+        surface=surface,
+        space=space,
+        memory_ids=[memory_id],
+    )
+    return events
+
+
+def expired_count(*, space: Space) -> int:
+    """How many memories of ``space`` are past their expiry (for status pages)."""
+    return Memory.objects.filter(space=space).filter(expired_q(timezone.now())).count()

@@ -1,0 +1,722 @@
+"""Memory and space services: every write goes through here.
+
+Surfaces (REST, mem0-compatible API, MCP, UI, admin, commands, tasks) call
+these functions; they check permissions, validate, encrypt, record history
+and audit, all in one transaction.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.actors import Actor
+from memories import keyring, permissions
+from memories.audit import access_record
+from memories.models import Memory, MemoryEvent, MemoryState, Space
+from memories.validation import (
+    MemoryInput,
+    clean_categories,
+    clean_content,
+    clean_expires_at,
+    clean_memory_input,
+    clean_metadata,
+)
+from memoryhub.crypto import blind_tokens, content_mac
+from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+UNSET = object()
+
+
+def require_perm(actor: Actor, space: Space, perm: str) -> frozenset[str]:
+    """Raise 404 if ``actor`` cannot see ``space``, 403 if it lacks ``perm``."""
+    perms = permissions.space_perms(actor, space)
+    if permissions.VIEW not in perms:
+        raise NotFound(f"space {space.slug!r} not found")
+    if perm not in perms:
+        raise Forbidden(f"you may not {perm.replace('_', ' ')} in space {space.slug!r}")
+    return perms
+
+
+def embed_texts(texts: Sequence[str]) -> list[list[float]]:
+    """Embed texts with the process-wide embedder (loaded once per process)."""
+    from memories.embedders import get_embedder
+
+    return [list(map(float, vec)) for vec in get_embedder().embed(list(texts))]
+
+
+def _memory_aad(memory_id: uuid.UUID, space: Space) -> bytes:
+    return keyring.field_aad(
+        kind="memory", row_id=memory_id, space=space, field="content"
+    )
+
+
+def _event_aad(event_id: uuid.UUID, space: Space, field: str) -> bytes:
+    return keyring.field_aad(
+        kind="memory-event", row_id=event_id, space=space, field=field
+    )
+
+
+def memory_content(memory: Memory, space: Space | None = None) -> str:
+    """Decrypt a memory's content (raises DecryptionError if it was tampered with)."""
+    space = space or memory.space
+    return keyring.open_field(
+        space=space, blob=bytes(memory.content), aad=_memory_aad(memory.pk, space)
+    )
+
+
+def memories_decrypt(memories: Sequence[Memory], space: Space) -> list[Memory]:
+    """Attach ``plaintext`` to each memory (in memory only, never saved)."""
+    for memory in memories:
+        memory.plaintext = memory_content(memory, space)
+    return list(memories)
+
+
+def _event(
+    *,
+    memory: Memory,
+    space: Space,
+    kind: str,
+    old: str | None,
+    new: str | None,
+    actor: Actor,
+    surface: str,
+    version: int,
+) -> MemoryEvent:
+    event = MemoryEvent(
+        id=uuid.uuid4(),
+        memory=memory,
+        event=kind,
+        actor=actor.label,
+        surface=surface,
+        key_version=version,
+    )
+    if old is not None:
+        event.old_content = keyring.seal_field(
+            space=space,
+            version=version,
+            text=old,
+            aad=_event_aad(event.id, space, "old"),
+        )
+    if new is not None:
+        event.new_content = keyring.seal_field(
+            space=space,
+            version=version,
+            text=new,
+            aad=_event_aad(event.id, space, "new"),
+        )
+    return event
+
+
+def event_contents(event: MemoryEvent, space: Space) -> tuple[str | None, str | None]:
+    """Decrypt a history event's (old, new) content."""
+    old = new = None
+    if event.old_content is not None:
+        old = keyring.open_field(
+            space=space,
+            blob=bytes(event.old_content),
+            aad=_event_aad(event.id, space, "old"),
+        )
+    if event.new_content is not None:
+        new = keyring.open_field(
+            space=space,
+            blob=bytes(event.new_content),
+            aad=_event_aad(event.id, space, "new"),
+        )
+    return old, new
+
+
+# --- spaces ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def space_create(
+    *,
+    actor: Actor,
+    team,
+    slug: str,
+    name: str = "",
+    description: str = "",
+    retention_days: int | None = None,
+) -> Space:
+    """Create a space in ``team`` with fresh keys (team owners/admins only)."""
+    from django.utils.text import slugify
+
+    if not permissions.can_admin_team(actor, team.pk):
+        raise Forbidden(
+            f"only owners and admins of team {team.slug!r} may create spaces"
+        )
+    if not slug or slugify(slug) != slug or len(slug) > 64:
+        raise InvalidInput(
+            "slug must be 1-64 lowercase letters, digits and hyphens", field="slug"
+        )
+    if retention_days is not None and (
+        not isinstance(retention_days, int) or retention_days < 1
+    ):
+        raise InvalidInput(
+            "retention_days must be a positive integer", field="retention_days"
+        )
+    if Space.objects.filter(team=team, slug=slug).exists():
+        raise Conflict(f"team {team.slug!r} already has a space {slug!r}", field="slug")
+    space = Space.objects.create(
+        team=team,
+        slug=slug,
+        name=name or slug,
+        description=description,
+        retention_days=retention_days,
+    )
+    keyring.space_keys_init(space=space)
+    access_record(actor=actor, action="space.create", surface="api", space=space)
+    return space
+
+
+@transaction.atomic
+def space_update(
+    *, actor: Actor, space: Space, surface: str = "api", **fields
+) -> Space:
+    """Change name / description / retention of a space (manage permission)."""
+    require_perm(actor, space, permissions.MANAGE)
+    allowed = {"name", "description", "retention_days", "default_route"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+    for key, value in fields.items():
+        setattr(space, key, value)
+    space.save()
+    access_record(actor=actor, action="space.update", surface=surface, space=space)
+    return space
+
+
+@transaction.atomic
+def space_shred(*, actor: Actor, space: Space, surface: str = "api") -> None:
+    """Crypto-shred a space: destroy its keys now, purge its rows in the background.
+
+    Once this commits, nothing stored in the space can be decrypted by anyone,
+    whatever copies of the database exist. The slug is freed immediately.
+    """
+    require_perm(actor, space, permissions.MANAGE)
+    space.keys.all().delete()
+    space.index_key_wrapped = None
+    space.shredded_at = timezone.now()
+    space.slug = f"shredded-{space.uuid.hex[:12]}"[:64]
+    space.save(update_fields=["index_key_wrapped", "shredded_at", "slug"])
+    access_record(actor=actor, action="space.shred", surface=surface, space=space)
+    space_pk = space.pk
+
+    def _after() -> None:
+        from memories.tasks import space_purge
+
+        keyring.forget_space(space_pk)
+        space_purge.delay(space_pk)
+
+    transaction.on_commit(_after)
+
+
+def space_purge(*, space_pk: int, batch: int = 5000) -> bool:
+    """Delete a shredded space's rows in batches; True when nothing remains."""
+    space = Space.objects.filter(pk=space_pk, shredded_at__isnull=False).first()
+    if space is None:
+        return True
+    ids = list(Memory.objects.filter(space=space).values_list("pk", flat=True)[:batch])
+    if ids:
+        Memory.objects.filter(pk__in=ids).delete()
+        return False
+    space.delete()
+    return True
+
+
+# --- memories -------------------------------------------------------------------
+
+
+def _scope_q(item: MemoryInput) -> Q:
+    return Q(
+        user_id=item.user_id,
+        agent_id=item.agent_id,
+        app_id=item.app_id,
+        run_id=item.run_id,
+    )
+
+
+def _new_memory(
+    *,
+    space: Space,
+    item: MemoryInput,
+    mac: bytes,
+    embedding,
+    version: int,
+    index_key: bytes,
+) -> Memory:
+    memory_id = uuid.uuid4()
+    return Memory(
+        id=memory_id,
+        space=space,
+        content=keyring.seal_field(
+            space=space,
+            version=version,
+            text=item.content,
+            aad=_memory_aad(memory_id, space),
+        ),
+        content_mac=mac,
+        keyword_index=" ".join(blind_tokens(index_key, item.content)) or None,
+        embedding=embedding,
+        user_id=item.user_id,
+        agent_id=item.agent_id,
+        app_id=item.app_id,
+        run_id=item.run_id,
+        metadata=item.metadata,
+        categories=item.categories,
+        expires_at=item.expires_at,
+        immutable=item.immutable,
+        key_version=version,
+    )
+
+
+def _live_duplicates(space: Space, macs: list[bytes]) -> dict[tuple, Memory]:
+    """Active memories in ``space`` with any of ``macs``; expired ones are retired."""
+    found: dict[tuple, Memory] = {}
+    now = timezone.now()
+    expired: list[uuid.UUID] = []
+    for memory in Memory.objects.filter(
+        space=space, state=MemoryState.ACTIVE, content_mac__in=macs
+    ):
+        if memory.expires_at is not None and memory.expires_at <= now:
+            expired.append(memory.pk)
+            continue
+        found[
+            (
+                bytes(memory.content_mac),
+                memory.user_id,
+                memory.agent_id,
+                memory.app_id,
+                memory.run_id,
+            )
+        ] = memory
+    if expired:
+        # An expired memory no longer counts as a duplicate; archive it so the
+        # unique "one active copy" index admits the fresh one.
+        Memory.objects.filter(pk__in=expired).update(state=MemoryState.ARCHIVED)
+    return found
+
+
+def _dedupe_key(mac: bytes, item: MemoryInput) -> tuple:
+    return (mac, item.user_id, item.agent_id, item.app_id, item.run_id)
+
+
+def memory_add(
+    *, actor: Actor, space: Space, data: dict, surface: str = "api", embedding=None
+) -> tuple[Memory, bool]:
+    """Add one memory; returns (memory, created). An identical active memory in
+    the same scope is returned instead of a duplicate (created=False)."""
+    require_perm(actor, space, permissions.ADD)
+    item = clean_memory_input(data, retention_days=space.retention_days)
+    if embedding is None:
+        embedding = embed_texts([item.content])[0]
+    results = _add_cleaned(
+        actor=actor, space=space, items=[item], embeddings=[embedding], surface=surface
+    )
+    memory, created = results[0]
+    return memory, created
+
+
+def memory_add_many(
+    *,
+    actor: Actor,
+    space: Space,
+    items: Sequence[dict],
+    surface: str = "api",
+    embeddings: Sequence | None = None,
+) -> list[dict]:
+    """Add up to ``MEMORY_MAX_BATCH`` memories; one result per item, in order.
+
+    Results are ``{"status": "created"|"duplicate", "memory": Memory}`` or
+    ``{"status": "error", "error": str, "field": str|None}``; invalid items do
+    not stop valid ones. Embeddings are computed in one batch.
+    """
+    from django.conf import settings
+
+    require_perm(actor, space, permissions.ADD)
+    if len(items) > settings.MEMORY_MAX_BATCH:
+        from memoryhub.errors import TooLarge
+
+        raise TooLarge(
+            f"a batch holds at most {settings.MEMORY_MAX_BATCH} memories; "
+            f"got {len(items)}"
+        )
+    results: list[dict] = [{} for _ in items]
+    valid: list[tuple[int, MemoryInput]] = []
+    for index, raw in enumerate(items):
+        try:
+            valid.append(
+                (index, clean_memory_input(raw, retention_days=space.retention_days))
+            )
+        except InvalidInput as exc:
+            results[index] = {
+                "status": "error",
+                "error": exc.message,
+                "field": exc.field,
+            }
+        except Exception as exc:  # TooLarge and friends are DomainErrors too
+            from memoryhub.errors import DomainError
+
+            if not isinstance(exc, DomainError):
+                raise
+            results[index] = {
+                "status": "error",
+                "error": exc.message,
+                "field": exc.field,
+            }
+    if valid:
+        if embeddings is None:
+            vectors = embed_texts([item.content for _, item in valid])
+        else:
+            vectors = [embeddings[index] for index, _ in valid]
+        added = _add_cleaned(
+            actor=actor,
+            space=space,
+            items=[item for _, item in valid],
+            embeddings=vectors,
+            surface=surface,
+        )
+        for (index, _), (memory, created) in zip(valid, added, strict=True):
+            results[index] = {
+                "status": "created" if created else "duplicate",
+                "memory": memory,
+            }
+    return results
+
+
+@transaction.atomic
+def _add_cleaned(
+    *, actor: Actor, space: Space, items: list[MemoryInput], embeddings, surface: str
+) -> list[tuple[Memory, bool]]:
+    index_key = keyring.index_key(space)
+    version = keyring.active_version(space)
+    macs = [content_mac(index_key, item.content) for item in items]
+    existing = _live_duplicates(space, macs)
+    out: list[tuple[Memory, bool] | None] = [None] * len(items)
+    pending: dict[tuple, int] = {}
+    to_insert: list[Memory] = []
+    for index, (item, mac, vector) in enumerate(
+        zip(items, macs, embeddings, strict=True)
+    ):
+        key = _dedupe_key(mac, item)
+        if key in existing:
+            out[index] = (existing[key], False)
+        elif key in pending:
+            out[index] = ("pending", pending[key])  # duplicate within the batch
+        else:
+            memory = _new_memory(
+                space=space,
+                item=item,
+                mac=mac,
+                embedding=vector,
+                version=version,
+                index_key=index_key,
+            )
+            pending[key] = len(to_insert)
+            to_insert.append(memory)
+            out[index] = (memory, True)
+    if to_insert:
+        try:
+            with transaction.atomic():
+                Memory.objects.bulk_create(to_insert)
+        except IntegrityError:
+            # A concurrent add of the same content won the race: fall back to
+            # one-by-one inserts, mapping losers to the winner's row.
+            return _add_one_by_one(
+                actor=actor,
+                space=space,
+                items=items,
+                embeddings=embeddings,
+                surface=surface,
+            )
+        MemoryEvent.objects.bulk_create(
+            [
+                _event(
+                    memory=m,
+                    space=space,
+                    kind=MemoryEvent.Kind.ADD,
+                    old=None,
+                    new=items[_index_of(out, m)].content,
+                    actor=actor,
+                    surface=surface,
+                    version=version,
+                )
+                for m in to_insert
+            ]
+        )
+    final: list[tuple[Memory, bool]] = []
+    for entry in out:
+        if entry[0] == "pending":
+            final.append((to_insert[entry[1]], False))
+        else:
+            final.append(entry)
+    access_record(
+        actor=actor,
+        action="memory.add",
+        surface=surface,
+        space=space,
+        memory_ids=[m.pk for m, _ in final],
+        detail={"created": len(to_insert), "duplicates": len(final) - len(to_insert)},
+    )
+    return final
+
+
+def _index_of(out: list, memory: Memory) -> int:
+    for index, entry in enumerate(out):
+        if entry[0] is memory:
+            return index
+    raise LookupError(memory.pk)
+
+
+def _add_one_by_one(*, actor: Actor, space: Space, items, embeddings, surface: str):
+    results = []
+    for item, vector in zip(items, embeddings, strict=True):
+        for _attempt in range(3):
+            try:
+                with transaction.atomic():
+                    results.extend(
+                        _add_cleaned(
+                            actor=actor,
+                            space=space,
+                            items=[item],
+                            embeddings=[vector],
+                            surface=surface,
+                        )
+                    )
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise Conflict(
+                "could not add the memory because of concurrent identical writes; retry"
+            )
+    return results
+
+
+def memory_for_update(*, actor: Actor, space: Space, memory_id, perm: str) -> Memory:
+    """Lock and return a memory the actor may ``perm`` (404 if invisible)."""
+    require_perm(actor, space, perm)
+    memory = (
+        Memory.objects.select_for_update()
+        .filter(space=space, pk=memory_id)
+        .exclude(state=MemoryState.DELETED)
+        .first()
+    )
+    if memory is None:
+        raise NotFound(f"memory {memory_id} not found in space {space.slug!r}")
+    return memory
+
+
+@transaction.atomic
+def memory_update(
+    *,
+    actor: Actor,
+    space: Space,
+    memory_id,
+    content=UNSET,
+    metadata=UNSET,
+    categories=UNSET,
+    expires_at=UNSET,
+    state=UNSET,
+    immutable=UNSET,
+    expected_version: int | None = None,
+    surface: str = "api",
+) -> Memory:
+    """Change a memory; content changes are re-embedded and recorded in history."""
+    memory = memory_for_update(
+        actor=actor, space=space, memory_id=memory_id, perm=permissions.CHANGE
+    )
+    if memory.immutable:
+        raise Conflict(
+            f"memory {memory.pk} is immutable and cannot be updated; "
+            "add a new memory instead"
+        )
+    if expected_version is not None and expected_version != memory.version:
+        raise Conflict(
+            f"memory {memory.pk} is at version {memory.version}, not "
+            f"{expected_version}; reload it and retry"
+        )
+    changed = []
+    old_content = None
+    new_content = None
+    if content is not UNSET:
+        new_content = clean_content(content)
+        old_content = memory_content(memory, space)
+        if new_content != old_content:
+            index_key = keyring.index_key(space)
+            version = keyring.active_version(space)
+            memory.content = keyring.seal_field(
+                space=space,
+                version=version,
+                text=new_content,
+                aad=_memory_aad(memory.pk, space),
+            )
+            memory.key_version = version
+            memory.content_mac = content_mac(index_key, new_content)
+            memory.keyword_index = (
+                " ".join(blind_tokens(index_key, new_content)) or None
+            )
+            memory.embedding = embed_texts([new_content])[0]
+            changed += [
+                "content",
+                "key_version",
+                "content_mac",
+                "keyword_index",
+                "embedding",
+            ]
+        else:
+            old_content = new_content = None
+    if metadata is not UNSET:
+        memory.metadata = clean_metadata(metadata)
+        changed.append("metadata")
+    if categories is not UNSET:
+        memory.categories = clean_categories(categories)
+        changed.append("categories")
+    if expires_at is not UNSET:
+        memory.expires_at = clean_expires_at(expires_at)
+        changed.append("expires_at")
+    if immutable is not UNSET:
+        if not isinstance(immutable, bool):
+            raise InvalidInput("immutable must be true or false", field="immutable")
+        memory.immutable = immutable
+        changed.append("immutable")
+    if state is not UNSET:
+        if state not in (MemoryState.ACTIVE, MemoryState.ARCHIVED):
+            raise InvalidInput(
+                "state must be 'active' or 'archived' (delete to remove)", field="state"
+            )
+        memory.state = state
+        changed.append("state")
+    if not changed:
+        return memory
+    memory.version += 1
+    changed += ["version", "updated_at"]
+    try:
+        with transaction.atomic():
+            memory.save(update_fields=changed)
+    except IntegrityError:
+        raise Conflict(
+            "an identical active memory already exists in this scope"
+        ) from None
+    version = keyring.active_version(space)
+    _event(
+        memory=memory,
+        space=space,
+        kind=MemoryEvent.Kind.UPDATE,
+        old=old_content if old_content is not None else None,
+        new=new_content,
+        actor=actor,
+        surface=surface,
+        version=version,
+    ).save()
+    access_record(
+        actor=actor,
+        action="memory.update",
+        surface=surface,
+        space=space,
+        memory_ids=[memory.pk],
+        detail={"fields": sorted(set(changed) - {"updated_at"})},
+    )
+    return memory
+
+
+@transaction.atomic
+def memory_delete(
+    *, actor: Actor, space: Space, memory_id, hard: bool = False, surface: str = "api"
+) -> None:
+    """Delete a memory: soft (state=deleted, history kept) or hard (erased)."""
+    memory = memory_for_update(
+        actor=actor, space=space, memory_id=memory_id, perm=permissions.DELETE
+    )
+    if hard:
+        memory.delete()
+    else:
+        old = memory_content(memory, space)
+        memory.state = MemoryState.DELETED
+        memory.version += 1
+        memory.save(update_fields=["state", "version", "updated_at"])
+        _event(
+            memory=memory,
+            space=space,
+            kind=MemoryEvent.Kind.DELETE,
+            old=old,
+            new=None,
+            actor=actor,
+            surface=surface,
+            version=keyring.active_version(space),
+        ).save()
+    access_record(
+        actor=actor,
+        action="memory.erase" if hard else "memory.delete",
+        surface=surface,
+        space=space,
+        memory_ids=[memory_id],
+    )
+
+
+@transaction.atomic
+def memory_delete_where(
+    *, actor: Actor, space: Space, queryset, hard: bool = False, surface: str = "api"
+) -> int:
+    """Delete every memory of ``queryset`` (already scoped to ``space``)."""
+    require_perm(actor, space, permissions.DELETE)
+    ids = list(queryset.filter(space=space).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    if hard:
+        for start in range(0, len(ids), 1000):
+            Memory.objects.filter(pk__in=ids[start : start + 1000]).delete()
+    else:
+        version = keyring.active_version(space)
+        events = []
+        for memory in Memory.objects.filter(pk__in=ids).select_for_update():
+            events.append(
+                _event(
+                    memory=memory,
+                    space=space,
+                    kind=MemoryEvent.Kind.DELETE,
+                    old=memory_content(memory, space),
+                    new=None,
+                    actor=actor,
+                    surface=surface,
+                    version=version,
+                )
+            )
+        MemoryEvent.objects.bulk_create(events, batch_size=1000)
+        Memory.objects.filter(pk__in=ids).update(
+            state=MemoryState.DELETED, updated_at=timezone.now()
+        )
+    access_record(
+        actor=actor,
+        action="memory.erase" if hard else "memory.delete",
+        surface=surface,
+        space=space,
+        memory_ids=ids,
+    )
+    return len(ids)
+
+
+def memory_erase_user(
+    *, actor: Actor, space: Space, user_id: str, surface: str = "api"
+) -> int:
+    """Erase (hard delete, history included) everything stored for ``user_id``."""
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidInput(
+            "user_id is required to erase a user's memories", field="user_id"
+        )
+    return memory_delete_where(
+        actor=actor,
+        space=space,
+        queryset=Memory.objects.filter(user_id=user_id),
+        hard=True,
+        surface=surface,
+    )
+
+
+def expired_q(now: datetime | None = None) -> Q:
+    """Memories whose expiry has passed."""
+    return Q(expires_at__isnull=False, expires_at__lte=now or timezone.now())

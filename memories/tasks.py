@@ -1,0 +1,25 @@
+"""Celery tasks for memories: thin interfaces that load ids and call a service."""
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def space_purge(space_pk: int) -> None:
+    """Delete the rows of a shredded space, one batch per task run."""
+    from memories.services import space_purge as purge
+
+    if not purge(space_pk=space_pk):
+        space_purge.delay(space_pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def space_reencrypt(space_pk: int) -> None:
+    """Re-encrypt one batch of a space under its active data key, then requeue."""
+    from memories.rotation import space_reencrypt_batch
+
+    if space_reencrypt_batch(space_pk=space_pk) > 0:
+        space_reencrypt.delay(space_pk)

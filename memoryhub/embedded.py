@@ -1,0 +1,82 @@
+"""Embedded services for the quickstart: PostgreSQL 16 + pgvector and a broker.
+
+When ``DATABASE_URL`` is unset, settings call :func:`embedded_database_url`,
+which starts (or joins) a ``pgserver`` PostgreSQL under ``var/pgdata`` and
+returns a URL for its Unix socket. Every process that joins registers its pid;
+the last live one to exit stops the server, so ``manage.py`` works whether or
+not ``make run`` is up, and Ctrl-C on ``make run`` leaves nothing behind.
+
+When ``CELERY_BROKER_URL`` is unset, Celery uses kombu's ``filesystem://``
+transport under ``var/broker`` — a broker with no server, shared by the web,
+worker and beat processes of one checkout.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "memoryhub"
+
+
+def _install_live_pid_list() -> None:
+    """Make pgserver forget handles of processes that died without cleanup.
+
+    pgserver keeps the pids holding a handle in a JSON file and stops the
+    server when the last one exits; a process killed by a signal never removes
+    its pid, which would keep the server up forever. Filtering dead pids on
+    every read restores "last live process stops it".
+    """
+    from pgserver import postgres_server, utils
+
+    class LiveDiskList(utils.DiskList):
+        def get(self) -> list[int]:
+            return [pid for pid in super().get() if psutil.pid_exists(pid)]
+
+    postgres_server.DiskList = LiveDiskList
+
+
+def embedded_database_url(pgdata: Path) -> str:
+    """Start or join the embedded server and return a ``DATABASE_URL`` for it."""
+    # pgserver keeps a lock file in the user runtime dir, which a service
+    # account or CI shell may not have; keep it with the rest of our state.
+    runtime = pgdata.parent / "run"
+    runtime.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    import pgserver
+    import psycopg
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _install_live_pid_list()
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    admin_uri = server.get_uri("postgres")
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    with psycopg.connect(server.get_uri(DATABASE_NAME), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    # template1 gets the extension too, so test databases created by
+    # pytest-django (copies of template1) have it without superuser steps.
+    with psycopg.connect(server.get_uri("template1"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return server.get_uri(DATABASE_NAME)
+
+
+def embedded_broker_url(var_dir: Path) -> tuple[str, dict]:
+    """Return the filesystem broker URL and its transport options."""
+    broker_dir = var_dir / "broker"
+    for sub in ("out", "processed"):
+        (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    options = {
+        "data_folder_in": str(broker_dir / "out"),
+        "data_folder_out": str(broker_dir / "out"),
+        "processed_folder": str(broker_dir / "processed"),
+        "store_processed": False,
+    }
+    return "filesystem://", options

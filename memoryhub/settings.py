@@ -1,0 +1,226 @@
+"""MemoryHub settings: everything comes from the environment (see README).
+
+A quickstart checkout loads generated secrets from ``var/local.env`` as
+defaults and runs on an embedded PostgreSQL and a filesystem broker; setting
+``DATABASE_URL`` / ``CELERY_BROKER_URL`` switches to real servers.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from memoryhub import localenv
+from memoryhub.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_required,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = localenv.VAR_DIR
+localenv.load()
+
+SECRET_KEY = env_required(
+    "MEMORYHUB_SECRET_KEY",
+    "Set it to a long random string, or run `make run` once to generate "
+    "var/local.env for a local checkout.",
+)
+MASTER_KEYS = env_required(
+    "MEMORYHUB_MASTER_KEYS",
+    "Set it to one or more comma-separated `id:base64-32-byte-key` entries "
+    "(the first encrypts, all decrypt), or run `make run` once for a local "
+    "checkout. Generate one with: python -m memoryhub.crypto.keys",
+)
+DEBUG = env_bool("MEMORYHUB_DEBUG", False)
+ALLOWED_HOSTS = env_list("MEMORYHUB_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("MEMORYHUB_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "guardian",
+    "django_celery_beat",
+    "accounts",
+    "memories",
+    "routing",
+    "memoryhub.apps.MemoryhubConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "memoryhub.urls"
+WSGI_APPLICATION = "memoryhub.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+EMBEDDED_DATABASE = not DATABASE_URL
+if EMBEDDED_DATABASE:
+    from memoryhub.embedded import embedded_database_url
+
+    DATABASE_URL = embedded_database_url(
+        Path(env_str("MEMORYHUB_EMBEDDED_PGDATA", str(VAR_DIR / "pgdata")))
+    )
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+if "host" in _db_options:  # unix-socket URLs: postgresql://u@/db?host=/dir
+    DATABASES["default"]["HOST"] = _db_options.pop("host")
+_pool_max = env_int("MEMORYHUB_DB_POOL_MAX", 10, minimum=0)
+if _pool_max and not env_bool("MEMORYHUB_TESTING", False):
+    # psycopg 3 pool: one per process; connections are reused across requests.
+    _db_options["pool"] = {"min_size": 1, "max_size": _pool_max, "timeout": 10}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if env_bool("MEMORYHUB_TESTING") else 60
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache (API key lookups, rule caches) ---------------------------------
+CACHE_URL = env_str("MEMORYHUB_CACHE_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- i18n / static ---------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LOGIN_URL = "/admin/login/"
+
+# --- REST framework ------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "memoryhub.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["memoryhub.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env_str("MEMORYHUB_API_KEY_RATE", "6000/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
+        "rest_framework.renderers.BrowsableAPIRenderer"
+    )
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MemoryHub API",
+    "DESCRIPTION": "Encrypted, permissioned memories for AI agents.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- MemoryHub ----------------------------------------------------------------
+MEMORY_MAX_CONTENT_CHARS = env_int("MEMORYHUB_MAX_CONTENT_CHARS", 16_000, minimum=1)
+MEMORY_MAX_METADATA_BYTES = env_int("MEMORYHUB_MAX_METADATA_BYTES", 16_384, minimum=1)
+MEMORY_MAX_BATCH = env_int("MEMORYHUB_MAX_BATCH", 1000, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
+    "MEMORYHUB_MAX_REQUEST_BYTES", 32 * 1024 * 1024, minimum=1024
+)
+API_KEY_CACHE_SECONDS = env_int("MEMORYHUB_API_KEY_CACHE_SECONDS", 30, minimum=0)
+REENCRYPT_BATCH_SIZE = env_int("MEMORYHUB_REENCRYPT_BATCH_SIZE", 500, minimum=1)
+
+EMBEDDER = env_str("MEMORYHUB_EMBEDDER", "local")  # local | openai
+EMBEDDER_MODEL_PATH = env_str("MEMORYHUB_EMBEDDER_MODEL_PATH", "")
+EMBEDDER_BACKEND = env_str(
+    "MEMORYHUB_EMBEDDER_BACKEND", "auto"
+)  # auto|onnx-int8|onnx|torch
+EMBEDDER_CACHE_DIR = Path(env_str("MEMORYHUB_MODEL_DIR", str(VAR_DIR / "models")))
+EMBEDDER_THREADS = env_int("MEMORYHUB_EMBEDDER_THREADS", 1, minimum=1)
+OPENAI_EMBEDDER_URL = env_str("MEMORYHUB_OPENAI_EMBEDDER_URL", "")
+OPENAI_EMBEDDER_KEY = env_str("MEMORYHUB_OPENAI_EMBEDDER_KEY", "")
+OPENAI_EMBEDDER_MODEL = env_str(
+    "MEMORYHUB_OPENAI_EMBEDDER_MODEL", "text-embedding-3-small"
+)
+EMBEDDING_DIMENSIONS = 384
+HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 100, minimum=1)
+SEARCH_MAX_TOP_K = env_int("MEMORYHUB_SEARCH_MAX_TOP_K", 100, minimum=1)
+
+# --- Celery ---------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+EMBEDDED_BROKER = not CELERY_BROKER_URL
+if EMBEDDED_BROKER:
+    from memoryhub.embedded import embedded_broker_url
+
+    CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = embedded_broker_url(VAR_DIR)
+CELERY_TASK_ALWAYS_EAGER = env_bool("MEMORYHUB_CELERY_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("MEMORYHUB_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("MEMORYHUB_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+EXPIRY_SWEEP_SECONDS = env_float("MEMORYHUB_EXPIRY_SWEEP_SECONDS", 300.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("MEMORYHUB_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # pgserver logs socket paths and pids at INFO on every start.
+        "pgserver": {"level": "WARNING"},
+    },
+}

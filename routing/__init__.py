@@ -1,0 +1,1 @@
+"""Backends, routing rules, outbox and sync (models arrive with issue #4)."""
