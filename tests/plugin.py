@@ -19,7 +19,13 @@ os.environ.setdefault(
 )
 os.environ.setdefault("MEMORYHUB_EMBEDDED_PGDATA", str(ROOT / "var" / "pgdata-test"))
 os.environ.setdefault("MEMORYHUB_CELERY_EAGER", "true")
+# One test database per pytest process, so parallel runs on one embedded
+# server (several developers, or CI beside a dev run) never collide.
+os.environ.setdefault("MEMORYHUB_TEST_DB_NAME", f"test_memoryhub_{os.getpid()}")
 os.environ.setdefault("MEMORYHUB_VAR_DIR", str(ROOT / "var" / "test"))
+# The exported ONNX model (``make install`` puts it in var/models) is shared:
+# tests embed with the same int8 model the service uses.
+os.environ.setdefault("MEMORYHUB_MODEL_DIR", str(ROOT / "var" / "models"))
 os.environ["MEM0_TELEMETRY"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"

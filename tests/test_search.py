@@ -1,0 +1,188 @@
+"""Search ranking over a scoped queryset: vector, keyword and hybrid modes."""
+
+import uuid
+
+import numpy as np
+import pytest
+from django.db import connection
+from pgvector.django import CosineDistance
+
+from memories.models import Memory
+from memories.search import search_memories
+from memoryhub.crypto.blind import blind_tokens
+
+KEY = b"i" * 32
+DIMS = 384
+
+
+def unit(*weights: float) -> list[float]:
+    """A unit vector whose first components are ``weights``."""
+    vector = np.zeros(DIMS, dtype=np.float32)
+    vector[: len(weights)] = weights
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+def tokens(text: str) -> list[str]:
+    """Blind tokens of ``text`` under the test index key."""
+    return blind_tokens(KEY, text)
+
+
+@pytest.fixture
+def add(space):
+    """Create a memory with an embedding and the blind index of ``text``."""
+
+    def create(text: str, embedding, target=None):
+        return Memory.objects.create(
+            space=target or space,
+            content=b"sealed",
+            content_mac=uuid.uuid4().bytes,
+            keyword_index=" ".join(tokens(text)) or None,
+            embedding=embedding,
+        )
+
+    return create
+
+
+def run(space, mode, *, query_embedding=None, query="", top_k=10, threshold=None):
+    """search_memories over ``space`` (the caller's scoping, simplified)."""
+    return search_memories(
+        queryset=Memory.objects.filter(space=space),
+        query_embedding=query_embedding,
+        query_tokens=tokens(query),
+        top_k=top_k,
+        threshold=threshold,
+        mode=mode,
+    )
+
+
+@pytest.mark.django_db
+def test_vector_mode_orders_by_cosine_and_thresholds_on_it(space, add):
+    """Score is cosine similarity; threshold drops the rest."""
+    near = add("a", unit(1, 0.1))
+    mid = add("b", unit(1, 1))
+    far = add("c", unit(0, 1))
+    add("no embedding", None)
+    hits = run(space, "vector", query_embedding=unit(1))
+    assert [m.pk for m, _ in hits] == [near.pk, mid.pk, far.pk]
+    scores = [score for _, score in hits]
+    assert scores[0] == pytest.approx(1 / np.sqrt(1.01), abs=1e-5)
+    assert scores[1] == pytest.approx(1 / np.sqrt(2), abs=1e-5)
+    assert scores[2] == pytest.approx(0.0, abs=1e-5)
+    above = run(space, "vector", query_embedding=unit(1), threshold=0.5)
+    assert [m.pk for m, _ in above] == [near.pk, mid.pk]
+    top1 = run(space, "vector", query_embedding=unit(1), top_k=1)
+    assert [m.pk for m, _ in top1] == [near.pk]
+
+
+@pytest.mark.django_db
+def test_results_do_not_load_the_index_or_the_embedding(space, add):
+    """Only the columns the caller needs are fetched."""
+    add("alpine hiking", unit(1))
+    for mode in ("vector", "keyword", "hybrid"):
+        [(memory, _)] = run(space, mode, query_embedding=unit(1), query="hiking")
+        assert {"embedding", "keyword_index"} <= memory.get_deferred_fields()
+
+
+@pytest.mark.django_db
+def test_keyword_mode_scores_the_share_of_query_words_found(space, add):
+    """Coverage of distinct query tokens is the score and the order."""
+    both = add("Hiking in the Alps every summer", unit(1))
+    one = add("Hiking near the sea", unit(1))
+    add("Cooking pasta", unit(1))
+    hits = run(space, "keyword", query="alps hiking")
+    assert [(m.pk, s) for m, s in hits] == [(both.pk, 1.0), (one.pk, 0.5)]
+    strict = run(space, "keyword", query="alps hiking", threshold=0.75)
+    assert [m.pk for m, _ in strict] == [both.pk]
+    assert run(space, "keyword", query="the and of") == []
+
+
+@pytest.mark.django_db
+def test_hybrid_fuses_both_lists_and_keeps_cosine_as_score(space, add):
+    """A keyword-only match is found; order is fused; score is similarity."""
+    semantic = add("mountain trips", unit(1, 0.05))
+    lexical = add("zermatt itinerary", unit(0.2, 1))
+    both = add("zermatt mountain trips", unit(1, 0.3))
+    add("unrelated", unit(0, 0, 1))
+    hits = run(space, "hybrid", query_embedding=unit(1), query="zermatt")
+    order = [m.pk for m, _ in hits]
+    assert order[0] == both.pk  # first in keyword list, second in vector list
+    assert set(order[:3]) == {semantic.pk, lexical.pk, both.pk}
+    for memory, score in hits:
+        assert score == pytest.approx(memory.similarity)
+        assert memory.fused_score > 0
+    by_id = {m.pk: m for m, _ in hits}
+    assert by_id[lexical.pk].keyword_score == 1.0
+    assert by_id[semantic.pk].keyword_score is None
+    # The threshold applies to similarity, as in vector mode.
+    kept = run(space, "hybrid", query_embedding=unit(1), query="zermatt", threshold=0.9)
+    assert {m.pk for m, _ in kept} == {semantic.pk, both.pk}
+
+
+@pytest.mark.django_db
+def test_hybrid_without_tokens_is_vector_search(space, add):
+    """Only stopwords in the query: the vector list alone decides."""
+    first = add("x", unit(1))
+    add("y", unit(0, 1))
+    hits = run(space, "hybrid", query_embedding=unit(1), query="the", top_k=1)
+    assert [m.pk for m, _ in hits] == [first.pk]
+
+
+@pytest.mark.django_db
+def test_selective_filter_still_finds_neighbours_through_hnsw(
+    team, space, add, django_assert_num_queries
+):
+    """When the HNSW scan is starved by a filter, an exact scan fills in."""
+    from tests.factories import make_space
+
+    crowd = make_space(team, "crowd")
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        add("crowd", (rng.normal(size=DIMS) + 40 * np.eye(DIMS)[0]).tolist(), crowd)
+    mine = [add("mine", unit(0, 0, 1, 0.1 * i)) for i in range(3)]
+    with connection.cursor() as cursor:  # make the planner pick the HNSW index
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        sql, params = (
+            Memory.objects.filter(space=space)
+            .order_by(CosineDistance("embedding", unit(1)))[:3]
+            .query.sql_with_params()
+        )
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "memory_embedding_hnsw" in plan
+    with django_assert_num_queries(3):  # set_config, HNSW scan, exact scan
+        hits = run(space, "vector", query_embedding=unit(1), top_k=3)
+    assert {m.pk for m, _ in hits} == {m.pk for m in mine}
+
+
+@pytest.mark.django_db
+def test_vector_search_is_two_queries_when_the_list_is_full(
+    space, add, django_assert_num_queries
+):
+    """set_config + one SELECT (inside the caller's transaction)."""
+    for i in range(5):
+        add(f"m{i}", unit(1, i))
+    with django_assert_num_queries(2):
+        run(space, "vector", query_embedding=unit(1), top_k=3)
+
+
+def test_bad_arguments_are_programming_errors():
+    """Unknown modes and non-token strings are refused before any query."""
+    with pytest.raises(ValueError, match="mode must be one of"):
+        search_memories(
+            queryset=None,
+            query_embedding=None,
+            query_tokens=[],
+            top_k=1,
+            threshold=None,
+            mode="fuzzy",
+        )
+    with pytest.raises(ValueError, match="blind-index tokens"):
+        search_memories(
+            queryset=None,
+            query_embedding=None,
+            query_tokens=["a | b"],
+            top_k=1,
+            threshold=None,
+            mode="keyword",
+        )
