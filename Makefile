@@ -8,7 +8,7 @@ STAMP_BASE := $(VENV)/.base-installed
 STAMP_DEV := $(VENV)/.dev-installed
 MODEL_STAMP := var/models/.exported
 
-.PHONY: run test install install-dev model lint format lock bench clean-var
+.PHONY: run test install install-dev model lint format lock bench clean-var npm-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,18 @@ $(STAMP_DEV): requirements/dev.txt $(STAMP_BASE)
 	$(PIP) install --quiet -r requirements/dev.txt
 	touch $@
 
-install: $(STAMP_BASE) $(MODEL_STAMP)
-install-dev: $(STAMP_DEV) $(MODEL_STAMP)
+install: $(STAMP_BASE) $(MODEL_STAMP) npm-deps
+install-dev: $(STAMP_DEV) $(MODEL_STAMP) npm-deps
+
+# The official MCP memory server (routing's mcp_memory backend and its tests),
+# pinned, in a project-local folder.
+MCP_MEMORY_VERSION := 2026.8.31
+NPM_STAMP := var/npm/.server-memory-$(MCP_MEMORY_VERSION)
+$(NPM_STAMP):
+	npm install --silent --prefix var/npm @modelcontextprotocol/server-memory@$(MCP_MEMORY_VERSION)
+	touch $@
+
+npm-deps: $(NPM_STAMP)
 
 # Export the embedding model to ONNX (fp32 + dynamic int8) once, offline.
 $(MODEL_STAMP): $(STAMP_BASE)

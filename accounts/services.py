@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.actors import Actor
 from accounts.models import ApiKey, Membership, Role, Team, User
+from memoryhub.errors import Forbidden
 
 KEY_PREFIX = "mh_"
 PREFIX_CHARS = 12
@@ -89,6 +91,30 @@ def split_key(raw: str) -> tuple[str, str] | None:
     return prefix, raw
 
 
+def _require_key_admin(actor: Actor, team: Team) -> None:
+    """Keys are managed by signed-in team owners/admins, never by another key."""
+    from accounts.selectors import teams_administered_by
+
+    if actor.api_key is not None:
+        raise Forbidden(
+            "API keys cannot create or revoke keys; sign in as a team owner or admin"
+        )
+    if not teams_administered_by(actor).filter(pk=team.pk).exists():
+        raise Forbidden(f"only owners and admins of team {team.slug!r} manage its keys")
+
+
+def _audit_key(actor: Actor, action: str, api_key: ApiKey, surface: str) -> None:
+    from memories.audit import access_record
+
+    access_record(
+        actor=actor,
+        action=action,
+        surface=surface,
+        team_pk=api_key.team_id,
+        detail={"key": api_key.prefix, "name": api_key.name},
+    )
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -98,8 +124,18 @@ def api_key_create(
     read_only: bool = False,
     expires_at: datetime | None = None,
     created_by: User | None = None,
+    actor: Actor | None = None,
+    surface: str = "api",
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns it with its secret, which is never stored or shown again."""
+    """Create a key; returns it with its secret, which is never stored or shown again.
+
+    With ``actor`` (every user-facing surface) the actor must be a signed-in
+    owner/admin of ``team``, becomes ``created_by``, and the creation is
+    audited; without it (factories, operator commands) the caller is trusted.
+    """
+    if actor is not None:
+        _require_key_admin(actor, team)
+        created_by = actor.user
     if not name or len(name) > 100:
         raise ValidationError("key name must be 1-100 characters")
     spaces = list(spaces)
@@ -123,6 +159,8 @@ def api_key_create(
     )
     if spaces:
         api_key.spaces.set(spaces)
+    if actor is not None:
+        _audit_key(actor, "apikey.create", api_key, surface)
     return api_key, secret
 
 
@@ -132,11 +170,17 @@ def api_key_cache_key(prefix: str) -> str:
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key now; idempotent."""
+def api_key_revoke(
+    *, api_key: ApiKey, actor: Actor | None = None, surface: str = "api"
+) -> ApiKey:
+    """Revoke a key now; idempotent. ``actor`` as for :func:`api_key_create`."""
+    if actor is not None:
+        _require_key_admin(actor, api_key.team)
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        if actor is not None:
+            _audit_key(actor, "apikey.revoke", api_key, surface)
     transaction.on_commit(lambda: cache.delete(api_key_cache_key(api_key.prefix)))
     return api_key
 

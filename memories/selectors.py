@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.actors import Actor
 from memories import keyring, permissions
 from memories.audit import access_record
-from memories.models import Memory, MemoryEvent, MemoryState, Space
+from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState, Space
 from memories.services import (
     embed_texts,
     event_contents,
@@ -61,6 +61,67 @@ def memories_in(
     if not include_expired:
         qs = qs.exclude(expired_q())
     return qs.defer("keyword_index", "embedding")
+
+
+def _keyword_tokens(space: Space):
+    """The blind-index tokenizer of ``space`` for ``keywords`` filters."""
+    return lambda text: blind_tokens(keyring.index_key(space), text)
+
+
+def memories_list(
+    *,
+    actor: Actor,
+    space: Space,
+    filters: dict | None = None,
+    states=(MemoryState.ACTIVE,),
+) -> QuerySet[Memory]:
+    """The memories of ``space`` in ``states`` matching ``filters`` (not decrypted).
+
+    Expired memories are hidden. Callers paginate the queryset and pass the
+    page to :func:`memory_page_decrypt`, which decrypts and audits it.
+    """
+    from memories.filters import compile_filters
+
+    require_perm(actor, space, permissions.VIEW)
+    return memories_in(space=space, states=states).filter(
+        compile_filters(filters, keyword_tokens=_keyword_tokens(space))
+    )
+
+
+def spaces_of_team(*, actor: Actor, team, slugs) -> list[Space]:
+    """The live spaces of ``team`` named ``slugs`` (``InvalidInput`` if one is not)."""
+    slugs = list(dict.fromkeys(slugs))
+    found = list(permissions.spaces_visible_to(actor).filter(team=team, slug__in=slugs))
+    missing = sorted(set(slugs) - {space.slug for space in found})
+    if missing:
+        raise InvalidInput(
+            f"team {team.slug!r} has no space(s) {', '.join(missing)}", field="spaces"
+        )
+    return found
+
+
+def access_events_for(
+    *,
+    actor: Actor,
+    team_slug: str | None = None,
+    space_slug: str | None = None,
+    action: str | None = None,
+    since=None,
+) -> QuerySet[AccessEvent]:
+    """Audit rows of the teams ``actor`` administers, optionally narrowed."""
+    from accounts.selectors import teams_administered_by
+
+    teams = teams_administered_by(actor)
+    if team_slug is not None:
+        teams = teams.filter(slug=team_slug)
+    events = AccessEvent.objects.filter(team_pk__in=teams.values("pk"))
+    if space_slug is not None:
+        events = events.filter(space_slug=space_slug)
+    if action is not None:
+        events = events.filter(action=action)
+    if since is not None:
+        events = events.filter(at__gte=since)
+    return events
 
 
 def memory_get(
@@ -127,8 +188,16 @@ def memory_search(
     mode: str = "hybrid",
     surface: str = "api",
     queryset=None,
+    routing_info: dict | None = None,
 ) -> list[Memory]:
-    """Semantic (+ keyword) search in a space; each result has ``score`` and ``plaintext``."""
+    """Semantic (+ keyword) search in a space.
+
+    Each result carries ``score`` and ``plaintext``. A routing rule with a
+    non-local read strategy for this space sends hybrid and vector searches
+    to its backends (:func:`routing.selectors.search_routed`); ``mode`` and
+    ``threshold`` then do not apply and ``score`` is the fused rank score.
+    ``routing_info``, if given, is filled with which rule and backends served.
+    """
     from django.conf import settings
 
     from memories.filters import compile_filters
@@ -160,7 +229,25 @@ def memory_search(
     ):
         raise InvalidInput("threshold must be a number", field="threshold")
     qs = queryset if queryset is not None else memories_in(space=space)
-    qs = qs.filter(compile_filters(filters))
+    qs = qs.filter(compile_filters(filters, keyword_tokens=_keyword_tokens(space)))
+    if mode != "keyword":  # only the canonical store has the blind index
+        from routing.selectors import local_search_info, search_routed
+
+        routed = search_routed(
+            actor=actor,
+            space=space,
+            query=query,
+            top_k=top_k,
+            filters=filters,
+            queryset=qs,
+            surface=surface,
+        )
+        if routing_info is not None:
+            routing_info.update(routed[1] if routed else local_search_info())
+        if routed is not None:
+            return routed[0]
+    elif routing_info is not None:
+        routing_info.update(local_search_info())
     embedding = embed_texts([query])[0] if mode != "keyword" else None
     tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
     hits = search_memories(
@@ -222,3 +309,87 @@ def memory_history(
 def expired_count(*, space: Space) -> int:
     """How many memories of ``space`` are past their expiry (for status pages)."""
     return Memory.objects.filter(space=space).filter(expired_q(timezone.now())).count()
+
+
+def memory_add_request(
+    *, actor: Actor, space: Space, request_id: str, near, window_seconds: int = 600
+) -> tuple[list, object] | None:
+    """The memory ids and time of an add that passed ``{"request_id": ...}``.
+
+    Found through the audit rows ``memory_add_many(audit_detail=...)`` wrote,
+    looked up in a time window around ``near`` (the request's own clock) so
+    the query stays on the ``at`` index. ``None`` if no such add happened in
+    ``space``.
+    """
+    from datetime import timedelta
+
+    require_perm(actor, space, permissions.VIEW)
+    window = timedelta(seconds=window_seconds)
+    rows = list(
+        AccessEvent.objects.filter(
+            space_pk=space.pk,
+            action="memory.add",
+            at__gte=near - timedelta(seconds=60),
+            at__lte=near + window,
+            detail__request_id=request_id,
+        )
+        .order_by("at", "id")
+        .values_list("memory_ids", "at")
+    )
+    if not rows:
+        return None
+    ids = list(dict.fromkeys(i for memory_ids, _at in rows for i in memory_ids))
+    return ids, rows[0][1]
+
+
+def memory_entities(*, actor: Actor, space: Space, surface: str = "api") -> list[dict]:
+    """The users, agents, apps and runs that have active memories in ``space``.
+
+    One row per ``(type, name)`` with ``total_memories`` and the first and
+    last change; audited as a read of the space (ids and counts only).
+    """
+    from django.db.models import Count, Max, Min
+
+    require_perm(actor, space, permissions.VIEW)
+    base = memories_in(space=space).order_by()
+    entities = []
+    for kind in ("user", "agent", "app", "run"):
+        field = f"{kind}_id"
+        rows = (
+            base.exclude(**{field: ""})
+            .values(field)
+            .annotate(
+                total=Count("pk"), first=Min("created_at"), last=Max("updated_at")
+            )
+            .order_by(field)
+        )
+        entities.extend(
+            {
+                "type": kind,
+                "name": row[field],
+                "total_memories": row["total"],
+                "created_at": row["first"],
+                "updated_at": row["last"],
+            }
+            for row in rows
+        )
+    access_record(
+        actor=actor,
+        action="memory.entities",
+        surface=surface,
+        space=space,
+        count=len(entities),
+    )
+    return entities
+
+
+def memory_authors(*, actor: Actor, space: Space, memory_ids) -> dict:
+    """Who added each memory (the actor label of its ADD event), by memory id."""
+    require_perm(actor, space, permissions.VIEW)
+    ids = list(memory_ids)
+    if not ids:
+        return {}
+    rows = MemoryEvent.objects.filter(
+        memory__space=space, memory_id__in=ids, event=MemoryEvent.Kind.ADD
+    ).values_list("memory_id", "actor")
+    return dict(rows)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -26,7 +26,8 @@ from memories.validation import (
     clean_metadata,
 )
 from memoryhub.crypto import blind_tokens, content_mac
-from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
+from routing import services as routing_services
 
 UNSET = object()
 
@@ -141,6 +142,7 @@ def space_create(
     name: str = "",
     description: str = "",
     retention_days: int | None = None,
+    surface: str = "api",
 ) -> Space:
     """Create a space in ``team`` with fresh keys (team owners/admins only)."""
     from django.utils.text import slugify
@@ -169,7 +171,7 @@ def space_create(
         retention_days=retention_days,
     )
     keyring.space_keys_init(space=space)
-    access_record(actor=actor, action="space.create", surface="api", space=space)
+    access_record(actor=actor, action="space.create", surface=surface, space=space)
     return space
 
 
@@ -222,7 +224,9 @@ def space_purge(*, space_pk: int, batch: int = 5000) -> bool:
         return True
     ids = list(Memory.objects.filter(space=space).values_list("pk", flat=True)[:batch])
     if ids:
-        Memory.objects.filter(pk__in=ids).delete()
+        with transaction.atomic():
+            routing_services.outbox_enqueue_deletes(memory_ids=ids, space_id=space.pk)
+            Memory.objects.filter(pk__in=ids).delete()
         return False
     space.delete()
     return True
@@ -321,6 +325,17 @@ def memory_add(
     return memory, created
 
 
+def batch_size_check(count: int) -> None:
+    """Raise ``TooLarge`` if ``count`` items exceed ``MEMORY_MAX_BATCH``."""
+    from django.conf import settings
+
+    if count > settings.MEMORY_MAX_BATCH:
+        raise TooLarge(
+            f"a batch holds at most {settings.MEMORY_MAX_BATCH} memories; "
+            f"got {count}; split it (MEMORYHUB_MAX_BATCH)"
+        )
+
+
 def memory_add_many(
     *,
     actor: Actor,
@@ -328,23 +343,18 @@ def memory_add_many(
     items: Sequence[dict],
     surface: str = "api",
     embeddings: Sequence | None = None,
+    audit_detail: dict | None = None,
 ) -> list[dict]:
     """Add up to ``MEMORY_MAX_BATCH`` memories; one result per item, in order.
 
     Results are ``{"status": "created"|"duplicate", "memory": Memory}`` or
     ``{"status": "error", "error": str, "field": str|None}``; invalid items do
-    not stop valid ones. Embeddings are computed in one batch.
+    not stop valid ones. Embeddings are computed in one batch. ``audit_detail``
+    (ids and flags, never content) is merged into the audit row, so a caller
+    can find its request again (the mem0 API's add events use it).
     """
-    from django.conf import settings
-
     require_perm(actor, space, permissions.ADD)
-    if len(items) > settings.MEMORY_MAX_BATCH:
-        from memoryhub.errors import TooLarge
-
-        raise TooLarge(
-            f"a batch holds at most {settings.MEMORY_MAX_BATCH} memories; "
-            f"got {len(items)}"
-        )
+    batch_size_check(len(items))
     results: list[dict] = [{} for _ in items]
     valid: list[tuple[int, MemoryInput]] = []
     for index, raw in enumerate(items):
@@ -379,6 +389,7 @@ def memory_add_many(
             items=[item for _, item in valid],
             embeddings=vectors,
             surface=surface,
+            audit_detail=audit_detail,
         )
         for (index, _), (memory, created) in zip(valid, added, strict=True):
             results[index] = {
@@ -390,7 +401,13 @@ def memory_add_many(
 
 @transaction.atomic
 def _add_cleaned(
-    *, actor: Actor, space: Space, items: list[MemoryInput], embeddings, surface: str
+    *,
+    actor: Actor,
+    space: Space,
+    items: list[MemoryInput],
+    embeddings,
+    surface: str,
+    audit_detail: dict | None = None,
 ) -> list[tuple[Memory, bool]]:
     index_key = keyring.index_key(space)
     version = keyring.active_version(space)
@@ -432,6 +449,7 @@ def _add_cleaned(
                 items=items,
                 embeddings=embeddings,
                 surface=surface,
+                audit_detail=audit_detail,
             )
         MemoryEvent.objects.bulk_create(
             [
@@ -448,6 +466,7 @@ def _add_cleaned(
                 for m in to_insert
             ]
         )
+        routing_services.outbox_enqueue_many(memories=to_insert, op="add")
     final: list[tuple[Memory, bool]] = []
     for entry in out:
         if entry[0] == "pending":
@@ -460,7 +479,11 @@ def _add_cleaned(
         surface=surface,
         space=space,
         memory_ids=[m.pk for m, _ in final],
-        detail={"created": len(to_insert), "duplicates": len(final) - len(to_insert)},
+        detail={
+            **(audit_detail or {}),
+            "created": len(to_insert),
+            "duplicates": len(final) - len(to_insert),
+        },
     )
     return final
 
@@ -472,7 +495,15 @@ def _index_of(out: list, memory: Memory) -> int:
     raise LookupError(memory.pk)
 
 
-def _add_one_by_one(*, actor: Actor, space: Space, items, embeddings, surface: str):
+def _add_one_by_one(
+    *,
+    actor: Actor,
+    space: Space,
+    items,
+    embeddings,
+    surface: str,
+    audit_detail: dict | None = None,
+):
     results = []
     for item, vector in zip(items, embeddings, strict=True):
         for _attempt in range(3):
@@ -485,6 +516,7 @@ def _add_one_by_one(*, actor: Actor, space: Space, items, embeddings, surface: s
                             items=[item],
                             embeddings=[vector],
                             surface=surface,
+                            audit_detail=audit_detail,
                         )
                     )
                 break
@@ -602,6 +634,7 @@ def memory_update(
         raise Conflict(
             "an identical active memory already exists in this scope"
         ) from None
+    routing_services.outbox_enqueue_for(memory=memory, op="update")
     version = keyring.active_version(space)
     _event(
         memory=memory,
@@ -632,6 +665,7 @@ def memory_delete(
     memory = memory_for_update(
         actor=actor, space=space, memory_id=memory_id, perm=permissions.DELETE
     )
+    routing_services.outbox_enqueue_for(memory=memory, op="delete")
     if hard:
         memory.delete()
     else:
@@ -667,6 +701,7 @@ def memory_delete_where(
     ids = list(queryset.filter(space=space).values_list("pk", flat=True))
     if not ids:
         return 0
+    routing_services.outbox_enqueue_deletes(memory_ids=ids, space_id=space.pk)
     if hard:
         for start in range(0, len(ids), 1000):
             Memory.objects.filter(pk__in=ids[start : start + 1000]).delete()
@@ -688,7 +723,9 @@ def memory_delete_where(
             )
         MemoryEvent.objects.bulk_create(events, batch_size=1000)
         Memory.objects.filter(pk__in=ids).update(
-            state=MemoryState.DELETED, updated_at=timezone.now()
+            state=MemoryState.DELETED,
+            version=F("version") + 1,  # as memory_delete does
+            updated_at=timezone.now(),
         )
     access_record(
         actor=actor,
@@ -698,6 +735,42 @@ def memory_delete_where(
         memory_ids=ids,
     )
     return len(ids)
+
+
+def memory_delete_by_filter(
+    *,
+    actor: Actor,
+    space: Space,
+    filters: dict,
+    hard: bool = False,
+    surface: str = "api",
+) -> int:
+    """Delete the memories of ``space`` matching ``filters`` (at least one condition).
+
+    Soft deletion covers active and archived memories; ``hard`` erases every
+    match whatever its state, soft-deleted ones and their history included.
+    """
+    from memories.filters import compile_filters
+
+    require_perm(actor, space, permissions.DELETE)
+    if not isinstance(filters, dict) or not filters:
+        raise InvalidInput(
+            "filters must name at least one condition, e.g. "
+            '{"user_id": "alice"}; deleting a whole space is DELETE on the space',
+            field="filters",
+        )
+    queryset = Memory.objects.filter(space=space)
+    if not hard:
+        queryset = queryset.exclude(state=MemoryState.DELETED)
+    queryset = queryset.filter(
+        compile_filters(
+            filters,
+            keyword_tokens=lambda text: blind_tokens(keyring.index_key(space), text),
+        )
+    )
+    return memory_delete_where(
+        actor=actor, space=space, queryset=queryset, hard=hard, surface=surface
+    )
 
 
 def memory_erase_user(
@@ -720,3 +793,37 @@ def memory_erase_user(
 def expired_q(now: datetime | None = None) -> Q:
     """Memories whose expiry has passed."""
     return Q(expires_at__isnull=False, expires_at__lte=now or timezone.now())
+
+
+def memories_expire_sweep(*, batch: int = 1000) -> int:
+    """Erase memories expired more than ``EXPIRED_RETENTION_DAYS`` ago.
+
+    Expired memories are hidden from reads at once (``include_expired`` can
+    still show them); after the grace period this sweep erases them, history
+    included, one space at a time. Returns how many were erased.
+    """
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from accounts.actors import SYSTEM
+
+    cutoff = timezone.now() - timedelta(days=settings.EXPIRED_RETENTION_DAYS)
+    rows = list(
+        Memory.objects.filter(
+            expires_at__lte=cutoff, space__shredded_at__isnull=True
+        ).values_list("space_id", "pk")[:batch]
+    )
+    by_space: dict[int, list] = {}
+    for space_id, memory_id in rows:
+        by_space.setdefault(space_id, []).append(memory_id)
+    erased = 0
+    for space in Space.objects.filter(pk__in=by_space):
+        erased += memory_delete_where(
+            actor=SYSTEM,
+            space=space,
+            queryset=Memory.objects.filter(pk__in=by_space[space.pk]),
+            hard=True,
+            surface="task",
+        )
+    return erased

@@ -3,6 +3,9 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
+
+from memoryhub.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -23,3 +26,26 @@ def space_reencrypt(space_pk: int) -> None:
 
     if space_reencrypt_batch(space_pk=space_pk) > 0:
         space_reencrypt.delay(space_pk)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def memories_expire_sweep() -> int:
+    """Erase memories past their expiry grace period (one batch per run)."""
+    from memories.services import memories_expire_sweep as sweep
+
+    erased = sweep()
+    if erased:
+        logger.info("expiry sweep erased %d memories", erased)
+    return erased
+
+
+@app.on_after_finalize.connect
+def _schedule(sender, **kwargs) -> None:
+    """Beat entry for the sweep; expires just under its interval."""
+    interval = settings.EXPIRY_SWEEP_SECONDS
+    sender.add_periodic_task(
+        interval,
+        memories_expire_sweep.s(),
+        name="memories: expiry sweep",
+        expires=interval * 0.9,
+    )

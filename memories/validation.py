@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from memoryhub.errors import InvalidInput, TooLarge
+from memoryhub.safejson import text_problem
 
 SCOPE_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
 MAX_ID_CHARS = 255
@@ -35,6 +36,14 @@ class MemoryInput:
     immutable: bool = False
 
 
+def check_text(name: str, value: str) -> str:
+    """Refuse what PostgreSQL cannot store: NULs, unpaired surrogates."""
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(f"{name} {problem}", field=name)
+    return value
+
+
 def clean_content(content) -> str:
     """Content must be a non-empty string within the configured size."""
     if not isinstance(content, str):
@@ -47,9 +56,7 @@ def clean_content(content) -> str:
             f"{settings.MEMORY_MAX_CONTENT_CHARS} (MEMORYHUB_MAX_CONTENT_CHARS)",
             field="content",
         )
-    if "\x00" in content:
-        raise InvalidInput("content must not contain NUL characters", field="content")
-    return content
+    return check_text("content", content)
 
 
 def clean_scope_id(name: str, value) -> str:
@@ -62,9 +69,7 @@ def clean_scope_id(name: str, value) -> str:
         raise InvalidInput(
             f"{name} must be at most {MAX_ID_CHARS} characters", field=name
         )
-    if "\x00" in value:
-        raise InvalidInput(f"{name} must not contain NUL characters", field=name)
-    return value
+    return check_text(name, value)
 
 
 def clean_metadata(value) -> dict:
@@ -74,14 +79,17 @@ def clean_metadata(value) -> dict:
     if not isinstance(value, dict):
         raise InvalidInput("metadata must be a JSON object", field="metadata")
     try:
-        encoded = json.dumps(value, allow_nan=False)
+        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False).encode()
     except (TypeError, ValueError):
+        # UnicodeEncodeError (an unpaired surrogate) is a ValueError too.
         raise InvalidInput(
-            "metadata must contain only JSON values (no NaN/Infinity)", field="metadata"
+            "metadata must contain only JSON values (no NaN/Infinity, no unpaired "
+            "surrogates)",
+            field="metadata",
         ) from None
-    if "\\u0000" in encoded:
+    if b"\\u0000" in encoded:
         raise InvalidInput("metadata must not contain NUL characters", field="metadata")
-    if len(encoded.encode()) > settings.MEMORY_MAX_METADATA_BYTES:
+    if len(encoded) > settings.MEMORY_MAX_METADATA_BYTES:
         raise TooLarge(
             f"metadata is larger than {settings.MEMORY_MAX_METADATA_BYTES} bytes "
             "(MEMORYHUB_MAX_METADATA_BYTES)",
@@ -101,11 +109,12 @@ def clean_categories(value) -> list[str]:
     cleaned: list[str] = []
     for item in value:
         item = item.strip()
-        if not item or len(item) > MAX_CATEGORY_CHARS or "\x00" in item:
+        if not item or len(item) > MAX_CATEGORY_CHARS:
             raise InvalidInput(
                 f"each category must be 1-{MAX_CATEGORY_CHARS} characters",
                 field="categories",
             )
+        check_text("categories", item)
         if item not in cleaned:
             cleaned.append(item)
     return cleaned

@@ -45,6 +45,7 @@ def embedded_database_url(pgdata: Path) -> str:
     # account or CI shell may not have; keep it with the rest of our state.
     runtime = pgdata.parent / "run"
     runtime.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import pgserver
     import psycopg
@@ -71,12 +72,18 @@ def embedded_database_url(pgdata: Path) -> str:
 def embedded_broker_url(var_dir: Path) -> tuple[str, dict]:
     """Return the filesystem broker URL and its transport options."""
     broker_dir = var_dir / "broker"
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (broker_dir / sub).mkdir(parents=True, exist_ok=True)
     options = {
         "data_folder_in": str(broker_dir / "out"),
         "data_folder_out": str(broker_dir / "out"),
         "processed_folder": str(broker_dir / "processed"),
+        # Fanout exchanges (worker remote control, mingle, gossip) keep their
+        # bindings here; kombu's default is "control" relative to the current
+        # directory, which would split processes started from different places.
+        "control_folder": str(broker_dir / "control"),
         "store_processed": False,
     }
-    return "filesystem://", options
+    # The host part means nothing to this transport; naming one keeps kombu
+    # from warning "No hostname was supplied" in every process.
+    return "filesystem://localhost//", options

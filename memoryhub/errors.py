@@ -7,7 +7,7 @@ memory content.
 
 
 class DomainError(Exception):
-    """Base class: ``message`` for people, ``status`` for HTTP, ``code`` for machines."""
+    """Base error: ``message`` for people, ``status`` for HTTP, ``code`` for clients."""
 
     status = 400
     code = "invalid"

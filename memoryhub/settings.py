@@ -8,6 +8,7 @@ defaults and runs on an embedded PostgreSQL and a filesystem broker; setting
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from memoryhub import localenv
 from memoryhub.env import (
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "django_celery_beat",
     "accounts",
@@ -58,7 +60,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Answers /healthz and /readyz before ALLOWED_HOSTS is checked: probes use
+    # the container's IP as Host.
+    "memoryhub.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT (the admin's CSS/JS, filled by collectstatic) straight
+    # from gunicorn, so neither the quickstart nor a container needs a proxy
+    # for static files.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,6 +120,11 @@ if _pool_max and not env_bool("MEMORYHUB_TESTING", False):
     _db_options["pool"] = {"min_size": 1, "max_size": _pool_max, "timeout": 10}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if env_bool("MEMORYHUB_TESTING") else 60
+if env_str("MEMORYHUB_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": env_str("MEMORYHUB_TEST_DB_NAME")}
+if env_bool("MEMORYHUB_TESTING", False):
+    # Tests create many users; the production hasher is slow on purpose.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (API key lookups, rule caches) ---------------------------------
@@ -143,7 +157,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "memoryhub.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "memoryhub.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["memoryhub.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -161,6 +175,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed sidecar package, not a CDN: docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MemoryStateEnum": "memories.api.serializers.MEMORY_STATES",
+        "MemoryStateFilterEnum": "memories.api.serializers.MEMORY_STATE_FILTERS",
+        "MemoryEditableStateEnum": "memories.api.serializers.MEMORY_EDITABLE_STATES",
+    },
 }
 
 # --- MemoryHub ----------------------------------------------------------------
@@ -197,6 +220,9 @@ if EMBEDDED_BROKER:
 
     CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = embedded_broker_url(VAR_DIR)
 CELERY_TASK_ALWAYS_EAGER = env_bool("MEMORYHUB_CELERY_EAGER", False)
+# Workers consume `-Q default` (launcher, Dockerfile); Celery's own default
+# queue name is "celery", so without this no task would reach them.
+CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -210,6 +236,32 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 EXPIRY_SWEEP_SECONDS = env_float("MEMORYHUB_EXPIRY_SWEEP_SECONDS", 300.0)
+EXPIRED_RETENTION_DAYS = env_int("MEMORYHUB_EXPIRED_RETENTION_DAYS", 30, minimum=0)
+
+# --- Routing (docs/routing.md) ------------------------------------------------
+# Outbox: attempts before a dead letter; capped exponential backoff with jitter.
+ROUTING_OUTBOX_MAX_ATTEMPTS = env_int("MEMORYHUB_OUTBOX_MAX_ATTEMPTS", 10, minimum=1)
+ROUTING_OUTBOX_BACKOFF_BASE = env_float("MEMORYHUB_OUTBOX_BACKOFF_BASE_SECONDS", 2.0)
+ROUTING_OUTBOX_BACKOFF_CAP = env_float("MEMORYHUB_OUTBOX_BACKOFF_CAP_SECONDS", 300.0)
+# A pending delivery whose task has not run this long is re-dispatched.
+ROUTING_OUTBOX_REDISPATCH_AFTER = env_float(
+    "MEMORYHUB_OUTBOX_REDISPATCH_AFTER_SECONDS", 60.0
+)
+ROUTING_SWEEP_SECONDS = env_float("MEMORYHUB_OUTBOX_SWEEP_SECONDS", 30.0)
+ROUTING_PROBE_SECONDS = env_float("MEMORYHUB_BACKEND_PROBE_SECONDS", 60.0)
+# Defaults for new backends (each backend can override both).
+ROUTING_BACKEND_TIMEOUT_SECONDS = env_float("MEMORYHUB_BACKEND_TIMEOUT_SECONDS", 5.0)
+ROUTING_BACKEND_MAX_RETRIES = env_int("MEMORYHUB_BACKEND_MAX_RETRIES", 2, minimum=0)
+# Extra backend kinds: "kind=dotted.module,other=pkg.module".
+ROUTING_EXTRA_KINDS = {}
+for _item in env_list("MEMORYHUB_ROUTING_EXTRA_KINDS", []):
+    _kind, _, _module = _item.partition("=")
+    if not _kind.strip() or not _module.strip():
+        raise ImproperlyConfigured(
+            f"MEMORYHUB_ROUTING_EXTRA_KINDS item {_item!r} must look like "
+            "kind=dotted.module"
+        )
+    ROUTING_EXTRA_KINDS[_kind.strip()] = _module.strip()
 
 LOGGING = {
     "version": 1,

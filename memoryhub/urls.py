@@ -1,8 +1,25 @@
 """Top-level URLs: admin, REST API, schema and docs, health."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("accounts.api.urls")),
+    path("", include("memories.api.urls")),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/v1/routing/", include("routing.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("memoryhub.health_urls")),
+    path("", include("memories.mem0api.urls")),
 ]
+
+# JSON errors under /api/ (unknown URLs, malformed ids), Django's pages elsewhere.
+handler400 = "memoryhub.api.exceptions.bad_request"
+handler404 = "memoryhub.api.exceptions.not_found"
+handler500 = "memoryhub.api.exceptions.server_error"

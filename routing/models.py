@@ -1,0 +1,216 @@
+"""Routing: backends, routing rules, the replication outbox and external ids.
+
+Rows here hold ids, names, settings and health figures only. A backend's
+secrets (API keys, tokens) are sealed with the master key through
+:mod:`memoryhub.crypto` and never shown; outbox rows never hold memory
+content — the delivering worker reads it from the canonical store.
+"""
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class CircuitState(models.TextChoices):
+    """Circuit breaker states (see :mod:`routing.breaker`)."""
+
+    CLOSED = "closed", "Closed"
+    OPEN = "open", "Open"
+    HALF_OPEN = "half_open", "Half-open"
+
+
+class Backend(models.Model):
+    """A memory store MemoryHub routes to: kind, settings, secrets, health."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=32)  # a key of routing.backends.registry
+    enabled = models.BooleanField(default=True)
+    config = models.JSONField(default=dict, blank=True)  # never secrets
+    secrets_sealed = models.BinaryField(null=True, editable=False)
+    allows_plaintext = models.BooleanField(
+        default=False,
+        help_text="Only backends that allow plaintext ever receive memory "
+        "content or search queries.",
+    )
+    timeout_seconds = models.FloatField(default=5.0)
+    max_retries = models.PositiveSmallIntegerField(default=2)
+    # health (written by routing.breaker; several processes may report)
+    latency_ewma_ms = models.FloatField(null=True, blank=True)
+    error_rate = models.FloatField(default=0.0)
+    circuit_state = models.CharField(
+        max_length=16, choices=CircuitState.choices, default=CircuitState.CLOSED
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gt=0), name="backend_timeout_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(circuit_state__in=[s.value for s in CircuitState]),
+                name="backend_circuit_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class WriteMode(models.TextChoices):
+    """How a rule's extra write targets receive writes."""
+
+    OUTBOX = "outbox", "Through the outbox (Celery worker)"
+    SYNC = "sync", "Synchronously after commit (outbox as safety net)"
+
+
+class RoutingRule(models.Model):
+    """Which backends receive writes and serve reads for matching operations.
+
+    ``match`` is a JSON object (see :mod:`routing.matching`); rules are tried
+    by ascending ``priority`` and the first match wins. Without any rule,
+    everything is local.
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    priority = models.IntegerField(default=100)
+    enabled = models.BooleanField(default=True)
+    match = models.JSONField(default=dict, blank=True)
+    write_backends = ArrayField(
+        models.CharField(max_length=64), default=list, blank=True
+    )
+    write_mode = models.CharField(
+        max_length=16, choices=WriteMode.choices, default=WriteMode.OUTBOX
+    )
+    read_strategy = models.CharField(max_length=16, default="local")
+    read_backends = ArrayField(
+        models.CharField(max_length=64), default=list, blank=True
+    )
+    read_timeout_seconds = models.FloatField(default=2.0)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(write_mode__in=[m.value for m in WriteMode]),
+                name="routingrule_write_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(read_timeout_seconds__gt=0),
+                name="routingrule_read_timeout_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.priority}:{self.name}"
+
+
+class RoutingState(models.Model):
+    """One row: a version bumped on every backend/rule change (cache stamp)."""
+
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"routing v{self.version}"
+
+
+class OutboxOp(models.TextChoices):
+    """What a delivery must make true in the target backend."""
+
+    UPSERT = "upsert", "Add or update"
+    DELETE = "delete", "Delete"
+
+
+class OutboxState(models.TextChoices):
+    """Lifecycle of an outbox entry."""
+
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    DEAD = "dead", "Dead letter"
+
+
+class OutboxEntry(models.Model):
+    """One write to replicate to one backend, created in the write's transaction.
+
+    ``memory_id`` / ``space_id`` are plain ids, not foreign keys: an entry
+    must survive the erasure of its memory (the delete still has to reach
+    the backend). ``seq`` orders the entries of one memory for one backend.
+    """
+
+    memory_id = models.UUIDField()
+    space_id = models.BigIntegerField()
+    backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="+")
+    op = models.CharField(max_length=8, choices=OutboxOp.choices)
+    seq = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    state = models.CharField(
+        max_length=12, choices=OutboxState.choices, default=OutboxState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "outbox entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["memory_id", "backend", "seq"], name="outbox_memory_seq_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in OutboxState]),
+                name="outbox_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(op__in=[o.value for o in OutboxOp]), name="outbox_op_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["state", "next_at"],
+                condition=Q(state="pending"),
+                name="outbox_pending_next",
+            ),
+            models.Index(fields=["memory_id", "backend"], name="outbox_memory_backend"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.memory_id} -> {self.backend_id} #{self.seq}"
+
+
+class ExternalRef(models.Model):
+    """A memory's id in one backend, and the last outbox seq applied there."""
+
+    memory_id = models.UUIDField()
+    space_id = models.BigIntegerField()
+    backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="refs")
+    external_id = models.CharField(max_length=255)
+    applied_seq = models.PositiveIntegerField(default=0)
+    applied_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["memory_id", "backend"], name="externalref_memory_backend"
+            ),
+            models.UniqueConstraint(
+                fields=["backend", "external_id"], name="externalref_backend_extid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.memory_id} @ {self.backend_id}"

@@ -7,12 +7,12 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from memoryhub.crypto import DecryptionError
-from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from memories import keyring, services
 from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState, SpaceKey
 from memories.rotation import space_data_key_rotate, space_reencrypt_batch
 from memories.selectors import memory_get, memory_history, memory_search
+from memoryhub.crypto import DecryptionError
+from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from tests.factories import SYSTEM, make_key, make_member, make_space, make_team
 
 SECRET = "Maya is allergic to peanuts and loves kayaking on Lake Zurich"
@@ -354,3 +354,17 @@ def test_state_archive_is_hidden_from_search_but_readable(space):
         == MemoryState.ARCHIVED
     )
     assert memory_search(actor=SYSTEM, space=space, query="Lisbon") == []
+
+
+def test_expiry_sweep_erases_after_the_grace_period(space, settings):
+    settings.EXPIRED_RETENTION_DAYS = 2
+    old, _ = add(space, "long expired")
+    recent, _ = add(space, "recently expired")
+    live, _ = add(space, "still valid")
+    now = timezone.now()
+    Memory.objects.filter(pk=old.pk).update(expires_at=now - timedelta(days=3))
+    Memory.objects.filter(pk=recent.pk).update(expires_at=now - timedelta(days=1))
+    assert services.memories_expire_sweep() == 1
+    remaining = set(Memory.objects.values_list("pk", flat=True))
+    assert remaining == {recent.pk, live.pk}
+    assert AccessEvent.objects.filter(action="memory.erase", surface="task").exists()

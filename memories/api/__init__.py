@@ -1,0 +1,1 @@
+"""REST API of the memories app: spaces, memories, search, transfer, audit."""

@@ -1,0 +1,72 @@
+"""Export a space as JSON Lines and import the same format back."""
+
+import json
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+
+from memories import permissions, transfer
+from memories.api.serializers import ImportResultSerializer
+from memoryhub.api.parsers import JSONLinesParser, JSONLParser
+from memoryhub.api.schema import error_responses
+from memoryhub.api.viewsets import TEAM_PARAMETER, SpaceViewSet
+
+TAG = "transfer"
+NDJSON = "application/x-ndjson"
+
+
+class TransferViewSet(SpaceViewSet):
+    """``GET .../export/`` and ``POST .../import/``."""
+
+    parser_classes = [JSONLinesParser, JSONLParser]
+    serializer_class = ImportResultSerializer
+    action_perms = {"import_lines": permissions.ADD}
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Export a space",
+        description="JSON Lines, one memory per line with its content "
+        "decrypted: active and archived, unexpired memories, oldest first. "
+        "Streamed; the export is audited.",
+        parameters=[TEAM_PARAMETER],
+        responses={
+            (200, NDJSON): OpenApiResponse(
+                OpenApiTypes.STR, description="One memory JSON object per line."
+            ),
+        },
+    )
+    def export(self, request, slug):
+        """``GET .../export/``."""
+        self.query()
+        rows = transfer.memories_export(actor=self.actor, space=self.space)
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        response = StreamingHttpResponse(lines, content_type=NDJSON)
+        response["Content-Disposition"] = (
+            f'attachment; filename="{self.space.slug}.jsonl"'
+        )
+        return response
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Import into a space",
+        description="Send JSON Lines (Content-Type application/x-ndjson or "
+        "application/jsonl) in the export format; `id`, `state`, `version` and "
+        "timestamps are ignored. Each line gets a result; bad lines are "
+        "reported with their number and do not stop the good ones. Identical "
+        "memories deduplicate.",
+        parameters=[TEAM_PARAMETER],
+        request={NDJSON: OpenApiTypes.STR, "application/jsonl": OpenApiTypes.STR},
+        responses={
+            200: ImportResultSerializer,
+            **error_responses(403),
+        },
+    )
+    def import_lines(self, request, slug):
+        """``POST .../import/``."""
+        self.query()
+        result = transfer.memories_import(
+            actor=self.actor, space=self.space, lines=request.data
+        )
+        return Response(ImportResultSerializer(result).data)

@@ -1,0 +1,121 @@
+"""Health endpoints for load balancers and orchestrators (no authentication).
+
+``/healthz`` is liveness: the process answers HTTP. It touches nothing else,
+so a database outage never makes an orchestrator restart healthy web
+processes. ``/readyz`` is readiness: the database answers a query, the broker
+accepts a connection (one attempt, short timeout) and the embedder is loaded
+or loads now. It answers 503 naming the failed check and why, so traffic is
+held back until the process can really serve. Messages name the failing
+component and its error, never credentials (connection URLs are not echoed).
+
+:class:`HealthCheckMiddleware` (first in ``MIDDLEWARE``) answers both paths
+before host validation: orchestrators probe with the pod or container IP as
+``Host``, which ``ALLOWED_HOSTS`` would reject with a 400.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2.0
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Liveness: 200 whenever the process can answer."""
+    return JsonResponse({"status": "ok"})
+
+
+def check_database() -> dict:
+    """One round trip to the database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {}
+
+
+def check_broker() -> dict:
+    """Open (and close) one broker connection: a single try, short timeouts."""
+    from memoryhub.celery import app
+
+    with app.connection_for_write(
+        connect_timeout=BROKER_TIMEOUT_SECONDS,
+        transport_options={
+            "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+            "socket_timeout": BROKER_TIMEOUT_SECONDS,
+            "max_retries": 1,
+        },
+    ) as conn:
+        conn.ensure_connection(
+            max_retries=1,
+            interval_start=0,
+            interval_step=0,
+            timeout=BROKER_TIMEOUT_SECONDS,
+        )
+        return {"transport": conn.transport_cls}
+
+
+def check_embedder() -> dict:
+    """The process-wide embedder, built now if this process has not used it yet."""
+    # Imported here: the embedder stack (numpy, tokenizers, maybe torch) is
+    # heavy, and liveness must not pay for it.
+    from memories.embedders import get_embedder
+
+    embedder = get_embedder()
+    return {"name": getattr(embedder, "name", type(embedder).__name__)}
+
+
+def _checks() -> dict[str, Callable[[], dict]]:
+    # Looked up per call, so tests (and future checks) can replace one.
+    return {
+        "database": check_database,
+        "broker": check_broker,
+        "embedder": check_embedder,
+    }
+
+
+def _run(check: Callable[[], dict]) -> dict:
+    started = time.monotonic()
+    try:
+        result = {"ok": True, **check()}
+    except Exception as exc:  # any failure makes the process not ready
+        logger.warning("readiness check %s failed: %s", check.__name__, exc)
+        message = str(exc).strip() or type(exc).__name__
+        result = {"ok": False, "error": f"{type(exc).__name__}: {message}"[:500]}
+    result["ms"] = round((time.monotonic() - started) * 1000, 1)
+    return result
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: 200 when every check passes, else 503 naming the failures."""
+    checks = {name: _run(check) for name, check in _checks().items()}
+    failed = sorted(name for name, result in checks.items() if not result["ok"])
+    if failed:
+        return JsonResponse(
+            {"status": "unavailable", "failed": failed, "checks": checks}, status=503
+        )
+    return JsonResponse({"status": "ready", "checks": checks})
+
+
+class HealthCheckMiddleware:
+    """Serve ``/healthz`` and ``/readyz`` whatever the ``Host`` header says."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.probes = {"/healthz": healthz, "/readyz": readyz}
+
+    def __call__(self, request):
+        probe = self.probes.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)

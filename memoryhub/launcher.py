@@ -1,0 +1,400 @@
+"""The supervisor behind ``make run``: the whole quickstart stack in one terminal.
+
+1. Import settings. With ``DATABASE_URL`` unset this starts (or joins) the
+   embedded PostgreSQL; this process keeps the handle for its whole life, so
+   the database outlives every child and stops after the last of them.
+2. Pre-flight: the database has pgvector (else exit 2 with the fix) and the
+   web port is free.
+3. ``migrate``, ``bootstrap`` (prints secrets only when it creates them),
+   ``collectstatic``.
+4. Start the children — web (gunicorn), worker and beat (Celery) — each in
+   its own process group, its output prefixed with its name. On Linux each
+   child also gets SIGTERM if this process dies without cleaning up.
+5. Supervise. Ctrl-C, SIGTERM or SIGHUP sends SIGTERM to every child, waits
+   up to ``MEMORYHUB_STOP_TIMEOUT`` seconds, then kills what is left; a second
+   Ctrl-C kills at once. A child that exits on its own stops the others and
+   the launcher exits 1 saying which one it was.
+
+Children are in their own process groups so that Ctrl-C in the terminal
+reaches only this process: each child then gets exactly one, graceful
+SIGTERM (a Celery worker hit by SIGINT and SIGTERM together would shut down
+cold and abandon running tasks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from memoryhub.env import env_int
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+# Runs first in every child on Linux: ask the kernel for SIGTERM when the
+# launcher dies (even by SIGKILL), then become the real program. ``-S`` keeps
+# this interpreter start cheap; exec keeps the pid, so signals go straight on.
+_PDEATHSIG_SHIM = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('launcher already gone')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def say(message: str) -> None:
+    """A line from the launcher itself."""
+    sys.stdout.write(f"launcher | {message}\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class Child:
+    """One supervised process."""
+
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+    reader: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def child_commands(port: int) -> list[Child]:
+    """The processes ``make run`` supervises, in start order."""
+    python = sys.executable
+    web_workers = env_int("MEMORYHUB_WEB_WORKERS", 2, minimum=1)
+    web_threads = env_int("MEMORYHUB_WEB_THREADS", 4, minimum=1)
+    concurrency = env_int("MEMORYHUB_WORKER_CONCURRENCY", 2, minimum=1)
+    children = [
+        Child(
+            "web",
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "memoryhub.wsgi:application",
+                "--bind",
+                f"{HOST}:{port}",
+                "--workers",
+                str(web_workers),
+                "--threads",
+                str(web_threads),
+                "--graceful-timeout",
+                "10",
+                "--access-logfile",
+                "-",
+                # gunicorn 27's control socket defaults to one path per user
+                # (~/.gunicorn/gunicorn.ctl): two checkouts would fight over it.
+                "--no-control-socket",
+            ],
+        ),
+        Child(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "memoryhub",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                "-Q",
+                "default",
+                "--hostname",
+                "worker@%h",
+            ],
+        ),
+        Child(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "memoryhub",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pidfile=",
+            ],
+        ),
+    ]
+    mcp = mcp_command(port)
+    if mcp is not None:
+        children.append(mcp)
+    return children
+
+
+def mcp_command(port: int) -> Child | None:
+    """The MCP endpoint process (uvicorn, ASGI) — reserved for issue 3.
+
+    It will return ``Child("mcp", [python, "-m", "uvicorn", ...])`` bound to
+    its own port; until the MCP server exists nothing is started.
+    """
+    return None
+
+
+# --- set-up ------------------------------------------------------------------------
+
+
+def setup_django() -> None:
+    """Load settings (starting/joining the embedded database) and apps."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memoryhub.settings")
+    import django
+
+    django.setup()
+
+
+def port_problem(port: int) -> str | None:
+    """Why gunicorn could not bind ``HOST:port``, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # gunicorn sets SO_REUSEADDR too: a port in TIME_WAIT is not "in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            return (
+                f"cannot listen on {HOST}:{port} ({exc.strerror}). Another "
+                "`make run` or server is using it: stop it, or pick another port "
+                "with `PORT=8001 make run`."
+            )
+    return None
+
+
+def prepare() -> None:
+    """migrate, bootstrap, collectstatic (all idempotent)."""
+    from django.core.management import call_command
+
+    say("applying database migrations...")
+    call_command("migrate", interactive=False, verbosity=1)
+    say("bootstrap (first operator, demo team, space and API key)...")
+    call_command("bootstrap")
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def release_database() -> None:
+    """Close this process's connections (and pool) before supervising.
+
+    The launcher only keeps the embedded server's handle, not a connection.
+    """
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+        if hasattr(conn, "close_pool"):
+            conn.close_pool()
+
+
+# --- supervision ---------------------------------------------------------------
+
+
+class Supervisor:
+    """Starts children, pumps their output, stops them all together."""
+
+    def __init__(self, children: list[Child], stop_timeout: int) -> None:
+        self.children = children
+        self.stop_timeout = stop_timeout
+        self.stopping = threading.Event()
+        self.signals = 0
+        self._out_lock = threading.Lock()
+        self._width = max(len(c.name) for c in [*children, Child("launcher", [])])
+
+    def on_signal(self, signum, frame) -> None:
+        self.signals += 1
+        if self.signals == 1:
+            say(
+                f"{signal.Signals(signum).name}: stopping everything "
+                "(press Ctrl-C again to kill at once)..."
+            )
+        else:
+            say("killing everything now")
+            self.kill_all()
+        self.stopping.set()
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for child in self.children:
+            argv = child.argv
+            if sys.platform.startswith("linux"):
+                argv = [sys.executable, "-S", "-c", _PDEATHSIG_SHIM, str(os.getpid())]
+                argv += child.argv
+            child.proc = subprocess.Popen(  # noqa: S603 (our own argv, no shell)
+                argv,
+                cwd=BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+        # Readers start after every fork: no thread runs while we fork.
+        for child in self.children:
+            child.reader = threading.Thread(
+                target=self._pump, args=(child,), name=f"pump-{child.name}", daemon=True
+            )
+            child.reader.start()
+
+    def _pump(self, child: Child) -> None:
+        prefix = f"{child.name:<{self._width}} | ".encode()
+        out = sys.stdout.buffer
+        for line in iter(child.proc.stdout.readline, b""):
+            with self._out_lock:
+                out.write(
+                    prefix + line if line.endswith(b"\n") else prefix + line + b"\n"
+                )
+                out.flush()
+
+    def wait(self) -> Child | None:
+        """Block until a signal asks to stop (None) or a child exits (it)."""
+        while not self.stopping.wait(0.25):
+            for child in self.children:
+                if not child.running:
+                    return child
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM every child, wait, then SIGKILL what is left."""
+        for child in reversed(self.children):
+            if child.running:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for child in self.children:
+            try:
+                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say(f"{child.name} did not stop in {self.stop_timeout}s; killing it")
+                self._killpg(child, signal.SIGKILL)
+                child.proc.wait()
+        # Leftovers of a group whose leader is gone (a pool process, a
+        # gunicorn worker) would otherwise outlive us.
+        for child in self.children:
+            self._killpg(child, signal.SIGKILL)
+        for child in self.children:
+            if child.reader is not None:
+                child.reader.join(timeout=2)
+
+    def kill_all(self) -> None:
+        for child in self.children:
+            self._killpg(child, signal.SIGKILL)
+
+    @staticmethod
+    def _killpg(child: Child, sig: int) -> None:
+        if child.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.proc.pid, sig)
+
+
+def announce_when_up(port: int, supervisor: Supervisor) -> None:
+    """Print where to go once the web process answers ``/healthz``."""
+    url = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not supervisor.stopping.is_set():
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        return
+    say(f"MemoryHub is up: {url}/admin/ (operator console), {url}/api/v1/ (REST API)")
+    say(f"health: {url}/healthz {url}/readyz — Ctrl-C stops everything")
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def describe_database(settings) -> str:
+    if settings.EMBEDDED_DATABASE:
+        return f"embedded PostgreSQL in {settings.DATABASES['default']['HOST']}"
+    return "DATABASE_URL"
+
+
+def describe_broker(settings) -> str:
+    if settings.EMBEDDED_BROKER:
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        return f"embedded (filesystem, {Path(folder).parent})"
+    return "CELERY_BROKER_URL"
+
+
+def main() -> int:
+    from django.core.exceptions import ImproperlyConfigured
+
+    port = env_int("PORT", 8000, minimum=1)
+    stop_timeout = env_int("MEMORYHUB_STOP_TIMEOUT", 20, minimum=1)
+    try:
+        setup_django()
+    except ImproperlyConfigured as exc:
+        say(f"configuration error: {exc}")
+        return 2
+    except (OSError, subprocess.SubprocessError) as exc:
+        say(
+            f"the embedded PostgreSQL did not start: {exc}. See its log in "
+            "var/pgdata/log and README.md, Troubleshooting."
+        )
+        return 2
+    from django.conf import settings
+    from django.core.management.base import CommandError
+
+    from memoryhub.checks import pgvector_problem
+
+    say(f"database: {describe_database(settings)}; broker: {describe_broker(settings)}")
+    problem = pgvector_problem() or port_problem(port)
+    if problem:
+        say(problem)
+        return 2
+    try:
+        prepare()
+    except CommandError as exc:
+        say(f"set-up failed: {exc}")
+        return 2
+    release_database()
+
+    supervisor = Supervisor(child_commands(port), stop_timeout)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, supervisor.on_signal)
+    supervisor.start()
+    threading.Thread(
+        target=announce_when_up, args=(port, supervisor), daemon=True
+    ).start()
+    failed = supervisor.wait()
+    if failed is not None:
+        others = [c.name for c in supervisor.children if c is not failed]
+        how = describe_exit(failed.proc.returncode)
+        say(f"{failed.name} exited unexpectedly ({how}); stopping {', '.join(others)}")
+    supervisor.stop()
+    if failed is not None:
+        say(f"stopped because {failed.name} failed (see its output above)")
+        return 1
+    say("stopped cleanly")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before the children were started
+        say("interrupted")
+        sys.exit(130)

@@ -1,0 +1,107 @@
+"""API-key authentication for the MCP endpoint, and ORM calls from async code.
+
+:class:`ApiKeyMiddleware` wraps the MCP ASGI app: every HTTP request needs
+``Authorization: Bearer <MemoryHub API key>`` (``Token`` works too, as for the
+REST API); without one, or with a bad, revoked or expired key, the answer is
+401 before the MCP SDK sees the request. The resolved actor travels in the
+ASGI scope (``scope["state"]["memoryhub_actor"]``), which the SDK hands to
+tools as the Starlette request.
+
+Django's ORM is synchronous: :func:`run_orm` runs a call in a worker thread
+(a bounded pool, so concurrent calls never need more database connections
+than the pool allows) and closes stale connections around it, as Django's
+request cycle would.
+"""
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import anyio
+from django.conf import settings
+from django.db import close_old_connections
+from rest_framework.exceptions import AuthenticationFailed
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+
+from accounts.actors import Actor
+from accounts.authentication import authenticate_key, key_from_header
+
+ACTOR_KEY = "memoryhub_actor"
+DEFAULT_THREADS = 8
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _capacity() -> anyio.CapacityLimiter:
+    """The process-wide worker-thread limit (``MCP_THREADS`` setting, default 8)."""
+    global _limiter
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(
+            getattr(settings, "MCP_THREADS", DEFAULT_THREADS)
+        )
+    return _limiter
+
+
+def _in_request_cycle(fn: Callable, *args, **kwargs):
+    """Call ``fn`` like a Django request would: no stale connection before or after."""
+    close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+async def run_orm(fn: Callable, /, *args, **kwargs) -> Any:
+    """Run a synchronous (ORM-using) call in a worker thread and await its result."""
+    return await anyio.to_thread.run_sync(
+        partial(_in_request_cycle, fn, *args, **kwargs), limiter=_capacity()
+    )
+
+
+def _unauthorized(message: str) -> JSONResponse:
+    """A 401 with a JSON body and a Bearer challenge."""
+    return JSONResponse(
+        {"error": "unauthorized", "detail": message},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="memoryhub"'},
+    )
+
+
+class ApiKeyMiddleware:
+    """ASGI middleware: 401 unless the request carries a valid MemoryHub API key."""
+
+    def __init__(self, app) -> None:
+        """Wrap ``app`` (the MCP SDK's Starlette app)."""
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Authenticate HTTP requests; pass lifespan events straight through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get("authorization", "")
+        raw = key_from_header(header) if header else None
+        if raw is None:
+            response = _unauthorized(
+                "Send Authorization: Bearer <MemoryHub API key>."
+                if not header
+                else "Unsupported Authorization scheme; send 'Bearer <api key>'."
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            actor: Actor = await run_orm(authenticate_key, raw)
+        except AuthenticationFailed as exc:
+            await _unauthorized(str(exc.detail))(scope, receive, send)
+            return
+        scope.setdefault("state", {})[ACTOR_KEY] = actor
+        await self.app(scope, receive, send)
+
+
+def actor_of(request) -> Actor:
+    """The actor :class:`ApiKeyMiddleware` attached to a (Starlette) request."""
+    state = getattr(request, "scope", {}).get("state") or {}
+    actor = state.get(ACTOR_KEY)
+    if actor is None:  # only reachable if the app is served without the middleware
+        raise PermissionError("this MCP endpoint requires an API key")
+    return actor

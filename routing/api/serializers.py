@@ -1,0 +1,152 @@
+"""Serializers of the routing API: backends (secrets write-only), rules, outbox."""
+
+from rest_framework import serializers
+
+from memoryhub.api.serializers import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictDictField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+)
+from routing.models import Backend, OutboxEntry, RoutingRule
+
+
+class BackendSerializer(serializers.ModelSerializer):
+    """A backend as operators see it: settings and health, never secrets."""
+
+    has_secrets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Backend
+        fields = [
+            "name",
+            "kind",
+            "enabled",
+            "config",
+            "has_secrets",
+            "allows_plaintext",
+            "timeout_seconds",
+            "max_retries",
+            "latency_ewma_ms",
+            "error_rate",
+            "circuit_state",
+            "consecutive_failures",
+            "last_check_at",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_has_secrets(self, obj) -> bool:
+        """Whether secrets are stored (their values are never returned)."""
+        return bool(obj.secrets_sealed)
+
+
+class BackendWriteSerializer(StrictSerializer):
+    """Create/update body of a backend; ``secrets`` is write-only."""
+
+    name = serializers.SlugField(max_length=64, required=False)
+    kind = StrictCharField(max_length=32, required=False)
+    enabled = StrictBooleanField(required=False)
+    config = StrictDictField(required=False)
+    secrets = StrictDictField(required=False)
+    allows_plaintext = StrictBooleanField(required=False)
+    timeout_seconds = StrictFloatField(required=False)
+    max_retries = StrictIntegerField(required=False)
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    """A routing rule."""
+
+    class Meta:
+        model = RoutingRule
+        fields = [
+            "name",
+            "priority",
+            "enabled",
+            "match",
+            "write_backends",
+            "write_mode",
+            "read_strategy",
+            "read_backends",
+            "read_timeout_seconds",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class RuleWriteSerializer(StrictSerializer):
+    """Create/update body of a rule (validated again by the service)."""
+
+    name = serializers.SlugField(max_length=64, required=False)
+    priority = StrictIntegerField(required=False)
+    enabled = StrictBooleanField(required=False)
+    match = StrictDictField(required=False)
+    write_backends = serializers.ListField(child=StrictCharField(), required=False)
+    write_mode = StrictCharField(required=False)
+    read_strategy = StrictCharField(required=False)
+    read_backends = serializers.ListField(child=StrictCharField(), required=False)
+    read_timeout_seconds = StrictFloatField(required=False)
+    description = StrictCharField(required=False, allow_blank=True)
+
+
+class ExplainSerializer(StrictSerializer):
+    """A described operation to explain."""
+
+    operation = StrictCharField()
+    space = StrictCharField(help_text="team/space")
+    user_id = StrictCharField(required=False, default="")
+    agent_id = StrictCharField(required=False, default="")
+    app_id = StrictCharField(required=False, default="")
+    run_id = StrictCharField(required=False, default="")
+    categories = serializers.ListField(child=StrictCharField(), required=False)
+    metadata = StrictDictField(required=False)
+
+
+class OutboxEntrySerializer(serializers.ModelSerializer):
+    """An outbox entry (ids and state only; never content)."""
+
+    backend = serializers.CharField(source="backend.name")
+
+    class Meta:
+        model = OutboxEntry
+        fields = [
+            "id",
+            "memory_id",
+            "space_id",
+            "backend",
+            "op",
+            "seq",
+            "idempotency_key",
+            "state",
+            "attempts",
+            "next_at",
+            "delivered_at",
+            "last_error",
+            "created_at",
+        ]
+
+
+class RetrySerializer(StrictSerializer):
+    """Ids of outbox entries to retry."""
+
+    ids = serializers.ListField(child=StrictIntegerField(), min_length=1)
+
+
+class SpaceBackendSerializer(serializers.Serializer):
+    """One backend serving a space, as teams see it (read-only)."""
+
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    enabled = serializers.BooleanField()
+    operations = serializers.ListField(child=serializers.CharField())
+    circuit = serializers.CharField()
+
+
+class SpaceBackendListSerializer(serializers.Serializer):
+    """The backends serving a space."""
+
+    results = SpaceBackendSerializer(many=True)

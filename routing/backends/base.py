@@ -1,0 +1,179 @@
+"""The backend adapter protocol: what every kind of memory store implements.
+
+An adapter is created once per process per backend configuration (see
+:mod:`routing.backends.registry`) and may keep long-lived clients. It speaks
+in :class:`Record` (what MemoryHub sends: a memory's plaintext and scope) and
+:class:`Hit` (what a backend returns). Adapters raise :class:`TransientError`
+for failures worth retrying (timeouts, connection errors, 5xx) and
+:class:`PermanentError` for the rest; :mod:`routing.calls` adds timeouts,
+retries and the circuit breaker around every call.
+
+``add`` must be idempotent per ``record.memory_id``: delivering the same
+memory twice (a worker killed after the backend stored it but before the
+external id was recorded) must leave one copy, and return its id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# Metadata keys MemoryHub adds to each copy so it can be found again.
+MEMORY_ID_KEY = "memoryhub_id"
+SPACE_KEY = "memoryhub_space"
+
+
+class BackendError(Exception):
+    """A backend call failed; ``message`` never contains memory content."""
+
+    transient = False
+
+
+class TransientError(BackendError):
+    """Timeouts, refused connections, 5xx: worth a retry."""
+
+    transient = True
+
+
+class PermanentError(BackendError):
+    """Bad configuration, 4xx, unsupported operation: retrying will not help."""
+
+
+class CircuitOpen(TransientError):
+    """The backend's circuit is open: the call was not attempted."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A memory as sent to a backend (plaintext: only to plaintext backends)."""
+
+    memory_id: str
+    space_uuid: str
+    content: str
+    user_id: str = ""
+    agent_id: str = ""
+    app_id: str = ""
+    run_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    categories: tuple[str, ...] = ()
+    version: int = 1
+
+    def tagged_metadata(self) -> dict:
+        """The memory's metadata plus the MemoryHub id and space."""
+        return {
+            **self.metadata,
+            MEMORY_ID_KEY: self.memory_id,
+            SPACE_KEY: self.space_uuid,
+        }
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One item a backend returned: its id there, a score and what it holds."""
+
+    external_id: str
+    score: float = 0.0
+    content: str | None = None
+    memory_id: str | None = None  # the MemoryHub id, when the backend kept it
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change reported by ``changes_since``."""
+
+    external_id: str
+    op: str  # "upsert" | "delete"
+    memory_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """What a search is limited to (a space, and optionally subject ids)."""
+
+    space_uuid: str
+    space_pk: int
+    user_id: str = ""
+    agent_id: str = ""
+    app_id: str = ""
+    run_id: str = ""
+
+
+class BackendAdapter:
+    """Base class for adapters: one subclass per kind, in its own module."""
+
+    kind: ClassVar[str] = ""
+    # False for adapters that use this thread's Django connection (local):
+    # those run inline; the others run in the call pool under a timeout.
+    threaded: ClassVar[bool] = True
+    # Config keys an operator may set; anything else is rejected on save.
+    config_keys: ClassVar[frozenset[str]] = frozenset()
+    secret_keys: ClassVar[frozenset[str]] = frozenset()
+    required_config: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        config: dict[str, Any],
+        secrets: dict[str, str],
+        timeout: float,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.secrets = secrets
+        self.timeout = timeout
+
+    @classmethod
+    def validate_config(cls, config: dict, secrets: dict) -> list[str]:
+        """Problems with ``config``/``secrets`` (empty when valid)."""
+        problems = []
+        unknown = set(config) - cls.config_keys - {"inject_latency_ms"}
+        if unknown:
+            problems.append(
+                f"unknown config key(s) for kind {cls.kind!r}: "
+                f"{', '.join(sorted(unknown))}; allowed: "
+                f"{', '.join(sorted(cls.config_keys)) or 'none'}"
+            )
+        missing = cls.required_config - set(config)
+        if missing:
+            problems.append(f"missing config key(s): {', '.join(sorted(missing))}")
+        unknown_secrets = set(secrets) - cls.secret_keys
+        if unknown_secrets:
+            problems.append(
+                f"unknown secret(s) for kind {cls.kind!r}: "
+                f"{', '.join(sorted(unknown_secrets))}"
+            )
+        return problems
+
+    # --- the protocol ---------------------------------------------------------
+
+    def add(self, record: Record) -> str:
+        """Store ``record`` (idempotent per memory id); returns its id there."""
+        raise NotImplementedError
+
+    def get(self, external_id: str) -> Hit | None:
+        """The item with ``external_id``, or None if the backend has none."""
+        raise NotImplementedError
+
+    def update(self, external_id: str, record: Record) -> None:
+        """Replace the content and metadata of an item."""
+        raise NotImplementedError
+
+    def delete(self, external_id: str) -> None:
+        """Delete an item; an item that is already gone is not an error."""
+        raise NotImplementedError
+
+    def search(self, query: str, *, scope: SearchScope, top_k: int) -> list[Hit]:
+        """Items matching ``query`` within ``scope``, best first."""
+        raise NotImplementedError
+
+    def changes_since(self, cursor: str | None) -> tuple[list[Change], str | None]:
+        """Changes after ``cursor`` and the cursor to pass next time."""
+        raise PermanentError(f"backend kind {self.kind!r} does not report changes")
+
+    def health_check(self) -> None:
+        """Raise a :class:`BackendError` if the backend cannot serve now."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release clients, sessions and processes (adapter replaced or exiting)."""

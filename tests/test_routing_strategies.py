@@ -1,0 +1,176 @@
+"""Read strategies on real MCP memory servers, the circuit breaker and retries."""
+
+import time
+
+import pytest
+
+from accounts.actors import SYSTEM
+from memories.services import embed_texts
+from memoryhub.errors import Unavailable
+from routing import calls, outbox, selectors, services
+from routing.backends.base import CircuitOpen, PermanentError, TransientError
+from routing.breaker import CircuitBreaker, breaker_for
+from routing.models import CircuitState, OutboxEntry, OutboxState
+from routing.strategies import rrf_merge
+from tests.routing_helpers import add, mcp_backend, reset_routing_state
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing():
+    reset_routing_state()
+    yield
+    reset_routing_state()
+
+
+def test_breaker_opens_half_opens_and_closes():
+    breaker = CircuitBreaker(backend_id=-1, failure_threshold=2, cooldown=0.2)
+    breaker.record_failure("boom")
+    assert breaker.allow() and breaker.state == CircuitState.CLOSED
+    breaker.record_failure("boom")
+    assert breaker.state == CircuitState.OPEN and not breaker.allow()
+    time.sleep(0.25)
+    assert breaker.allow() and breaker.state == CircuitState.HALF_OPEN
+    assert not breaker.allow()  # one probe at a time
+    breaker.record_failure("still down")
+    assert breaker.state == CircuitState.OPEN and not breaker.allow()
+    time.sleep(0.25)
+    assert breaker.allow()
+    breaker.record_success(3.0)
+    assert breaker.state == CircuitState.CLOSED and breaker.failures == 0
+    assert breaker.latency_ms == 3.0 and 0 < breaker.error_rate < 1
+
+
+def test_rrf_merges_and_deduplicates():
+    merged = rrf_merge([["a", "b", "c"], ["b", "d"], ["b", "a"]])
+    assert [key for key, _ in merged][:2] == ["b", "a"]
+    assert len(merged) == 4
+
+
+def test_transient_errors_are_retried_a_bounded_number_of_times(tmp_path):
+    down = mcp_backend(
+        tmp_path,
+        name="down",
+        max_retries=2,
+        timeout_seconds=2,
+        config={"url": "http://127.0.0.1:9/mcp"},
+    )
+    del down.config["memory_file"]
+    with pytest.raises(TransientError):
+        calls.backend_call(down, "health_check")
+    breaker = breaker_for(down)
+    assert breaker.failures == 3 and breaker.state == CircuitState.OPEN
+    with pytest.raises(CircuitOpen):
+        calls.backend_call(down, "health_check")
+    down.refresh_from_db()
+    assert down.circuit_state == CircuitState.OPEN and down.last_error
+
+
+def test_permanent_errors_are_not_retried(tmp_path):
+    graph = mcp_backend(tmp_path, max_retries=3)
+    with pytest.raises(PermanentError):
+        calls.backend_call(graph, "search", None, scope=None, top_k=1)
+    assert breaker_for(graph).failures == 1
+
+
+@pytest.fixture
+def world(space, tmp_path):
+    """Two real MCP servers holding the same replicated memories, one slow,
+    and one unreachable backend."""
+    graph = mcp_backend(tmp_path, name="graph")
+    slow = mcp_backend(tmp_path, name="slow", config={"inject_latency_ms": 300})
+    down = services.backend_create(
+        actor=SYSTEM,
+        name="down",
+        kind="mcp_memory",
+        allows_plaintext=True,
+        max_retries=0,
+        timeout_seconds=2,
+        config={"url": "http://127.0.0.1:9/mcp"},
+    )
+    services.rule_create(
+        actor=SYSTEM, name="replicate", priority=100, write_backends=["graph", "slow"]
+    )
+    memories = [
+        add(space, "prefers green tea in the morning", seed=1),
+        add(space, "green tea gives her headaches at night", seed=2),
+        add(space, "owns a black cat", seed=3),
+    ]
+    embed_texts(["warm up the embedder"])  # keep model loading out of timings
+    for entry in OutboxEntry.objects.filter(state=OutboxState.PENDING):
+        outbox.outbox_deliver(memory_id=entry.memory_id, backend_id=entry.backend_id)
+    return {"graph": graph, "slow": slow, "down": down, "memories": memories}
+
+
+def read_rule(strategy, backends, timeout=2.0):
+    services.rule_create(
+        actor=SYSTEM,
+        name="reads",
+        priority=1,
+        match={"operations": ["search"]},
+        read_strategy=strategy,
+        read_backends=backends,
+        read_timeout_seconds=timeout,
+    )
+
+
+def search(space, query="green tea"):
+    return selectors.route_search(actor=SYSTEM, space=space, query=query, top_k=5)
+
+
+def test_primary_serves_from_its_backend_and_maps_back_to_memories(world, space):
+    read_rule("primary", ["graph"])
+    found, info = search(space)
+    assert {m.pk for m in found} == {m.pk for m in world["memories"][:2]}
+    assert all(m.plaintext.startswith(("prefers", "green")) for m in found)
+    assert info["strategy"] == "primary"
+    assert [b["backend"] for b in info["backends"]] == ["graph"]
+
+
+def test_primary_down_is_a_503(world, space):
+    read_rule("primary", ["down"])
+    with pytest.raises(Unavailable, match="down"):
+        search(space)
+
+
+def test_failover_skips_failing_and_open_circuits(world, space):
+    read_rule("failover", ["down", "graph"])
+    found, info = search(space)
+    assert len(found) == 2
+    assert [(b["backend"], b["status"]) for b in info["backends"]] == [
+        ("down", "failed"),
+        ("graph", "ok"),
+    ]
+    for _ in range(3):
+        search(space)
+    _, info = search(space)
+    assert info["backends"][0]["status"] == "skipped"
+    assert "circuit open" in info["backends"][0]["error"]
+
+
+def test_fastest_prefers_the_lowest_latency_backend(world, space):
+    read_rule("fastest", ["slow", "graph"])
+    for _ in range(3):  # both get measured (unmeasured ones go first)
+        search(space)
+    _, info = search(space)
+    assert info["backends"] == [info["backends"][0]]
+    assert info["backends"][0]["backend"] == "graph"
+    assert (
+        breaker_for(world["slow"]).latency_ms > breaker_for(world["graph"]).latency_ms
+    )
+
+
+def test_fanout_merges_backends_and_leaves_out_the_slow_one(world, space):
+    read_rule("fanout", ["graph", "local", "slow", "down"], timeout=0.25)
+    found, info = search(space)
+    statuses = {b["backend"]: b["status"] for b in info["backends"]}
+    assert statuses == {
+        "graph": "ok",
+        "local": "ok",
+        "slow": "timeout",
+        "down": "failed",
+    }
+    ids = [m.pk for m in found]
+    assert len(ids) == len(set(ids))  # de-duplicated across backends
+    assert set(ids[:2]) == {m.pk for m in world["memories"][:2]}  # fused: both agree
