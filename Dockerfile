@@ -3,7 +3,7 @@
 #   web     (default)  gunicorn memoryhub.wsgi           -> port 8000
 #   worker             celery -A memoryhub worker -Q default
 #   beat               celery -A memoryhub beat --scheduler django_celery_beat.schedulers:DatabaseScheduler
-#   mcp                reserved (issue 3)
+#   mcp                python -m memoryhub.mcp --host 0.0.0.0   -> port 8001 (MCP_PORT)
 #   one-off            python manage.py migrate | bootstrap | create_api_key ...
 #
 # Needs at run time: DATABASE_URL (PostgreSQL >= 15 with pgvector),
@@ -47,7 +47,7 @@ RUN MEMORYHUB_SECRET_KEY=build-only \
  && chown -R memoryhub /app/var /app/models
 
 USER memoryhub
-EXPOSE 8000
+EXPOSE 8000 8001
 
 # Liveness; readiness (database, broker, embedder) is GET /readyz.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s \

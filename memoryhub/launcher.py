@@ -144,12 +144,21 @@ def child_commands(port: int) -> list[Child]:
 
 
 def mcp_command(port: int) -> Child | None:
-    """The MCP endpoint process (uvicorn, ASGI) — reserved for issue 3.
+    """The MCP endpoint process: its own ASGI server on ``MCP_PORT`` (8001).
 
-    It will return ``Child("mcp", [python, "-m", "uvicorn", ...])`` bound to
-    its own port; until the MCP server exists nothing is started.
+    Streamable HTTP, stateless, JSON responses (see ``memoryhub/mcp``); like
+    the web process it binds to 127.0.0.1 only.
     """
-    return None
+    mcp_port = os.environ.get("MCP_PORT", "8001")
+    if not mcp_port.isdigit() or mcp_port == str(port):
+        raise SystemExit(
+            f"MCP_PORT={mcp_port!r} must be a free port number other than PORT={port}"
+        )
+    python = sys.executable
+    return Child(
+        "mcp",
+        [python, "-m", "memoryhub.mcp", "--host", HOST, "--port", mcp_port],
+    )
 
 
 # --- set-up ------------------------------------------------------------------------
@@ -174,7 +183,7 @@ def port_problem(port: int) -> str | None:
             return (
                 f"cannot listen on {HOST}:{port} ({exc.strerror}). Another "
                 "`make run` or server is using it: stop it, or pick another port "
-                "with `PORT=8001 make run`."
+                "with `PORT=8100 make run`."
             )
     return None
 
@@ -361,7 +370,12 @@ def main() -> int:
     from memoryhub.checks import pgvector_problem
 
     say(f"database: {describe_database(settings)}; broker: {describe_broker(settings)}")
-    problem = pgvector_problem() or port_problem(port)
+    mcp_port = os.environ.get("MCP_PORT", "8001")
+    problem = (
+        pgvector_problem()
+        or port_problem(port)
+        or (port_problem(int(mcp_port)) if mcp_port.isdigit() else None)
+    )
     if problem:
         say(problem)
         return 2

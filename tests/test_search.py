@@ -156,9 +156,7 @@ def test_selective_filter_still_finds_neighbours_through_hnsw(
 
 
 @pytest.mark.django_db
-def test_vector_search_costs_no_query_per_result(
-    space, add, django_assert_num_queries
-):
+def test_vector_search_costs_no_query_per_result(space, add, django_assert_num_queries):
     """set_config + one SELECT (inside the caller's transaction).
 
     HNSW may come up short when the index still holds dead tuples of earlier

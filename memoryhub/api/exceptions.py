@@ -112,7 +112,12 @@ def exception_handler(exc, context):
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith(API_PREFIX)
+    return request.path.startswith(JSON_PREFIXES)
+
+
+# The native API and the mem0-compatible paths answer errors in JSON, so a
+# mem0 client hitting an endpoint we do not serve gets {"detail": ...}.
+JSON_PREFIXES = (API_PREFIX, "/v1/", "/v2/", "/v3/")
 
 
 def not_found(request, exception=None):

@@ -1,0 +1,1 @@
+"""Reproducible MemoryHub benchmarks (see README.md)."""

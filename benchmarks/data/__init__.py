@@ -1,0 +1,1 @@
+"""The labelled retrieval set and the script that builds it."""
