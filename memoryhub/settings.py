@@ -210,6 +210,7 @@ OPENAI_EMBEDDER_MODEL = env_str(
 )
 EMBEDDING_DIMENSIONS = 384
 HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 100, minimum=1)
+MCP_THREADS = env_int("MEMORYHUB_MCP_THREADS", 8, minimum=1)
 SEARCH_MAX_TOP_K = env_int("MEMORYHUB_SEARCH_MAX_TOP_K", 100, minimum=1)
 
 # --- Celery ---------------------------------------------------------------------
