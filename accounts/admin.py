@@ -18,6 +18,31 @@ from accounts import services
 from accounts.models import ApiKey, Membership, Team, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that are written by services only: view, never add/change/delete."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class SlugForm(forms.ModelForm):
+    """A model form whose ``slug`` must already be a slug (as services require)."""
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        if slugify(slug) != slug:
+            raise forms.ValidationError(
+                "Use lowercase letters, digits and hyphens only."
+            )
+        return slug
+
+
 class MembershipInline(admin.TabularInline):
     """A team's members and their roles."""
 
@@ -63,20 +88,12 @@ def _sync_memberships(team: Team, formset) -> None:
         services.membership_set(team=team, user=membership.user, role=membership.role)
 
 
-class TeamForm(forms.ModelForm):
+class TeamForm(SlugForm):
     """Validates a new team the way :func:`team_create` will."""
 
     class Meta:
         model = Team
         fields = ["slug", "name"]
-
-    def clean_slug(self):
-        slug = self.cleaned_data["slug"]
-        if slugify(slug) != slug:
-            raise forms.ValidationError(
-                "Use lowercase letters, digits and hyphens only."
-            )
-        return slug
 
 
 @admin.register(Team)
@@ -180,8 +197,13 @@ class KeyStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """API keys: read-only, never the hash; revoke them with the action."""
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """API keys: read-only, never the hash; revoke them with the action.
+
+    No add: the secret must be shown exactly once, so `manage.py
+    create_api_key` or the team UI create keys. No delete: revoked keys stay,
+    so the audit log's key ids keep their meaning.
+    """
 
     list_display = [
         "name",
@@ -232,15 +254,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("accounts.change_apikey")
-
-    def has_add_permission(self, request) -> bool:
-        # The secret must be shown exactly once: `manage.py create_api_key`
-        # or the team UI create keys.
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Revoked keys stay, so the audit log's key ids keep their meaning.
-        return False

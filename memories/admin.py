@@ -21,7 +21,6 @@ from django.contrib.admin.utils import unquote
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
-from django.utils.text import slugify
 from guardian.admin import (
     AdminGroupObjectPermissionsForm,
     AdminUserObjectPermissionsForm,
@@ -29,6 +28,7 @@ from guardian.admin import (
 )
 
 from accounts.actors import actor_for_user
+from accounts.admin import ReadOnlyAdmin, SlugForm
 from memories import permissions, services, sharing
 from memories.audit import access_record
 from memories.models import (
@@ -44,24 +44,10 @@ from memories.rotation import space_data_key_rotate
 from memoryhub.crypto import DecryptionError
 from memoryhub.errors import DomainError
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that are written by services only: view, never add/change/delete."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 # --- spaces -------------------------------------------------------------------------
 
 
-class SpaceForm(forms.ModelForm):
+class SpaceForm(SlugForm):
     """Validates a new space the way :func:`space_create` will."""
 
     class Meta:
@@ -74,14 +60,6 @@ class SpaceForm(forms.ModelForm):
             "retention_days",
             "default_route",
         ]
-
-    def clean_slug(self):
-        slug = self.cleaned_data["slug"]
-        if slugify(slug) != slug:
-            raise forms.ValidationError(
-                "Use lowercase letters, digits and hyphens only."
-            )
-        return slug
 
     def clean_retention_days(self):
         days = self.cleaned_data["retention_days"]

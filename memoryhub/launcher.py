@@ -103,22 +103,9 @@ def child_commands(port: int) -> list[Child]:
         ),
         Child(
             "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "memoryhub",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(concurrency),
-                "-Q",
-                "default",
-                "--hostname",
-                "worker@%h",
-            ],
+            celery_worker_argv(
+                hostname="worker@%h", options=["--concurrency", str(concurrency)]
+            ),
         ),
         Child(
             "beat",
@@ -141,6 +128,29 @@ def child_commands(port: int) -> list[Child]:
     if mcp is not None:
         children.append(mcp)
     return children
+
+
+def celery_worker_argv(*, hostname: str, options: list[str]) -> list[str]:
+    """``celery worker`` on the ``default`` queue, as ``make run`` starts it.
+
+    The real-worker tests start the same command (with their own ``options``),
+    so what they exercise is what the launcher runs.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "memoryhub",
+        "worker",
+        "--loglevel",
+        "INFO",
+        *options,
+        "-Q",
+        "default",
+        "--hostname",
+        hostname,
+    ]
 
 
 def mcp_command(port: int) -> Child | None:

@@ -99,20 +99,10 @@ class ReadStrategy:
         for step in self.order(backends):
             if not step.usable:
                 outcome.note(step.backend, "skipped", error=step.reason)
-                continue
-            started = time.perf_counter()
-            try:
-                hits = backend_call(
-                    step.backend, "search", query, scope=scope, top_k=top_k
-                )
-            except BackendError as exc:
-                outcome.note(
-                    step.backend, "failed", _ms(started), f"{type(exc).__name__}"
-                )
-                continue
-            outcome.note(step.backend, "ok", _ms(started))
-            outcome.hits.append((step.backend, hits))
-            return outcome
+            elif _search_one(
+                outcome, step.backend, query=query, scope=scope, top_k=top_k
+            ):
+                return outcome
         raise Unavailable(self.unavailable_message(outcome))
 
     def unavailable_message(self, outcome: Outcome) -> str:
@@ -192,14 +182,7 @@ class FanoutStrategy(ReadStrategy):
                     FANOUT_POOL.submit(_timed, step.backend, query, scope, top_k)
                 ] = step.backend
         for backend in inline:
-            begun = time.perf_counter()
-            try:
-                hits = backend_call(backend, "search", query, scope=scope, top_k=top_k)
-            except BackendError as exc:
-                outcome.note(backend, "failed", _ms(begun), type(exc).__name__)
-            else:
-                outcome.note(backend, "ok", _ms(begun))
-                outcome.hits.append((backend, hits))
+            _search_one(outcome, backend, query=query, scope=scope, top_k=top_k)
         remaining = max(0.0, timeout - (time.perf_counter() - started))
         done, pending = concurrent.futures.wait(futures, timeout=remaining)
         for future in done:
@@ -220,6 +203,21 @@ class FanoutStrategy(ReadStrategy):
         if not outcome.hits:
             raise Unavailable(self.unavailable_message(outcome))
         return outcome
+
+
+def _search_one(
+    outcome: Outcome, backend, *, query: str, scope: SearchScope, top_k: int
+) -> bool:
+    """Search one backend in this thread, noting how it went; whether it answered."""
+    started = time.perf_counter()
+    try:
+        hits = backend_call(backend, "search", query, scope=scope, top_k=top_k)
+    except BackendError as exc:
+        outcome.note(backend, "failed", _ms(started), type(exc).__name__)
+        return False
+    outcome.note(backend, "ok", _ms(started))
+    outcome.hits.append((backend, hits))
+    return True
 
 
 def _timed(backend, query, scope, top_k):

@@ -5,14 +5,22 @@ need against one space: anonymous, another team, a team member without
 object permission on the space, a read-only key, and permitted callers.
 """
 
+import os
 from dataclasses import dataclass
 
 import pytest
+import redis
 from django.core.cache import cache
+from kombu import pools
 from rest_framework.test import APIClient
 
 from accounts.actors import SYSTEM, actor_for_user
+from memoryhub.celery import app as celery_app
 from tests.factories import make_key, make_member, make_space, make_team
+from tests.routing_helpers import reset_routing_state
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +113,56 @@ def cast(team, space):
         "writer": rw_secret,
     }
     return Cast(team=team, space=space, clients=clients, secrets=secrets)
+
+
+# --- routing ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_routing():
+    """No adapter, breaker or cached rule survives from another test (the
+    routing modules use it on every test)."""
+    reset_routing_state()
+    yield
+    reset_routing_state()
+
+
+# --- a real Celery broker (see tests/celery_support.py for the worker) --------------
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    """``MEMORYHUB_TEST_REDIS_URL``, flushed; unreachable: skip, or fail in CI."""
+    url = os.environ.get("MEMORYHUB_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+    except redis.RedisError as exc:
+        message = f"Redis at {url} is unreachable ({exc})"
+        if IN_CI:
+            pytest.fail(f"{message}; CI needs it for the Celery worker tests")
+        pytest.skip(f"{message}; set MEMORYHUB_TEST_REDIS_URL to a reachable Redis")
+    # A database of its own: nothing but these tests' messages in it.
+    client.flushdb()
+    return url
+
+
+@pytest.fixture
+def real_broker(redis_url):
+    """This process publishes to Redis for real (no eager mode) during the test."""
+    conf = celery_app.conf
+    saved = {
+        key: conf[key]
+        for key in ("broker_url", "broker_transport_options", "task_always_eager")
+    }
+    conf.broker_url = redis_url
+    conf.broker_transport_options = {}
+    conf.task_always_eager = False
+    celery_app._pool = None  # connection pools are built from broker_url
+    celery_app.amqp._producer_pool = None
+    yield redis_url
+    pools.reset()  # closes the Redis connections and forgets the closed pools
+    for key, value in saved.items():
+        conf[key] = value
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None

@@ -1,11 +1,19 @@
 """factory_boy factories and small helpers for building accounts and spaces."""
 
 import factory
+import numpy as np
 
 from accounts import services as account_services
 from accounts.actors import SYSTEM, actor_for_key, actor_for_user
 from accounts.models import Team, User
 from memories import services as memory_services
+
+
+def unit_vector(seed: int) -> list[float]:
+    """A random unit vector of the embedder's size, for tests where ranking does
+    not matter (skips the embedding model)."""
+    values = np.random.default_rng(seed).normal(size=384)
+    return list(values / np.linalg.norm(values))
 
 
 class UserFactory(factory.django.DjangoModelFactory):

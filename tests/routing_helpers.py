@@ -1,19 +1,13 @@
 """Helpers for the routing tests: backends on real servers, memory writes."""
 
-import numpy as np
-
 from accounts.actors import SYSTEM
 from memories import services as memory_services
-from routing import services
+from routing import outbox, services
 from routing.backends.registry import adapter_for, adapters_reset
 from routing.breaker import breakers_reset
+from routing.models import OutboxEntry, OutboxState
 from routing.rules import invalidate
-
-
-def vector(seed: int) -> list[float]:
-    """A unit vector (skips the embedder where ranking does not matter)."""
-    values = np.random.default_rng(seed).normal(size=384)
-    return list(values / np.linalg.norm(values))
+from tests.factories import unit_vector
 
 
 def add(space, text: str, seed: int = 0, **fields):
@@ -22,7 +16,7 @@ def add(space, text: str, seed: int = 0, **fields):
         actor=SYSTEM,
         space=space,
         data={"content": text, **fields},
-        embedding=vector(seed or hash(text) % 10_000),
+        embedding=unit_vector(seed or hash(text) % 10_000),
     )
     return memory
 
@@ -52,3 +46,14 @@ def reset_routing_state() -> None:
     adapters_reset()
     breakers_reset()
     invalidate()
+
+
+def deliver_all() -> list[str]:
+    """Deliver every pending (memory, backend) pair now; their sorted statuses."""
+    pending = OutboxEntry.objects.filter(state=OutboxState.PENDING).values_list(
+        "memory_id", "backend_id"
+    )
+    return sorted(
+        outbox.outbox_deliver(memory_id=memory_id, backend_id=backend_id).status
+        for memory_id, backend_id in set(pending)
+    )

@@ -1,6 +1,5 @@
 """Admin console: every page loads, lists never show plaintext, reads are audited."""
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -9,17 +8,19 @@ from django.urls import reverse
 from accounts.models import Membership, Team
 from memories import permissions, services
 from memories.models import AccessEvent, Memory, SpaceKey
-from tests.factories import SYSTEM, UserFactory, actor_for_user, make_key, make_team
+from tests.factories import (
+    SYSTEM,
+    UserFactory,
+    actor_for_user,
+    make_key,
+    make_team,
+    unit_vector,
+)
 
 SECRET = "Ravi keeps the spare house key under the blue flowerpot"
 SECRET_WORDS = ("Ravi", "flowerpot", "spare house key")
 
 pytestmark = pytest.mark.django_db
-
-
-def _vector(seed: int) -> list[float]:
-    vector = np.random.default_rng(seed).normal(size=384)
-    return list(vector / np.linalg.norm(vector))
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def memory(space):
         actor=SYSTEM,
         space=space,
         data={"content": SECRET, "user_id": "ravi", "metadata": {"room": "hall"}},
-        embedding=_vector(1),
+        embedding=unit_vector(1),
     )
     return memory
 

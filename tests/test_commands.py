@@ -6,7 +6,6 @@ import sys
 from io import StringIO
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -18,7 +17,7 @@ from memories import services
 from memories.models import AccessEvent, Memory, MemoryEvent, Space, SpaceKey
 from memoryhub.crypto import peek_key_id
 from memoryhub.crypto.keys import master_keyring
-from tests.factories import SYSTEM, make_key, make_space
+from tests.factories import SYSTEM, make_key, make_space, unit_vector
 from tests.subprocess_env import child_env
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +29,6 @@ def run(*args, **options) -> list[str]:
     out = StringIO()
     call_command(*args, stdout=out, **options)
     return out.getvalue().splitlines()
-
-
-def _vector(seed: int) -> list[float]:
-    vector = np.random.default_rng(seed).normal(size=384)
-    return list(vector / np.linalg.norm(vector))
 
 
 # --- bootstrap ----------------------------------------------------------------------
@@ -212,7 +206,7 @@ def test_addmember_creates_the_user_and_sets_the_role(team):
 
 def _add(space, text: str, seed: int) -> Memory:
     memory, _ = services.memory_add(
-        actor=SYSTEM, space=space, data={"content": text}, embedding=_vector(seed)
+        actor=SYSTEM, space=space, data={"content": text}, embedding=unit_vector(seed)
     )
     return memory
 

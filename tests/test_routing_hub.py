@@ -19,22 +19,19 @@ import pytest
 
 from accounts.actors import SYSTEM
 from memories import services as memory_services
-from routing import outbox, selectors, services
+from routing import selectors, services
 from routing.breaker import breaker_for
 from routing.models import ExternalRef, OutboxEntry, OutboxState
 from tests.factories import make_space, make_team
-from tests.routing_helpers import add, reset_routing_state
+from tests.routing_helpers import add, deliver_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    reset_routing_state()
-    yield
-    reset_routing_state()
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_routing"),
+]
 
 
 def _free_port() -> int:
@@ -151,17 +148,6 @@ def peer(tmp_path):
     finally:
         hub.stop()
         hub.stop_database()
-
-
-def deliver_all() -> list[str]:
-    return sorted(
-        outbox.outbox_deliver(memory_id=m, backend_id=b).status
-        for m, b in set(
-            OutboxEntry.objects.filter(state=OutboxState.PENDING).values_list(
-                "memory_id", "backend_id"
-            )
-        )
-    )
 
 
 def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):

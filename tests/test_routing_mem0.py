@@ -4,28 +4,16 @@ import pytest
 
 from accounts.actors import SYSTEM
 from memories import services as memory_services
-from routing import outbox, selectors, services
+from routing import selectors, services
 from routing.backends.registry import adapter_for
-from routing.models import ExternalRef, OutboxEntry, OutboxState
-from tests.routing_helpers import add, reset_routing_state
+from routing.models import ExternalRef
+from tests.routing_helpers import add, deliver_all
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    reset_routing_state()
-    yield
-    reset_routing_state()
-
-
-def deliver_all():
-    for memory_id, backend_id in set(
-        OutboxEntry.objects.filter(state=OutboxState.PENDING).values_list(
-            "memory_id", "backend_id"
-        )
-    ):
-        outbox.outbox_deliver(memory_id=memory_id, backend_id=backend_id)
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("fresh_routing"),
+]
 
 
 def test_mem0_backend_replicates_and_serves_searches(space):

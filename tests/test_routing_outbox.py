@@ -14,16 +14,15 @@ from accounts.actors import SYSTEM
 from memories import services as memory_services
 from routing import outbox, services
 from routing.models import ExternalRef, OutboxEntry, OutboxState
-from tests.routing_helpers import add, graph_names, mcp_backend, reset_routing_state
+from tests.routing_helpers import (
+    add,
+    deliver_all,
+    graph_names,
+    mcp_backend,
+    reset_routing_state,
+)
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    reset_routing_state()
-    yield
-    reset_routing_state()
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_routing")]
 
 
 @pytest.fixture
@@ -36,15 +35,6 @@ def graph(db, tmp_path):
         write_backends=["graph"],
     )
     return backend
-
-
-def deliver_all():
-    for memory_id, backend_id in set(
-        OutboxEntry.objects.filter(state=OutboxState.PENDING).values_list(
-            "memory_id", "backend_id"
-        )
-    ):
-        outbox.outbox_deliver(memory_id=memory_id, backend_id=backend_id)
 
 
 def test_a_write_and_its_outbox_entry_commit_or_roll_back_together(graph, space):

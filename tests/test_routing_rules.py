@@ -9,16 +9,8 @@ from routing import rules, selectors, services
 from routing.models import Backend
 from tests.conftest import client_for_key, client_for_user
 from tests.factories import UserFactory, make_key, make_member
-from tests.routing_helpers import reset_routing_state
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    reset_routing_state()
-    yield
-    reset_routing_state()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing")]
 
 
 @pytest.fixture

@@ -9,21 +9,18 @@ from django.test.utils import CaptureQueriesContext
 from accounts.actors import SYSTEM
 from memories.models import AccessEvent
 from memories.selectors import memory_search
-from routing import outbox, rules, services
-from routing.models import OutboxEntry, OutboxState, RoutingRule
+from routing import rules, services
+from routing.models import RoutingRule
 from tests.api_support import space_url
 from tests.conftest import client_for_key
 from tests.factories import make_key
-from tests.routing_helpers import add, mcp_backend, reset_routing_state
+from tests.routing_helpers import add, deliver_all, mcp_backend
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    reset_routing_state()
-    yield
-    reset_routing_state()
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("fresh_routing"),
+]
 
 
 @pytest.fixture
@@ -42,8 +39,7 @@ def routed(space, tmp_path):
         add(space, "prefers green tea in the morning", seed=1, user_id="bob"),
         add(space, "green tea gives her headaches", seed=2, user_id="eve"),
     ]
-    for entry in OutboxEntry.objects.filter(state=OutboxState.PENDING):
-        outbox.outbox_deliver(memory_id=entry.memory_id, backend_id=entry.backend_id)
+    deliver_all()
     services.rule_delete(actor=SYSTEM, rule=RoutingRule.objects.get(name="replicate"))
     add(space, "green tea, only in the canonical store", seed=3, user_id="bob")
     services.rule_create(

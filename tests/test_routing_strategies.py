@@ -7,21 +7,18 @@ import pytest
 from accounts.actors import SYSTEM
 from memories.services import embed_texts
 from memoryhub.errors import Unavailable
-from routing import calls, outbox, selectors, services
+from routing import calls, selectors, services
 from routing.backends.base import CircuitOpen, PermanentError, TransientError
 from routing.breaker import CircuitBreaker, breaker_for
-from routing.models import CircuitState, OutboxEntry, OutboxState
+from routing.models import CircuitState
 from routing.strategies import rrf_merge
-from tests.routing_helpers import add, mcp_backend, reset_routing_state
+from tests.routing_helpers import add, deliver_all, mcp_backend
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    reset_routing_state()
-    yield
-    reset_routing_state()
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("fresh_routing"),
+]
 
 
 def test_breaker_opens_half_opens_and_closes():
@@ -98,8 +95,7 @@ def world(space, tmp_path):
         add(space, "owns a black cat", seed=3),
     ]
     embed_texts(["warm up the embedder"])  # keep model loading out of timings
-    for entry in OutboxEntry.objects.filter(state=OutboxState.PENDING):
-        outbox.outbox_deliver(memory_id=entry.memory_id, backend_id=entry.backend_id)
+    deliver_all()
     return {"graph": graph, "slow": slow, "down": down, "memories": memories}
 
 

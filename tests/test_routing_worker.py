@@ -5,12 +5,8 @@ Like ``test_celery_worker.py``: outside CI an unreachable Redis skips the
 worker tests; in CI (``CI=true``) it fails them.
 """
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,61 +15,15 @@ from routing import outbox, services
 from routing.backends.mcp_memory import default_server_script
 from routing.breaker import breaker_for
 from routing.models import ExternalRef, OutboxEntry, OutboxState
+from tests.celery_support import start_worker, stop_worker, wait_for
 from tests.factories import make_space, make_team
 from tests.routing_helpers import add, graph_names, mcp_backend, reset_routing_state
-from tests.subprocess_env import child_env
-from tests.test_celery_worker import _wait_for, real_broker, redis_url  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent.parent
-
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_routing():
-    reset_routing_state()
-    yield
-    reset_routing_state()
-
-
-def start_worker(broker: str, log: Path) -> subprocess.Popen:
-    """A ``celery worker`` process (prefork, one child) on Redis and this test DB."""
-    out = log.open("ab")
-    return subprocess.Popen(  # noqa: S603 (fixed argv)
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "memoryhub",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--pool",
-            "solo",
-            "-Q",
-            "default",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"routing-{os.getpid()}-{time.monotonic_ns()}@%h",
-        ],
-        cwd=ROOT,
-        env=child_env(CELERY_BROKER_URL=broker, MEMORYHUB_CELERY_EAGER="false"),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)  # the worker and its MCP server child
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_routing"),
+]
 
 
 def delivered() -> bool:
@@ -81,7 +31,7 @@ def delivered() -> bool:
 
 
 def test_worker_killed_mid_delivery_still_delivers_every_write_exactly_once(
-    real_broker,  # noqa: F811
+    real_broker,
     tmp_path,
     monkeypatch,
 ):
@@ -91,16 +41,16 @@ def test_worker_killed_mid_delivery_still_delivers_every_write_exactly_once(
     log = tmp_path / "worker.log"
     first = start_worker(real_broker, log)
     try:
-        _wait_for(lambda: b"ready." in log.read_bytes(), first, log, timeout=60)
+        wait_for(lambda: b"ready." in log.read_bytes(), first, log, timeout=60)
         memories = [add(space, f"fact number {n}", seed=n + 1) for n in range(12)]
-        _wait_for(lambda: ExternalRef.objects.count() >= 2, first, log, timeout=60)
-        stop(first, signal.SIGKILL)  # mid-delivery: a 400 ms call is in flight
+        wait_for(lambda: ExternalRef.objects.count() >= 2, first, log, timeout=60)
+        stop_worker(first, signal.SIGKILL)  # mid-delivery: a 400 ms call is in flight
         assert not delivered()
     finally:
-        stop(first, signal.SIGKILL)
+        stop_worker(first, signal.SIGKILL)
     second = start_worker(real_broker, log)
     try:
-        _wait_for(
+        wait_for(
             lambda: log.read_bytes().count(b"ready.") >= 2, second, log, timeout=60
         )
         # The killed worker's unacked message returns only after Redis's
@@ -112,7 +62,7 @@ def test_worker_killed_mid_delivery_still_delivers_every_write_exactly_once(
             time.sleep(1.5)
         assert delivered(), log.read_text()[-3000:]
     finally:
-        stop(second)
+        stop_worker(second)
     reset_routing_state()
     names = graph_names(backend)
     assert names == sorted(f"memoryhub:{m.pk}" for m in memories)  # each exactly once

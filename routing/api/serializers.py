@@ -11,6 +11,7 @@ from memoryhub.api.serializers import (
     StrictSerializer,
 )
 from routing.models import Backend, OutboxEntry, RoutingRule
+from routing.services import RULE_FIELDS
 
 
 class BackendSerializer(serializers.ModelSerializer):
@@ -62,20 +63,8 @@ class RuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RoutingRule
-        fields = [
-            "name",
-            "priority",
-            "enabled",
-            "match",
-            "write_backends",
-            "write_mode",
-            "read_strategy",
-            "read_backends",
-            "read_timeout_seconds",
-            "description",
-            "created_at",
-            "updated_at",
-        ]
+        # Everything an operator may set (the service's list), named and dated.
+        fields = ["name", *RULE_FIELDS, "created_at", "updated_at"]
 
 
 class RuleWriteSerializer(StrictSerializer):

@@ -15,6 +15,8 @@ external id was recorded) must leave one copy, and return its id.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -96,6 +98,29 @@ class SearchScope:
     agent_id: str = ""
     app_id: str = ""
     run_id: str = ""
+
+
+class Lazy:
+    """A client built on first use, once however many threads ask at once.
+
+    ``reset`` forgets it (and returns it, for closing): the next use rebuilds.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._value = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
+
+    def reset(self) -> Any:
+        value, self._value = self._value, None
+        return value
 
 
 class BackendAdapter:

@@ -28,6 +28,7 @@ from routing.backends.base import (
     MEMORY_ID_KEY,
     BackendAdapter,
     Hit,
+    Lazy,
     PermanentError,
     Record,
     SearchScope,
@@ -73,6 +74,24 @@ def _subject(record_or_scope) -> dict:
     return ids or {"user_id": f"space:{record_or_scope.space_uuid}"}
 
 
+def _item_hit(item: dict) -> Hit:
+    """A mem0 item (from the library or the platform API) as a :class:`Hit`."""
+    return Hit(
+        external_id=str(item["id"]),
+        score=float(item.get("score") or 0),
+        content=item.get("memory"),
+        memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
+    )
+
+
+def _copy_id(items, memory_id: str) -> str | None:
+    """The id of the item among ``items`` that is a copy of ``memory_id``."""
+    for item in items:
+        if (item.get("metadata") or {}).get(MEMORY_ID_KEY) == memory_id:
+            return str(item["id"])
+    return None
+
+
 class Adapter(BackendAdapter):
     """mem0 OSS ``Memory`` in this process."""
 
@@ -84,17 +103,12 @@ class Adapter(BackendAdapter):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._memory = None
-        self._lock = threading.Lock()
+        self._memory = Lazy(self._build)
 
     @property
     def memory(self):
         """The ``mem0.Memory`` (built on first use: loading the model takes seconds)."""
-        if self._memory is None:
-            with self._lock:
-                if self._memory is None:
-                    self._memory = self._build()
-        return self._memory
+        return self._memory.get()
 
     def _build(self):
         with _import_lock:
@@ -149,10 +163,7 @@ class Adapter(BackendAdapter):
         found = self.memory.get_all(
             filters={**_subject(record), MEMORY_ID_KEY: record.memory_id}, top_k=5
         )
-        for item in found.get("results", []):
-            if (item.get("metadata") or {}).get(MEMORY_ID_KEY) == record.memory_id:
-                return item["id"]
-        return None
+        return _copy_id(found.get("results", []), record.memory_id)
 
     def add(self, record: Record) -> str:
         """Add raw (``infer=False``) unless a copy of this memory exists."""
@@ -173,13 +184,7 @@ class Adapter(BackendAdapter):
     def get(self, external_id: str) -> Hit | None:
         """One item by its mem0 id."""
         item = self.memory.get(external_id)
-        if not item:
-            return None
-        return Hit(
-            external_id=item["id"],
-            content=item.get("memory"),
-            memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
-        )
+        return _item_hit(item) if item else None
 
     def update(self, external_id: str, record: Record) -> None:
         """Replace text and metadata."""
@@ -200,15 +205,7 @@ class Adapter(BackendAdapter):
         found = self.memory.search(
             query, filters=_subject(scope), top_k=top_k, threshold=0.0
         )
-        return [
-            Hit(
-                external_id=item["id"],
-                score=float(item.get("score") or 0),
-                content=item.get("memory"),
-                memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
-            )
-            for item in found.get("results", [])
-        ]
+        return [_item_hit(item) for item in found.get("results", [])]
 
     def health_check(self) -> None:
         """The vector store answers."""
@@ -216,7 +213,7 @@ class Adapter(BackendAdapter):
 
     def close(self) -> None:
         """Close the vector store's connection pool."""
-        memory, self._memory = self._memory, None
+        memory = self._memory.reset()
         pool = getattr(getattr(memory, "vector_store", None), "connection_pool", None)
         if pool is not None:
             pool.close()

@@ -14,7 +14,6 @@ metadata, which ``add`` looks up first so a redelivery never duplicates.
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import httpx
 
@@ -22,23 +21,20 @@ from routing.backends.base import (
     MEMORY_ID_KEY,
     BackendAdapter,
     Hit,
+    Lazy,
     PermanentError,
     Record,
     SearchScope,
     TransientError,
 )
-from routing.backends.mem0_oss import _mem0_env, _subject
+from routing.backends.mem0_oss import _copy_id, _item_hit, _mem0_env, _subject
 
 SPACE_HEADER = "X-MemoryHub-Space"
 
 
-def _item_hit(item: dict, score: float | None = None) -> Hit:
-    return Hit(
-        external_id=str(item["id"]),
-        score=float(item.get("score") or 0) if score is None else score,
-        content=item.get("memory"),
-        memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
-    )
+def _items(found) -> list[dict]:
+    """The items of a response (a list, or ``{"results": [...]}``)."""
+    return found.get("results", []) if isinstance(found, dict) else found
 
 
 class Adapter(BackendAdapter):
@@ -51,17 +47,12 @@ class Adapter(BackendAdapter):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._client = None
-        self._lock = threading.Lock()
+        self._client = Lazy(self._build)
 
     @property
     def client(self):
         """The ``MemoryClient`` (it pings the server when built)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build()
-        return self._client
+        return self._client.get()
 
     def _build(self):
         _mem0_env()
@@ -95,9 +86,8 @@ class Adapter(BackendAdapter):
         except (AuthenticationError, ValidationError, MemoryQuotaExceededError) as exc:
             raise PermanentError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
         except (MemoryError, httpx.HTTPError) as exc:
-            self._client = (
-                None if isinstance(exc, httpx.TransportError) else self._client
-            )
+            if isinstance(exc, httpx.TransportError):
+                self._client.reset()  # reconnect on the next call
             raise TransientError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
     def _find(self, record: Record) -> str | None:
@@ -105,11 +95,7 @@ class Adapter(BackendAdapter):
             self.client.get_all,
             filters={**_subject(record), MEMORY_ID_KEY: record.memory_id},
         )
-        items = found.get("results", []) if isinstance(found, dict) else found
-        for item in items:
-            if (item.get("metadata") or {}).get(MEMORY_ID_KEY) == record.memory_id:
-                return str(item["id"])
-        return None
+        return _copy_id(_items(found), record.memory_id)
 
     def add(self, record: Record) -> str:
         """Add raw text (``infer=False``) unless this memory is already there."""
@@ -122,7 +108,7 @@ class Adapter(BackendAdapter):
         if record.categories:
             kwargs["categories"] = list(record.categories)
         result = self._do(self.client.add, record.content, infer=False, **kwargs)
-        items = result.get("results", []) if isinstance(result, dict) else result
+        items = _items(result)
         if not items:
             raise PermanentError("the server stored nothing for the memory")
         return str(items[0]["id"])
@@ -157,8 +143,7 @@ class Adapter(BackendAdapter):
         found = self._do(
             self.client.search, query, filters=_subject(scope), top_k=top_k
         )
-        items = found.get("results", []) if isinstance(found, dict) else found
-        return [_item_hit(item) for item in items]
+        return [_item_hit(item) for item in _items(found)]
 
     def health_check(self) -> None:
         """``GET /v1/ping/`` answers."""
@@ -170,6 +155,6 @@ class Adapter(BackendAdapter):
 
     def close(self) -> None:
         """Close the HTTP client."""
-        client, self._client = self._client, None
+        client = self._client.reset()
         if client is not None:
             client.client.close()
