@@ -8,7 +8,12 @@ from django.db import connection
 from pgvector.django import CosineDistance
 
 from memories.models import Memory
-from memories.search import search_memories
+from memories.search import (
+    KEYWORD_WEIGHT,
+    MIN_CANDIDATES,
+    _strong_query,
+    search_memories,
+)
 from memoryhub.crypto.blind import blind_tokens
 
 KEY = b"i" * 32
@@ -97,25 +102,69 @@ def test_keyword_mode_scores_the_share_of_query_words_found(space, add):
 
 
 @pytest.mark.django_db
-def test_hybrid_fuses_both_lists_and_keeps_cosine_as_score(space, add):
-    """A keyword-only match is found; order is fused; score is similarity."""
+def test_hybrid_boosts_cosine_by_keyword_coverage(space, add):
+    """Score is cosine + KEYWORD_WEIGHT * coverage (at most 1); it orders."""
     semantic = add("mountain trips", unit(1, 0.05))
     lexical = add("zermatt itinerary", unit(0.2, 1))
     both = add("zermatt mountain trips", unit(1, 0.3))
     add("unrelated", unit(0, 0, 1))
     hits = run(space, "hybrid", query_embedding=unit(1), query="zermatt")
     order = [m.pk for m, _ in hits]
-    assert order[0] == both.pk  # first in keyword list, second in vector list
-    assert set(order[:3]) == {semantic.pk, lexical.pk, both.pk}
-    for memory, score in hits:
-        assert score == pytest.approx(memory.similarity)
-        assert memory.fused_score > 0
-    by_id = {m.pk: m for m, _ in hits}
-    assert by_id[lexical.pk].keyword_score == 1.0
-    assert by_id[semantic.pk].keyword_score is None
-    # The threshold applies to similarity, as in vector mode.
+    assert order[:3] == [both.pk, semantic.pk, lexical.pk]
+    scores = [score for _, score in hits]
+    assert scores == sorted(scores, reverse=True)
+    by_id = {m.pk: (m, score) for m, score in hits}
+    memory, score = by_id[lexical.pk]
+    assert memory.keyword_score == 1.0
+    assert score == pytest.approx(memory.similarity + KEYWORD_WEIGHT)
+    assert score == memory.fused_score
+    memory, score = by_id[semantic.pk]
+    assert memory.keyword_score == 0.0
+    assert score == pytest.approx(memory.similarity)  # no keyword: cosine as is
+    assert by_id[both.pk][1] == 1.0  # capped
+    # The threshold applies to the hybrid score.
     kept = run(space, "hybrid", query_embedding=unit(1), query="zermatt", threshold=0.9)
     assert {m.pk for m, _ in kept} == {semantic.pk, both.pk}
+
+
+@pytest.mark.django_db
+def test_hybrid_ignores_weak_coverage(space, add):
+    """A third of the query's words earns no boost: vector order stands."""
+    near = add("walking holidays", unit(1, 0.2))
+    weak = add("zermatt", unit(1, 0.3))
+    hits = run(space, "hybrid", query_embedding=unit(1), query="zermatt alps trek")
+    assert [m.pk for m, _ in hits] == [near.pk, weak.pk]
+    assert hits[1][0].keyword_score == pytest.approx(1 / 3)
+    assert hits[1][1] == pytest.approx(hits[1][0].similarity)
+
+
+@pytest.mark.django_db
+def test_hybrid_finds_strong_keyword_hits_beyond_vector_candidates(space, add):
+    """A strong keyword hit far from the query vector still ranks."""
+    for i in range(MIN_CANDIDATES + 5):
+        add(f"filler note {i}", unit(0.05, 1, 0.01 * i))  # cosine ~0.05
+    add("zermatt", unit(0, 0, 1))  # one of two tokens only: not strong
+    code = add("booking code qx7plm zermatt", unit(0, 0, 0, 1))  # cosine 0
+    hits = run(
+        space, "hybrid", query_embedding=unit(1), query="qx7plm zermatt", top_k=3
+    )
+    assert hits[0][0].pk == code.pk
+    assert hits[0][1] == pytest.approx(KEYWORD_WEIGHT)  # cosine 0 + full coverage
+    assert hits[0][0].keyword_score == 1.0
+    # Long queries (too many AND-groups) still find rows with half the words.
+    long = "qx7plm zermatt alpha bravo charlie delta echo foxtrot golf hotel"
+    half = add("qx7plm zermatt alpha bravo charlie", unit(0, 0, 0, 0, 1))
+    hits = run(space, "hybrid", query_embedding=unit(1), query=long, top_k=1)
+    assert [m.pk for m, _ in hits] == [half.pk]
+
+
+def test_strong_query_needs_half_the_tokens_and_at_least_two():
+    """All of one or two tokens; else half (at least two), as AND-groups."""
+    assert _strong_query(["a"]) == "(a)"
+    assert _strong_query(["a", "b"]) == "(a & b)"
+    assert _strong_query(["a", "b", "c"]) == "(a & b) | (a & c) | (b & c)"
+    assert _strong_query(list("abcde")).count("|") == 9  # C(5, 3) groups
+    assert _strong_query(list("abcdefghij")).count("|") == 44  # pairs: C(10, 2)
 
 
 @pytest.mark.django_db
