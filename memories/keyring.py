@@ -9,7 +9,7 @@ per process: data keys never change once created, and shredding clears them.
 import threading
 import uuid
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from memories.models import Space, SpaceKey
 from memoryhub.crypto import (
@@ -89,17 +89,31 @@ def data_key(space: Space, version: int) -> bytes:
     return key
 
 
+_ACTIVE_SQL = (
+    "SELECT version FROM memories_spacekey WHERE space_id = %s AND state = %s LIMIT 1"
+)
+
+
 def active_version(space: Space) -> int:
-    """The version of the data key that encrypts new values (one indexed query)."""
+    """The version of the data key that encrypts new values (one indexed query).
+
+    Inside a transaction the key row is read ``FOR SHARE``: a rotation, which
+    retires that row, then waits for in-flight writers, so no row can be sealed
+    with a key that re-encryption has already passed over and destroyed. A
+    writer that waited on a rotation sees the retired row drop out of its
+    result and asks again, finding the new key.
+    """
     _require_live(space)
-    version = (
-        SpaceKey.objects.filter(space=space, state=SpaceKey.State.ACTIVE)
-        .values_list("version", flat=True)
-        .first()
-    )
-    if version is None:
-        raise DecryptionError(f"space {space.slug!r} has no active data key")
-    return version
+    # Asked on every write, so plain SQL (the ORM costs ~1 ms here); never
+    # cached: after a rotation every process must seal with the new key.
+    sql = _ACTIVE_SQL + (" FOR SHARE" if connection.in_atomic_block else "")
+    for _attempt in range(3):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [space.pk, SpaceKey.State.ACTIVE.value])
+            row = cursor.fetchone()
+        if row:
+            return row[0]
+    raise DecryptionError(f"space {space.slug!r} has no active data key")
 
 
 def seal_field(*, space: Space, version: int, text: str, aad: bytes) -> bytes:

@@ -416,6 +416,7 @@ def _add_cleaned(
     out: list[tuple[Memory, bool] | None] = [None] * len(items)
     pending: dict[tuple, int] = {}
     to_insert: list[Memory] = []
+    contents: list[str] = []  # plaintext of each to_insert row, for its event
     for index, (item, mac, vector) in enumerate(
         zip(items, macs, embeddings, strict=True)
     ):
@@ -435,6 +436,7 @@ def _add_cleaned(
             )
             pending[key] = len(to_insert)
             to_insert.append(memory)
+            contents.append(item.content)
             out[index] = (memory, True)
     if to_insert:
         try:
@@ -458,12 +460,12 @@ def _add_cleaned(
                     space=space,
                     kind=MemoryEvent.Kind.ADD,
                     old=None,
-                    new=items[_index_of(out, m)].content,
+                    new=content,
                     actor=actor,
                     surface=surface,
                     version=version,
                 )
-                for m in to_insert
+                for m, content in zip(to_insert, contents, strict=True)
             ]
         )
         routing_services.outbox_enqueue_many(memories=to_insert, op="add")
@@ -486,13 +488,6 @@ def _add_cleaned(
         },
     )
     return final
-
-
-def _index_of(out: list, memory: Memory) -> int:
-    for index, entry in enumerate(out):
-        if entry[0] is memory:
-            return index
-    raise LookupError(memory.pk)
 
 
 def _add_one_by_one(

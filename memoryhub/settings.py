@@ -203,6 +203,11 @@ EMBEDDER_BACKEND = env_str(
 )  # auto|onnx-int8|onnx|torch
 EMBEDDER_CACHE_DIR = Path(env_str("MEMORYHUB_MODEL_DIR", str(VAR_DIR / "models")))
 EMBEDDER_THREADS = env_int("MEMORYHUB_EMBEDDER_THREADS", 1, minimum=1)
+# Intra-op threads for calls of 16+ texts (batch adds, imports); ONNX only.
+# Above EMBEDDER_THREADS it loads a second session. Default: the same.
+EMBEDDER_BATCH_THREADS = env_int(
+    "MEMORYHUB_EMBEDDER_BATCH_THREADS", EMBEDDER_THREADS, minimum=1
+)
 OPENAI_EMBEDDER_URL = env_str("MEMORYHUB_OPENAI_EMBEDDER_URL", "")
 OPENAI_EMBEDDER_KEY = env_str("MEMORYHUB_OPENAI_EMBEDDER_KEY", "")
 OPENAI_EMBEDDER_MODEL = env_str(

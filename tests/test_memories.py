@@ -368,3 +368,45 @@ def test_expiry_sweep_erases_after_the_grace_period(space, settings):
     remaining = set(Memory.objects.values_list("pk", flat=True))
     assert remaining == {recent.pk, live.pk}
     assert AccessEvent.objects.filter(action="memory.erase", surface="task").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotation_waits_for_writers_holding_the_active_key():
+    """A writer's key version stays valid until it commits: rotation waits."""
+    import threading
+
+    from django.db import connections
+
+    space = make_space(make_team("rot"), "default")
+    order: list[str] = []
+    writer_has_key = threading.Event()
+    release_writer = threading.Event()
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                assert keyring.active_version(space) == 1
+                writer_has_key.set()
+                release_writer.wait(10)
+                order.append("writer committed")
+        finally:
+            connections.close_all()
+
+    def rotator() -> None:
+        try:
+            keyring.data_key_rotate(space=space)
+            order.append("rotated")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=rotator)]
+    threads[0].start()
+    assert writer_has_key.wait(10)
+    threads[1].start()
+    threads[1].join(1.0)
+    assert order == []  # the rotation is blocked by the writer's share lock
+    release_writer.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["writer committed", "rotated"]
+    assert keyring.active_version(space) == 2

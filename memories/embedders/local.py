@@ -22,6 +22,7 @@ INT8_FILE = f"model_{INT8_SUFFIX}.onnx"
 FP32_FILE = "model.onnx"
 BACKENDS = ("auto", "onnx-int8", "onnx", "torch")
 _REPO_DIR = Path(__file__).resolve().parent.parent.parent
+BATCH_MIN = 16  # texts per call from which the batch session (if any) is used
 
 
 def model_root() -> Path:
@@ -102,12 +103,22 @@ class LocalEmbedder:
         export_dir: str | os.PathLike | None = None,
         backend: str = "auto",
         threads: int = 1,
+        batch_threads: int | None = None,
     ) -> None:
-        """Load the model once; ``backend`` is auto|onnx-int8|onnx|torch."""
+        """Load the model once; ``backend`` is auto|onnx-int8|onnx|torch.
+
+        ``batch_threads`` (ONNX only), when above ``threads``, runs calls of
+        ``BATCH_MIN`` texts or more on a second session with that many
+        intra-op threads: batch adds get the cores, single-text requests keep
+        their small budget.
+        """
         self.source = source_model_path(model_path)
         self.export_dir = Path(export_dir or model_root() / MODEL_NAME)
         self.backend, onnx_file = resolve_backend(backend, self.export_dir)
         self.threads = max(1, int(threads))
+        self.batch_threads = max(self.threads, int(batch_threads or self.threads))
+        self._onnx_file = onnx_file
+        self._batch_model = None
         self.name = f"local:{MODEL_NAME}:{self.backend}"
         self._lock = threading.Lock()
         try:
@@ -132,6 +143,7 @@ class LocalEmbedder:
             export_dir=Path(settings.EMBEDDER_CACHE_DIR) / MODEL_NAME,
             backend=settings.EMBEDDER_BACKEND,
             threads=settings.EMBEDDER_THREADS,
+            batch_threads=settings.EMBEDDER_BATCH_THREADS,
         )
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -139,7 +151,7 @@ class LocalEmbedder:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:
-            vectors = self.model.encode(
+            vectors = self._model_for(len(texts)).encode(
                 list(texts),
                 batch_size=BATCH_SIZE,
                 normalize_embeddings=True,
@@ -147,6 +159,20 @@ class LocalEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _model_for(self, count: int):
+        """The batch session for big calls (loaded on first use), else the main one."""
+        if (
+            count < BATCH_MIN
+            or self.batch_threads <= self.threads
+            or self._onnx_file is None
+        ):
+            return self.model
+        if self._batch_model is None:
+            self._batch_model = load_sentence_transformer(
+                self.source, self.export_dir, self._onnx_file, self.batch_threads
+            )
+        return self._batch_model
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text."""
