@@ -128,6 +128,10 @@ class Server:
             "--bind", f"{HOST}:{port}", "--workers", str(self.workers),
             "--threads", str(self.threads), "--timeout", "300",
             "--graceful-timeout", "10", "--no-control-socket",
+            # Phases that run in-process (mem0 set-up) leave the client's
+            # pooled connections idle for minutes; gunicorn's 2 s keep-alive
+            # would close them and the next request would see a reset.
+            "--keep-alive", "600",
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
