@@ -30,6 +30,7 @@ from guardian.admin import (
 from accounts.actors import actor_for_user
 from accounts.admin import ReadOnlyAdmin, SlugForm
 from memories import permissions, services, sharing
+from memories import spaces as space_services
 from memories.audit import access_record
 from memories.models import (
     AccessEvent,
@@ -180,9 +181,11 @@ class SpaceAdmin(GuardedModelAdmin):
                 for name in form.changed_data
                 if name in editable
             }
-            services.space_update(actor=actor, space=obj, surface="admin", **fields)
+            space_services.space_update(
+                actor=actor, space=obj, surface="admin", **fields
+            )
             return
-        created = services.space_create(
+        created = space_services.space_create(
             actor=actor,
             team=obj.team,
             slug=obj.slug,
@@ -192,7 +195,7 @@ class SpaceAdmin(GuardedModelAdmin):
             surface="admin",
         )
         if obj.default_route != created.default_route:
-            services.space_update(
+            space_services.space_update(
                 actor=actor,
                 space=created,
                 surface="admin",
@@ -237,7 +240,7 @@ class SpaceAdmin(GuardedModelAdmin):
         if request.POST.get("post") == "yes":
             actor = actor_for_user(request.user)
             for space in spaces:
-                services.space_shred(actor=actor, space=space, surface="admin")
+                space_services.space_shred(actor=actor, space=space, surface="admin")
             self.message_user(
                 request,
                 f"Shredded {len(spaces)} space(s): their keys are destroyed and "

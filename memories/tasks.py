@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def space_purge(space_pk: int) -> None:
     """Delete the rows of a shredded space, one batch per task run."""
-    from memories.services import space_purge as purge
+    from memories.spaces import space_purge as purge
 
     if not purge(space_pk=space_pk):
         space_purge.delay(space_pk)

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from memories import keyring, services
+from memories import keyring, services, spaces
 from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState, SpaceKey
 from memories.rotation import space_data_key_rotate, space_reencrypt_batch
 from memories.selectors import memory_get, memory_history, memory_search
@@ -192,7 +192,7 @@ def test_shredded_space_is_unreadable_and_purged(
     memory, _ = add(space, "shred me")
     blob = bytes(Memory.objects.get(pk=memory.pk).content)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.space_shred(actor=SYSTEM, space=space)
+        spaces.space_shred(actor=SYSTEM, space=space)
     assert not SpaceKey.objects.filter(space=space).exists()
     keyring.forget_space(space.pk)
     space.refresh_from_db()

@@ -6,7 +6,8 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.selectors import team_get
-from memories import permissions, services, sharing
+from memories import permissions, sharing
+from memories import spaces as space_services
 from memories.api.serializers import (
     GrantListSerializer,
     GrantSerializer,
@@ -61,7 +62,7 @@ class SpaceListViewSet(ApiViewSet):
         self.query()
         body = dict(self.body(SpaceCreateSerializer))
         team = team_get(actor=self.actor, slug=body.pop("team"))
-        space = services.space_create(actor=self.actor, team=team, **body)
+        space = space_services.space_create(actor=self.actor, team=team, **body)
         return Response(_detail(self.actor, space), status=status.HTTP_201_CREATED)
 
 
@@ -108,7 +109,7 @@ class SpaceDetailViewSet(SpaceViewSet):
         """``PATCH /spaces/<slug>/`` (manage_space)."""
         self.query()
         body = self.body(SpaceUpdateSerializer)
-        space = services.space_update(actor=self.actor, space=self.space, **body)
+        space = space_services.space_update(actor=self.actor, space=self.space, **body)
         return Response(_detail(self.actor, space))
 
     @extend_schema(
@@ -123,7 +124,7 @@ class SpaceDetailViewSet(SpaceViewSet):
     def destroy(self, request, slug):
         """``DELETE /spaces/<slug>/`` (manage_space)."""
         self.query()
-        services.space_shred(actor=self.actor, space=self.space)
+        space_services.space_shred(actor=self.actor, space=self.space)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

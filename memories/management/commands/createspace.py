@@ -1,7 +1,7 @@
 """``manage.py createspace``: a new space in a team, with fresh encryption keys."""
 
 from accounts.actors import SYSTEM
-from memories.services import space_create
+from memories.spaces import space_create
 from memoryhub.commands import ServiceCommand, team_by_slug
 
 
