@@ -8,7 +8,7 @@ STAMP_BASE := $(VENV)/.base-installed
 STAMP_DEV := $(VENV)/.dev-installed
 MODEL_STAMP := var/models/.exported
 
-.PHONY: run test install install-dev model lint format lock bench clean-var npm-deps
+.PHONY: run test install install-dev model lint format lock bench clean-var npm-deps npm-deps-optional
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(STAMP_DEV): requirements/dev.txt $(STAMP_BASE)
 	$(PIP) install --quiet -r requirements/dev.txt
 	touch $@
 
-install: $(STAMP_BASE) $(MODEL_STAMP) npm-deps
+install: $(STAMP_BASE) $(MODEL_STAMP) npm-deps-optional
 install-dev: $(STAMP_DEV) $(MODEL_STAMP) npm-deps
 
 # The official MCP memory server (routing's mcp_memory backend and its tests),
@@ -37,6 +37,15 @@ $(NPM_STAMP):
 	touch $@
 
 npm-deps: $(NPM_STAMP)
+
+# `make run` needs only Python: the MCP memory server is fetched when npm is
+# there (for mcp_memory backends), skipped with a notice when it is not.
+npm-deps-optional:
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory npm-deps; \
+	else \
+		echo "npm not found: skipping the MCP memory server (only mcp_memory backends need it)"; \
+	fi
 
 # Export the embedding model to ONNX (fp32 + dynamic int8) once, offline.
 $(MODEL_STAMP): $(STAMP_BASE)
