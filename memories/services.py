@@ -133,15 +133,6 @@ def event_contents(event: MemoryEvent, space: Space) -> tuple[str | None, str | 
 # --- memories -------------------------------------------------------------------
 
 
-def _scope_q(item: MemoryInput) -> Q:
-    return Q(
-        user_id=item.user_id,
-        agent_id=item.agent_id,
-        app_id=item.app_id,
-        run_id=item.run_id,
-    )
-
-
 def _new_memory(
     *,
     space: Space,
@@ -311,18 +302,16 @@ def _add_cleaned(
     version = keyring.active_version(space)
     macs = [content_mac(index_key, item.content) for item in items]
     existing = _live_duplicates(space, macs)
-    out: list[tuple[Memory, bool] | None] = [None] * len(items)
-    pending: dict[tuple, int] = {}
+    out: list[tuple[Memory, bool]] = []
+    pending: dict[tuple, Memory] = {}
     to_insert: list[Memory] = []
     contents: list[str] = []  # plaintext of each to_insert row, for its event
-    for index, (item, mac, vector) in enumerate(
-        zip(items, macs, embeddings, strict=True)
-    ):
+    for item, mac, vector in zip(items, macs, embeddings, strict=True):
         key = _dedupe_key(mac, item)
         if key in existing:
-            out[index] = (existing[key], False)
+            out.append((existing[key], False))
         elif key in pending:
-            out[index] = ("pending", pending[key])  # duplicate within the batch
+            out.append((pending[key], False))  # duplicate within the batch
         else:
             memory = _new_memory(
                 space=space,
@@ -332,10 +321,10 @@ def _add_cleaned(
                 version=version,
                 index_key=index_key,
             )
-            pending[key] = len(to_insert)
+            pending[key] = memory
             to_insert.append(memory)
             contents.append(item.content)
-            out[index] = (memory, True)
+            out.append((memory, True))
     if to_insert:
         try:
             with transaction.atomic():
@@ -367,25 +356,19 @@ def _add_cleaned(
             ]
         )
         routing_services.outbox_enqueue_many(memories=to_insert, op="add")
-    final: list[tuple[Memory, bool]] = []
-    for entry in out:
-        if entry[0] == "pending":
-            final.append((to_insert[entry[1]], False))
-        else:
-            final.append(entry)
     access_record(
         actor=actor,
         action="memory.add",
         surface=surface,
         space=space,
-        memory_ids=[m.pk for m, _ in final],
+        memory_ids=[m.pk for m, _ in out],
         detail={
             **(audit_detail or {}),
             "created": len(to_insert),
-            "duplicates": len(final) - len(to_insert),
+            "duplicates": len(out) - len(to_insert),
         },
     )
-    return final
+    return out
 
 
 def _add_one_by_one(
