@@ -48,7 +48,7 @@ npm-deps-optional:
 	fi
 
 # Export the embedding model to ONNX (fp32 + dynamic int8) once, offline.
-$(MODEL_STAMP): $(STAMP_BASE)
+$(MODEL_STAMP): $(STAMP_BASE) memories/embedders/cli.py memories/embedders/local.py
 	$(PY) -m memories.embedders export
 
 model: $(MODEL_STAMP)

@@ -132,15 +132,21 @@ def _clean_tokens(tokens: list[str]) -> list[str]:
 
 @contextmanager
 def _ef_search(using: str, limit: int) -> Iterator[None]:
-    """Run the block in a transaction with ``hnsw.ef_search`` raised for it.
+    """Make sure ``hnsw.ef_search`` is at least ``limit`` for the block.
 
-    ``SET LOCAL`` semantics (``set_config(..., true)``): the value lasts until
-    the transaction ends, so pooled connections never keep it. ef_search must
-    be at least the LIMIT for the index to return that many rows. Inside an
-    existing transaction no savepoint is opened (one round trip fewer).
+    Every connection starts with ``settings.HNSW_EF_SEARCH`` (a connection
+    option, see settings), which covers the usual ``top_k``: then this costs
+    nothing. A deeper search runs in a transaction with the value raised by
+    ``set_config(..., true)`` (``SET LOCAL``), so pooled connections never
+    keep it; inside an existing transaction no savepoint is opened.
+    ef_search must be at least the LIMIT for the index to return that many
+    rows.
     """
+    if limit <= settings.HNSW_EF_SEARCH:
+        yield
+        return
     connection = connections[using]
-    value = min(MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, limit))
+    value = min(MAX_EF_SEARCH, limit)
     block = nullcontext() if connection.in_atomic_block else transaction.atomic(using)
     with block:
         with connection.cursor() as cursor:

@@ -6,7 +6,9 @@ and audit, all in one transaction.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -30,6 +32,7 @@ from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLar
 from routing import services as routing_services
 
 UNSET = object()
+EMBED_CHUNK = 32  # texts per embedding call when embedding overlaps inserts
 
 
 def require_perm(actor: Actor, space: Space, perm: str) -> frozenset[str]:
@@ -42,11 +45,39 @@ def require_perm(actor: Actor, space: Space, perm: str) -> frozenset[str]:
     return perms
 
 
-def embed_texts(texts: Sequence[str]) -> list[list[float]]:
-    """Embed texts with the process-wide embedder (loaded once per process)."""
+def embed_texts(texts: Sequence[str]):
+    """Embed texts with the process-wide embedder (loaded once per process).
+
+    Returns float32 unit vectors (a numpy array, one row per text).
+    """
     from memories.embedders import get_embedder
 
-    return [list(map(float, vec)) for vec in get_embedder().embed(list(texts))]
+    return get_embedder().embed(list(texts))
+
+
+def embed_chunks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence]]:
+    """Yield ``(offset, vectors)`` per ``EMBED_CHUNK`` texts, embedded ahead.
+
+    A worker thread embeds the chunks one after another while the caller
+    writes the ones already done: the model (which releases the GIL) and
+    PostgreSQL then work on different cores instead of taking turns. One
+    chunk is embedded inline, without a thread.
+    """
+    if len(texts) <= EMBED_CHUNK:
+        if texts:
+            yield 0, embed_texts(texts)
+        return
+    offsets = range(0, len(texts), EMBED_CHUNK)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+    try:
+        futures = [
+            pool.submit(embed_texts, texts[offset : offset + EMBED_CHUNK])
+            for offset in offsets
+        ]
+        for offset, future in zip(offsets, futures, strict=True):
+            yield offset, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _memory_aad(memory_id: uuid.UUID, space: Space) -> bytes:
@@ -205,8 +236,6 @@ def memory_add(
     the same scope is returned instead of a duplicate (created=False)."""
     require_perm(actor, space, permissions.ADD)
     item = clean_memory_input(data, retention_days=space.retention_days)
-    if embedding is None:
-        embedding = embed_texts([item.content])[0]
     results = _add_cleaned(
         actor=actor, space=space, items=[item], embeddings=[embedding], surface=surface
     )
@@ -268,10 +297,11 @@ def memory_add_many(
                 "field": exc.field,
             }
     if valid:
-        if embeddings is None:
-            vectors = embed_texts([item.content for _, item in valid])
-        else:
-            vectors = [embeddings[index] for index, _ in valid]
+        vectors = (
+            [None] * len(valid)
+            if embeddings is None
+            else [embeddings[index] for index, _ in valid]
+        )
         added = _add_cleaned(
             actor=actor,
             space=space,
@@ -294,65 +324,83 @@ def _add_cleaned(
     actor: Actor,
     space: Space,
     items: list[MemoryInput],
-    embeddings,
+    embeddings: Sequence,
     surface: str,
     audit_detail: dict | None = None,
 ) -> list[tuple[Memory, bool]]:
+    """Insert the items that are not duplicates; ``(memory, created)`` per item.
+
+    ``embeddings`` has one entry per item; ``None`` entries are embedded here,
+    and only for rows that are really new (a duplicate costs no embedding),
+    in chunks written as soon as they are ready (:func:`embed_chunks`).
+    """
     index_key = keyring.index_key(space)
     version = keyring.active_version(space)
     macs = [content_mac(index_key, item.content) for item in items]
     existing = _live_duplicates(space, macs)
-    out: list[tuple[Memory, bool]] = []
-    pending: dict[tuple, Memory] = {}
-    to_insert: list[Memory] = []
-    contents: list[str] = []  # plaintext of each to_insert row, for its event
-    for item, mac, vector in zip(items, macs, embeddings, strict=True):
+    out: list[tuple[Memory, bool] | None] = [None] * len(items)
+    firsts: list[tuple[int, MemoryInput, bytes, object]] = []  # rows to insert
+    repeats: list[tuple[int, int]] = []  # (position, index in firsts): same content
+    pending: dict[tuple, int] = {}
+    for position, (item, mac, vector) in enumerate(
+        zip(items, macs, embeddings, strict=True)
+    ):
         key = _dedupe_key(mac, item)
         if key in existing:
-            out.append((existing[key], False))
+            out[position] = (existing[key], False)
         elif key in pending:
-            out.append((pending[key], False))  # duplicate within the batch
+            repeats.append((position, pending[key]))
         else:
-            memory = _new_memory(
-                space=space,
-                item=item,
-                mac=mac,
-                embedding=vector,
-                version=version,
-                index_key=index_key,
-            )
-            pending[key] = memory
-            to_insert.append(memory)
-            contents.append(item.content)
-            out.append((memory, True))
+            pending[key] = len(firsts)
+            firsts.append((position, item, mac, vector))
+    to_insert: list[Memory] = []
+    try:
+        with transaction.atomic(), closing(_vectors_for(firsts)) as chunks:
+            for offset, vectors in chunks:
+                chunk = [
+                    _new_memory(
+                        space=space,
+                        item=item,
+                        mac=mac,
+                        embedding=vector,
+                        version=version,
+                        index_key=index_key,
+                    )
+                    for (_, item, mac, _), vector in zip(
+                        firsts[offset : offset + len(vectors)], vectors, strict=True
+                    )
+                ]
+                Memory.objects.bulk_create(chunk)
+                to_insert.extend(chunk)
+    except IntegrityError:
+        # A concurrent add of the same content won the race: fall back to
+        # one-by-one inserts, mapping losers to the winner's row.
+        return _add_one_by_one(
+            actor=actor,
+            space=space,
+            items=items,
+            embeddings=embeddings,
+            surface=surface,
+            audit_detail=audit_detail,
+        )
+    for (position, *_), memory in zip(firsts, to_insert, strict=True):
+        out[position] = (memory, True)
+    for position, first in repeats:
+        out[position] = (to_insert[first], False)
     if to_insert:
-        try:
-            with transaction.atomic():
-                Memory.objects.bulk_create(to_insert)
-        except IntegrityError:
-            # A concurrent add of the same content won the race: fall back to
-            # one-by-one inserts, mapping losers to the winner's row.
-            return _add_one_by_one(
-                actor=actor,
-                space=space,
-                items=items,
-                embeddings=embeddings,
-                surface=surface,
-                audit_detail=audit_detail,
-            )
         MemoryEvent.objects.bulk_create(
             [
                 _event(
-                    memory=m,
+                    memory=memory,
                     space=space,
                     kind=MemoryEvent.Kind.ADD,
                     old=None,
-                    new=content,
+                    new=item.content,
                     actor=actor,
                     surface=surface,
                     version=version,
                 )
-                for m, content in zip(to_insert, contents, strict=True)
+                for memory, (_, item, _, _) in zip(to_insert, firsts, strict=True)
             ]
         )
         routing_services.outbox_enqueue_many(memories=to_insert, op="add")
@@ -369,6 +417,27 @@ def _add_cleaned(
         },
     )
     return out
+
+
+def _vectors_for(rows: list[tuple]) -> Iterator[tuple[int, Sequence]]:
+    """``(offset, vectors)`` chunks for ``rows`` (``(..., vector)`` tuples).
+
+    Given vectors are used as they are; when none is given the texts are
+    embedded by :func:`embed_chunks`, overlapping with the caller's inserts.
+    """
+    missing = [i for i, row in enumerate(rows) if row[3] is None]
+    if not missing:
+        if rows:
+            yield 0, [row[3] for row in rows]
+        return
+    texts = [rows[i][1].content for i in missing]
+    if len(missing) == len(rows):
+        yield from embed_chunks(texts)
+        return
+    vectors = [row[3] for row in rows]
+    for i, vector in zip(missing, embed_texts(texts), strict=True):
+        vectors[i] = vector
+    yield 0, vectors
 
 
 def _add_one_by_one(

@@ -114,6 +114,13 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 _db_options = DATABASES["default"].setdefault("OPTIONS", {})
 if "host" in _db_options:  # unix-socket URLs: postgresql://u@/db?host=/dir
     DATABASES["default"]["HOST"] = _db_options.pop("host")
+# The HNSW candidate list of every vector search (pgvector's hnsw.ef_search),
+# set once per connection so a search needs no SET round trips; searches that
+# ask for more rows raise it for their own transaction (memories/search.py).
+HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 100, minimum=1, maximum=1000)
+_db_options["options"] = " ".join(
+    filter(None, [_db_options.get("options"), f"-c hnsw.ef_search={HNSW_EF_SEARCH}"])
+)
 _pool_max = env_int("MEMORYHUB_DB_POOL_MAX", 10, minimum=0)
 if _pool_max and not env_bool("MEMORYHUB_TESTING", False):
     # psycopg 3 pool: one per process; connections are reused across requests.
@@ -214,7 +221,6 @@ OPENAI_EMBEDDER_MODEL = env_str(
     "MEMORYHUB_OPENAI_EMBEDDER_MODEL", "text-embedding-3-small"
 )
 EMBEDDING_DIMENSIONS = 384
-HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 100, minimum=1)
 MCP_THREADS = env_int("MEMORYHUB_MCP_THREADS", 8, minimum=1)
 SEARCH_MAX_TOP_K = env_int("MEMORYHUB_SEARCH_MAX_TOP_K", 100, minimum=1)
 

@@ -445,3 +445,30 @@ def test_new_space_retention_sets_default_expiry(cast):
     )
     assert response.status_code == 201
     assert response.json()["expires_at"] is not None
+
+
+@pytest.mark.parametrize("expires", [None, timedelta(days=3)])
+def test_memory_representation_matches_the_fields(cast, expires):
+    """The hand-built response dict equals what the declared fields produce."""
+    from rest_framework import serializers
+
+    from memories.api.serializers import MemorySerializer, ScoredMemorySerializer
+    from memories.services import memories_decrypt
+
+    memory = add_memory(
+        cast.space,
+        "prefers tea to coffee",
+        user_id="alice",
+        agent_id="planner",
+        metadata={"n": 1, "tags": ["a", "b"], "nested": {"x": None}},
+        categories=["food"],
+        expires_at=None if expires is None else timezone.now() + expires,
+        immutable=True,
+    )
+    memory = Memory.objects.get(pk=memory.pk)
+    memories_decrypt([memory], cast.space)
+    memory.score = 0.5
+    for cls in (MemorySerializer, ScoredMemorySerializer):
+        serializer = cls(context={"space": cast.space})
+        by_fields = serializers.Serializer.to_representation(serializer, memory)
+        assert serializer.to_representation(memory) == dict(by_fields)

@@ -92,6 +92,85 @@ def test_batch_add_reports_per_item_and_dedupes_within_batch(space):
     assert MemoryEvent.objects.filter(event="ADD").count() == 2
 
 
+def test_a_large_batch_embeds_only_new_rows_in_chunks_and_keeps_order(space):
+    """Chunks embedded ahead of the inserts land on the right rows, in order."""
+    import numpy as np
+
+    from memories.embedders import get_embedder, reset_embedder
+
+    add(space, "already here 7")
+    real = get_embedder()
+    embedded: list[str] = []
+
+    class Counting:
+        dimensions, name = real.dimensions, real.name
+
+        def embed(self, texts):
+            embedded.extend(texts)
+            return real.embed(texts)
+
+    people = "Maya Leo Ines Tobias Ravi Anouk Kofi Freya Mateo Yuki".split()
+    hobbies = (
+        "bouldering", "sourdough baking", "film photography", "trail running",
+        "woodworking", "birdwatching", "salsa dancing", "chess", "pottery",
+    )  # fmt: skip
+    texts = [f"{p} has taken up {h}" for p in people for h in hobbies]
+    texts[40] = texts[3]  # a repeat within the batch
+    texts[77] = "already here 7"  # a repeat of a stored memory
+    reset_embedder(Counting())
+    try:
+        results = services.memory_add_many(
+            actor=SYSTEM, space=space, items=[{"content": t} for t in texts]
+        )
+    finally:
+        reset_embedder(real)
+    statuses = [r["status"] for r in results]
+    assert statuses.count("created") == 88
+    assert statuses[40] == statuses[77] == "duplicate"
+    assert results[40]["memory"].pk == results[3]["memory"].pk
+    assert sorted(embedded) == sorted(set(texts) - {"already here 7"})
+    assert len(embedded) == 88  # duplicates cost no embedding
+    singles = real.embed(texts)
+    for i in (0, 31, 32, 33, 63, 64, 89):  # around the chunk edges
+        stored = Memory.objects.get(pk=results[i]["memory"].pk)
+        services.memories_decrypt([stored], space)
+        assert stored.plaintext == texts[i]
+        # Its own text's embedding is the nearest (int8 activations are
+        # quantized per call, so batch-mates shift vectors by ~0.01).
+        cosines = singles @ np.asarray(stored.embedding, dtype=np.float32)
+        assert int(np.argmax(cosines)) == i and cosines[i] > 0.98
+
+
+def test_an_embedder_failure_mid_batch_writes_nothing(space):
+    """A failing chunk rolls the whole batch back: no half-added batch."""
+    from memories.embedders import EmbedderError, get_embedder, reset_embedder
+
+    real = get_embedder()
+    calls = []
+
+    class FailsSecond:
+        dimensions, name = real.dimensions, real.name
+
+        def embed(self, texts):
+            calls.append(len(texts))
+            if len(calls) == 2:
+                raise EmbedderError("embedding endpoint unavailable")
+            return real.embed(texts)
+
+    reset_embedder(FailsSecond())
+    try:
+        with pytest.raises(EmbedderError):
+            services.memory_add_many(
+                actor=SYSTEM,
+                space=space,
+                items=[{"content": f"note {i}"} for i in range(70)],
+            )
+    finally:
+        reset_embedder(real)
+    assert not Memory.objects.filter(space=space).exists()
+    assert not MemoryEvent.objects.exists()
+
+
 def test_history_records_add_update_delete_with_contents(space, owner_actor):
     memory, _ = add(space, "works as a nurse", actor=owner_actor)
     services.memory_update(

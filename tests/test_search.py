@@ -199,24 +199,52 @@ def test_selective_filter_still_finds_neighbours_through_hnsw(
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "memory_embedding_hnsw" in plan
-    with django_assert_num_queries(3):  # set_config, HNSW scan, exact scan
+    with django_assert_num_queries(2):  # HNSW scan, exact scan
         hits = run(space, "vector", query_embedding=unit(1), top_k=3)
     assert {m.pk for m, _ in hits} == {m.pk for m in mine}
 
 
 @pytest.mark.django_db
 def test_vector_search_costs_no_query_per_result(space, add, django_assert_num_queries):
-    """set_config + one SELECT (inside the caller's transaction).
+    """One SELECT: ef_search comes with the connection, no SET round trip.
 
     HNSW may come up short when the index still holds dead tuples of earlier
-    tests' rolled-back rows; the exact re-run then adds a third query. More
+    tests' rolled-back rows; the exact re-run then adds a second query. More
     than that would mean a query per result.
     """
     for i in range(5):
         add(f"m{i}", unit(1, i))
-    with django_assert_num_queries(3, exact=False):
+    with django_assert_num_queries(2, exact=False):
         results = run(space, "vector", query_embedding=unit(1), top_k=3)
     assert len(results) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ef_search_is_a_connection_default_raised_for_deep_searches(settings):
+    """Connections start at HNSW_EF_SEARCH; a deeper LIMIT raises it locally."""
+    from memories import search as search_module
+
+    def ef_search():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW hnsw.ef_search")
+            return int(cursor.fetchone()[0])
+
+    assert ef_search() == settings.HNSW_EF_SEARCH
+    seen = []
+    with search_module._ef_search("default", settings.HNSW_EF_SEARCH):
+        seen.append(ef_search())
+    with search_module._ef_search("default", settings.HNSW_EF_SEARCH + 150):
+        seen.append(ef_search())
+    with search_module._ef_search("default", 5000):
+        seen.append(ef_search())
+    assert seen == [
+        settings.HNSW_EF_SEARCH,
+        settings.HNSW_EF_SEARCH + 150,
+        search_module.MAX_EF_SEARCH,
+    ]
+    # SET LOCAL: gone with the block's transaction, so a pooled connection
+    # never carries a raised value into the next request.
+    assert ef_search() == settings.HNSW_EF_SEARCH
 
 
 def test_bad_arguments_are_programming_errors():

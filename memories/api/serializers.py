@@ -67,11 +67,47 @@ class MemorySerializer(serializers.Serializer):
         """``content_mac`` as hex."""
         return bytes(memory.content_mac).hex()
 
+    def to_representation(self, memory) -> dict:
+        """The same dict the declared fields give, built in one step.
+
+        The fields above stay the contract (and the OpenAPI schema); walking
+        them per memory cost about a tenth of a search request, so the dict is
+        assembled directly. ``test_memory_representation_matches_the_fields``
+        holds the two to the same output.
+        """
+        when = _DATETIME.to_representation
+        expires_at = memory.expires_at
+        return {
+            "id": str(memory.pk),
+            "space": self.get_space(memory),
+            "content": memory.plaintext,
+            "user_id": memory.user_id,
+            "agent_id": memory.agent_id,
+            "app_id": memory.app_id,
+            "run_id": memory.run_id,
+            "metadata": {str(key): value for key, value in memory.metadata.items()},
+            "categories": list(memory.categories),
+            "state": memory.state,
+            "expires_at": None if expires_at is None else when(expires_at),
+            "immutable": memory.immutable,
+            "version": memory.version,
+            "hash": self.get_hash(memory),
+            "created_at": when(memory.created_at),
+            "updated_at": when(memory.updated_at),
+        }
+
+
+_DATETIME = serializers.DateTimeField()
+
 
 class ScoredMemorySerializer(MemorySerializer):
     """A search result: a memory and its relevance score."""
 
     score = serializers.FloatField(read_only=True)
+
+    def to_representation(self, memory) -> dict:
+        """The memory's dict plus ``score``."""
+        return {**super().to_representation(memory), "score": float(memory.score)}
 
 
 class MemoryCreateSerializer(StrictSerializer):

