@@ -42,6 +42,8 @@ def prepare_env(pgdata: Path) -> None:
     localenv.ensure()  # quickstart secrets in var/local.env, if missing
     os.environ["DJANGO_SETTINGS_MODULE"] = "memoryhub.settings"
     os.environ["MEMORYHUB_EMBEDDED_PGDATA"] = str(pgdata)
+    # A 1M-memory corpus: keep the HNSW index in shared buffers.
+    os.environ.setdefault("MEMORYHUB_EMBEDDED_SHARED_BUFFERS", "4GB")
     # The per-key throttle (6000/min by default) would cap every benchmark.
     os.environ.setdefault("MEMORYHUB_API_KEY_RATE", "100000000/min")
     os.environ.setdefault("MEMORYHUB_LOG_LEVEL", "WARNING")

@@ -21,6 +21,18 @@ logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "memoryhub"
 
+# Server settings of the embedded PostgreSQL (initdb's defaults are sized for
+# a tiny machine: 128 MB of shared buffers would leave the HNSW index of a
+# few hundred thousand memories to the OS cache, a read syscall per page).
+# MEMORYHUB_EMBEDDED_SHARED_BUFFERS overrides the one that matters most.
+SERVER_SETTINGS = {
+    "shared_buffers": "1GB",
+    "effective_cache_size": "4GB",
+    "maintenance_work_mem": "1GB",  # HNSW index builds stay in memory
+    "max_wal_size": "4GB",  # bulk loads checkpoint less often
+    "checkpoint_timeout": "15min",
+}
+
 
 def _install_live_pid_list() -> None:
     """Make pgserver forget handles of processes that died without cleanup.
@@ -53,6 +65,7 @@ def embedded_database_url(pgdata: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _install_live_pid_list()
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    _configure(server)
     admin_uri = server.get_uri("postgres")
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         exists = conn.execute(
@@ -67,6 +80,51 @@ def embedded_database_url(pgdata: Path) -> str:
     with psycopg.connect(server.get_uri("template1"), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     return server.get_uri(DATABASE_NAME)
+
+
+def server_settings() -> dict[str, str]:
+    """:data:`SERVER_SETTINGS` with the environment's override applied."""
+    settings = dict(SERVER_SETTINGS)
+    if os.environ.get("MEMORYHUB_EMBEDDED_SHARED_BUFFERS"):
+        settings["shared_buffers"] = os.environ["MEMORYHUB_EMBEDDED_SHARED_BUFFERS"]
+    return settings
+
+
+def _configure(server) -> None:
+    """Write :func:`server_settings` with ``ALTER SYSTEM`` where they differ.
+
+    Reloadable settings apply at once. ``shared_buffers`` needs a restart,
+    done here only when this process is the server's sole user (the first
+    process of a ``make run`` or a benchmark); otherwise it applies from the
+    next start.
+    """
+    import psycopg
+
+    wanted = server_settings()
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        written = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_file_settings "
+                "WHERE sourcefile LIKE '%%postgresql.auto.conf'"
+            ).fetchall()
+        )
+        changed = {k: v for k, v in wanted.items() if written.get(k) != v}
+        for name, value in changed.items():
+            # Names come from SERVER_SETTINGS; values are quoted literals.
+            conn.execute(f"ALTER SYSTEM SET {name} = {psycopg.sql.quote(value)}")
+        if changed:
+            conn.execute("SELECT pg_reload_conf()")
+        pending = conn.execute(
+            "SELECT count(*) FROM pg_settings WHERE pending_restart"
+        ).fetchone()[0]
+    if pending and server.global_process_id_list.get() == [os.getpid()]:
+        from pgserver._commands import pg_ctl
+        from pgserver.postgres_server import PostmasterInfo
+
+        logger.info("restarting the embedded PostgreSQL to apply %s", sorted(changed))
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+        # pgserver stops the server through the postmaster it knows: the new one.
+        server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
 
 
 def embedded_broker_url(var_dir: Path) -> tuple[str, dict]:
