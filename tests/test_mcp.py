@@ -195,6 +195,33 @@ def test_missing_bad_or_revoked_keys_are_401(mcp_url, keys):
             run(connect(secret))
 
 
+def test_the_key_rate_limit_is_a_429_with_retry_after(mcp_url, keys, settings):
+    """MCP requests draw on the key's REST rate bucket; over it: 429."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"},
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+
+    async def post(secret):
+        async with httpx2.AsyncClient(timeout=30) as http:
+            return await http.post(
+                mcp_url,
+                json=body,
+                headers={
+                    "Accept": "application/json, text/event-stream",
+                    "Authorization": f"Bearer {secret}",
+                },
+            )
+
+    assert [run(post(keys["writer"])).status_code for _ in range(3)] == [200] * 3
+    limited = run(post(keys["writer"]))
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert "rate limit" in limited.json()["detail"].lower()
+    assert run(post(keys["read_only"])).status_code == 200  # another key's bucket
+
+
 # --- the memory tools --------------------------------------------------------------
 
 

@@ -3,7 +3,10 @@
 :class:`ApiKeyMiddleware` wraps the MCP ASGI app: every HTTP request needs
 ``Authorization: Bearer <MemoryHub API key>`` (``Token`` works too, as for the
 REST API); without one, or with a bad, revoked or expired key, the answer is
-401 before the MCP SDK sees the request. The resolved actor travels in the
+401 before the MCP SDK sees the request. Each request also counts against the
+key's rate limit, the same bucket the REST APIs use
+(:class:`~memoryhub.api.throttling.ApiKeyRateThrottle`): over it the answer is
+429 with ``Retry-After``. The resolved actor travels in the
 ASGI scope (``scope["state"]["memoryhub_actor"]``), which the SDK hands to
 tools as the Starlette request.
 
@@ -13,6 +16,7 @@ than the pool allows) and closes stale connections around it, as Django's
 request cycle would.
 """
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -58,6 +62,32 @@ async def run_orm(fn: Callable, /, *args, **kwargs) -> Any:
     )
 
 
+def authenticate_and_throttle(raw_key: str) -> tuple[Actor, float | None]:
+    """The key's actor, and the seconds to wait if it is over its rate limit."""
+    from types import SimpleNamespace
+
+    from memoryhub.api.throttling import ApiKeyRateThrottle
+
+    actor = authenticate_key(raw_key)
+    throttle = ApiKeyRateThrottle()
+    if throttle.allow_request(SimpleNamespace(auth=actor), None):
+        return actor, None
+    return actor, throttle.wait() or 1.0
+
+
+def _too_many(wait: float) -> JSONResponse:
+    """A 429 with a JSON body and ``Retry-After`` (whole seconds, at least 1)."""
+    seconds = max(1, math.ceil(wait))
+    return JSONResponse(
+        {
+            "error": "rate_limited",
+            "detail": f"Rate limit of this API key exceeded; retry in {seconds} s.",
+        },
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def _unauthorized(message: str) -> JSONResponse:
     """A 401 with a JSON body and a Bearer challenge."""
     return JSONResponse(
@@ -90,9 +120,12 @@ class ApiKeyMiddleware:
             await response(scope, receive, send)
             return
         try:
-            actor: Actor = await run_orm(authenticate_key, raw)
+            actor, wait = await run_orm(authenticate_and_throttle, raw)
         except AuthenticationFailed as exc:
             await _unauthorized(str(exc.detail))(scope, receive, send)
+            return
+        if wait is not None:
+            await _too_many(wait)(scope, receive, send)
             return
         scope.setdefault("state", {})[ACTOR_KEY] = actor
         await self.app(scope, receive, send)
