@@ -1,11 +1,17 @@
 """Admin console for routing: backends, rules, the outbox and external ids.
 
-Secrets are never displayed (only whether some are set); writes go through
-``routing.services`` so validation, sealing and cache invalidation apply;
-dead letters are retryable with an action; the explain tool is an action on
-rules that shows, per operation, which rule matches and which backends serve.
+Secrets are write-only: the backend form takes new ones as JSON (merged into
+the stored ones, or replacing them) and shows only the names of those set,
+never a value — not even back in a form that failed validation. Writes go
+through ``routing.services`` so validation, sealing and cache invalidation
+apply (problems show next to the fields); dead letters are retryable with an
+action; the explain tool is an action on rules that shows, per operation,
+which rule matches and which backends serve.
 """
 
+import json
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
@@ -14,10 +20,103 @@ from memoryhub.errors import DomainError
 from routing import rules, selectors, services
 from routing.models import Backend, ExternalRef, OutboxEntry, OutboxState, RoutingRule
 
+MAX_SECRETS_CHARS = 20_000
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value (like a password input)."""
+
+    def format_value(self, value):
+        """Nothing: a secret typed in stays out of the page, even on errors."""
+        return None
+
+
+class BackendAdminForm(forms.ModelForm):
+    """A backend's settings plus write-only secrets, checked by the service."""
+
+    set_secrets = forms.CharField(
+        label="Set secrets",
+        required=False,
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text='A JSON object of secrets, e.g. {"api_key": "..."}. Merged '
+        'into the stored secrets; "" removes one. Stored values are never '
+        "shown, and what you type here is not shown again.",
+    )
+    replace_secrets = forms.BooleanField(
+        label="Replace all secrets",
+        required=False,
+        help_text="Drop every stored secret not in “Set secrets” (empty: drop all).",
+    )
+
+    class Meta:
+        model = Backend
+        fields = ["name", "kind", *services.BACKEND_FIELDS[1:]]
+
+    def __init__(self, *args, actor=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def clean_set_secrets(self) -> dict | None:
+        """A JSON object of strings (None when left empty)."""
+        raw = self.cleaned_data.get("set_secrets") or ""
+        if not raw.strip():
+            return None
+        if len(raw) > MAX_SECRETS_CHARS:
+            raise ValidationError(f"at most {MAX_SECRETS_CHARS} characters")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            # The parser's message may quote the input: keep it out of the page.
+            raise ValidationError(
+                'not valid JSON; write an object such as {"api_key": "..."}'
+            ) from None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ValidationError(
+                'secrets must be a JSON object of strings, e.g. {"api_key": "..."}'
+            )
+        return value
+
+    def service_arguments(self) -> dict:
+        """Keyword arguments for ``backend_create``/``backend_update``."""
+        data = self.cleaned_data
+        arguments = {key: data[key] for key in services.BACKEND_FIELDS}
+        arguments["secrets"] = data.get("set_secrets")
+        if self.instance.pk:
+            arguments["replace_secrets"] = bool(data.get("replace_secrets"))
+            if arguments["replace_secrets"] and arguments["secrets"] is None:
+                arguments["secrets"] = {}
+        return arguments
+
+    def clean(self):
+        """Ask the service what it would refuse, and show it by the field."""
+        data = super().clean()
+        if self.errors or self.actor is None:
+            return data
+        arguments = self.service_arguments()
+        try:
+            if self.instance.pk:
+                services.backend_validate(
+                    actor=self.actor,
+                    backend=Backend.objects.get(pk=self.instance.pk),
+                    **arguments,
+                )
+            else:
+                services.backend_validate(
+                    actor=self.actor, name=data.get("name") or "", **arguments
+                )
+        except DomainError as exc:
+            field = {"secrets": "set_secrets"}.get(exc.field, exc.field)
+            self.add_error(field if field in self.fields else None, exc.message)
+        return data
+
 
 @admin.register(Backend)
 class BackendAdmin(admin.ModelAdmin):
     """Backends with their health; saved through the service (validated)."""
+
+    form = BackendAdminForm
 
     list_display = (
         "name",
@@ -32,6 +131,7 @@ class BackendAdmin(admin.ModelAdmin):
     list_filter = ("kind", "enabled", "circuit_state", "allows_plaintext")
     search_fields = ("name",)
     readonly_fields = (
+        "secret_names",
         "latency_ewma_ms",
         "error_rate",
         "circuit_state",
@@ -40,24 +140,55 @@ class BackendAdmin(admin.ModelAdmin):
         "last_check_at",
         "last_error",
     )
-    exclude = ("secrets_sealed",)
+
+    def get_fields(self, request, obj=None):
+        """Settings, then secrets (names set; new ones), then health."""
+        fields = ["name", "kind", *services.BACKEND_FIELDS[1:]]
+        return [*fields, "secret_names", "set_secrets", "replace_secrets"] + [
+            f for f in self.readonly_fields if f != "secret_names"
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        """A backend keeps its name (rules refer to it)."""
+        if obj is not None:
+            return ("name", *self.readonly_fields)
+        return self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The form checks with the service as the operator."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        actor = actor_for_user(request.user)
+
+        class _Form(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, actor=actor, **inner)
+
+        return _Form
+
+    @admin.display(description="Secrets set")
+    def secret_names(self, obj) -> str:
+        """Names of the stored secrets (values are never shown)."""
+        if obj is None or not obj.pk or not obj.secrets_sealed:
+            return "none"
+        return ", ".join(services.backend_secret_names(obj))
 
     def save_model(self, request, obj, form, change):
-        """Create/update through ``routing.services`` (secrets: use the API)."""
+        """Create/update through ``routing.services`` (checked by the form)."""
         actor = actor_for_user(request.user)
-        fields = {k: form.cleaned_data[k] for k in services.BACKEND_FIELDS}
+        arguments = form.service_arguments()
         try:
             if change:
                 saved = services.backend_update(
-                    actor=actor, backend=Backend.objects.get(pk=obj.pk), **fields
+                    actor=actor, backend=Backend.objects.get(pk=obj.pk), **arguments
                 )
             else:
-                fields.pop("kind")
+                arguments.pop("kind")
                 saved = services.backend_create(
-                    actor=actor, name=obj.name, kind=obj.kind, **fields
+                    actor=actor, name=obj.name, kind=obj.kind, **arguments
                 )
-        except DomainError as exc:
-            raise ValidationError(exc.message) from exc
+        except DomainError as exc:  # changed since the form checked
+            messages.error(request, exc.message)
+            return
         obj.pk = saved.pk
 
     def delete_model(self, request, obj):

@@ -6,10 +6,18 @@ until ``cooldown`` has passed, then the circuit is half-open and lets one
 probe call through: success closes it, failure opens it again.
 
 Every call's latency feeds an exponentially weighted moving average, and its
-outcome an EWMA error rate; strategies read both from here (no query on the
-hot path). Figures and transitions are written to the ``Backend`` row —
-immediately on a state change, otherwise at most every ``FLUSH_SECONDS`` — so
-operators see them and a process starting up inherits an open circuit.
+outcome an EWMA error rate; strategies read both from here. Transitions are
+written to the ``Backend`` row at once (circuit state, opened at); figures at
+most every ``FLUSH_SECONDS``, so operators see them.
+
+Processes share what they learn through that row: a process starting up
+inherits an open circuit, and a running process whose breaker is closed
+re-reads the row at most every ``FLUSH_SECONDS`` (one small query, on the
+first call after that interval; every other call costs a clock read) and
+adopts a circuit another process opened, keeping its opening time: it
+refuses calls for the rest of the cooldown, then probes like any open
+circuit. The periodic flush never writes the circuit state, so a healthy
+process cannot overwrite another one's open circuit; only transitions do.
 """
 
 from __future__ import annotations
@@ -28,9 +36,6 @@ COOLDOWN_SECONDS = 10.0
 EWMA_ALPHA = 0.2
 FLUSH_SECONDS = 5.0
 
-_lock = threading.Lock()
-_breakers: dict[int, CircuitBreaker] = {}
-
 
 @dataclass
 class CircuitBreaker:
@@ -46,7 +51,8 @@ class CircuitBreaker:
     latency_ms: float | None = None
     error_rate: float = 0.0
     last_error: str = ""
-    last_flush: float = 0.0
+    synced_at: float = 0.0  # monotonic time the row was last read/written
+    dirty: bool = False  # figures changed since they were written
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def allow(self) -> bool:
@@ -69,6 +75,12 @@ class CircuitBreaker:
         if self.state == CircuitState.OPEN:
             return time.monotonic() - self.opened_at >= self.cooldown
         return not (self.state == CircuitState.HALF_OPEN and self.probing)
+
+    def release(self) -> None:
+        """A call ended without telling anything about the backend (bad
+        arguments): free the half-open probe, count nothing."""
+        with self._lock:
+            self.probing = False
 
     def record_success(self, latency_ms: float) -> None:
         """A call succeeded in ``latency_ms``."""
@@ -98,6 +110,7 @@ class CircuitBreaker:
         self._flush(force=changed)
 
     def _observe(self, latency_ms: float | None, error: float) -> None:
+        self.dirty = True
         if latency_ms is not None:
             self.latency_ms = (
                 latency_ms
@@ -106,50 +119,119 @@ class CircuitBreaker:
             )
         self.error_rate = EWMA_ALPHA * error + (1 - EWMA_ALPHA) * self.error_rate
 
-    def _flush(self, *, force: bool) -> None:
-        now = time.monotonic()
-        if not force and now - self.last_flush < FLUSH_SECONDS:
+    def sync_due(self) -> bool:
+        """Is it time to re-read the row (closed, and ``FLUSH_SECONDS`` passed)?"""
+        return (
+            self.backend_id > 0
+            and self.state == CircuitState.CLOSED
+            and time.monotonic() - self.synced_at >= FLUSH_SECONDS
+        )
+
+    def sync(self) -> None:
+        """Write the figures if they changed; adopt a circuit opened elsewhere."""
+        with self._lock:
+            now = time.monotonic()
+            if self.backend_id <= 0 or now - self.synced_at < FLUSH_SECONDS:
+                return  # another thread got here first
+            self.synced_at = now
+            figures, self.dirty = self._figures() if self.dirty else None, False
+        rows = Backend.objects.filter(pk=self.backend_id)
+        try:
+            if figures is not None:
+                rows.update(**figures)
+            found = rows.values_list("circuit_state", "opened_at").first()
+        except Exception:  # health bookkeeping must never fail a call
             return
-        self.last_flush = now
-        opened = None
-        if self.state != CircuitState.CLOSED:
-            opened = timezone.now() - timezone.timedelta(seconds=now - self.opened_at)
+        if found is not None:
+            self._adopt(*found)
+
+    def _adopt(self, state: str, opened_at) -> None:
+        """Take over an open circuit the row records (this breaker being closed)."""
+        if state == CircuitState.CLOSED or opened_at is None:
+            return
+        elapsed = max(0.0, (timezone.now() - opened_at).total_seconds())
+        with self._lock:
+            if self.state != CircuitState.CLOSED:
+                return
+            self.state = CircuitState.OPEN
+            self.opened_at = time.monotonic() - elapsed
+            self.probing = False
+
+    def _figures(self) -> dict:
+        return {
+            "latency_ewma_ms": self.latency_ms,
+            "error_rate": round(self.error_rate, 4),
+            "consecutive_failures": self.failures,
+            "last_check_at": timezone.now(),
+            "last_error": self.last_error,
+        }
+
+    def _flush(self, *, force: bool) -> None:
+        """Write a transition now; otherwise sync when due."""
+        if not force:
+            if time.monotonic() - self.synced_at >= FLUSH_SECONDS:
+                self.sync()
+            return
+        with self._lock:
+            self.synced_at = time.monotonic()
+            self.dirty = False
+            opened = None
+            if self.state != CircuitState.CLOSED:
+                opened = timezone.now() - timezone.timedelta(
+                    seconds=self.synced_at - self.opened_at
+                )
+            values = {**self._figures(), "circuit_state": self.state}
         with contextlib.suppress(Exception):
             Backend.objects.filter(pk=self.backend_id).update(
-                latency_ewma_ms=self.latency_ms,
-                error_rate=round(self.error_rate, 4),
-                circuit_state=self.state,
-                consecutive_failures=self.failures,
-                opened_at=opened,
-                last_check_at=timezone.now(),
-                last_error=self.last_error,
+                **values, opened_at=opened
             )
+
+
+class BreakerRegistry:
+    """The breakers of one process, by backend id (tests build several)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._breakers: dict[int, CircuitBreaker] = {}
+
+    def get(self, backend: Backend) -> CircuitBreaker:
+        """The breaker of ``backend`` (seeded from its row; synced when due)."""
+        found = self._breakers.get(backend.pk)
+        if found is None:
+            return self._create(backend)
+        if found.sync_due():
+            found.sync()
+        return found
+
+    def _create(self, backend: Backend) -> CircuitBreaker:
+        with self._lock:
+            found = self._breakers.get(backend.pk)
+            if found is None:
+                found = CircuitBreaker(
+                    backend_id=backend.pk,
+                    latency_ms=backend.latency_ewma_ms,
+                    error_rate=backend.error_rate,
+                    failures=backend.consecutive_failures,
+                    synced_at=time.monotonic(),
+                )
+                found._adopt(backend.circuit_state, backend.opened_at)
+                self._breakers[backend.pk] = found
+            return found
+
+    def reset(self) -> None:
+        """Forget every breaker."""
+        with self._lock:
+            self._breakers.clear()
+
+
+_registry = BreakerRegistry()
 
 
 def breaker_for(backend: Backend) -> CircuitBreaker:
     """This process's breaker for ``backend`` (seeded from its row)."""
-    found = _breakers.get(backend.pk)
-    if found is not None:
-        return found
-    with _lock:
-        found = _breakers.get(backend.pk)
-        if found is None:
-            found = CircuitBreaker(
-                backend_id=backend.pk,
-                latency_ms=backend.latency_ewma_ms,
-                error_rate=backend.error_rate,
-                failures=backend.consecutive_failures,
-                last_flush=time.monotonic(),
-            )
-            if backend.circuit_state != CircuitState.CLOSED and backend.opened_at:
-                elapsed = (timezone.now() - backend.opened_at).total_seconds()
-                found.state = CircuitState.OPEN
-                found.opened_at = time.monotonic() - elapsed
-            _breakers[backend.pk] = found
-        return found
+    return _registry.get(backend)
 
 
 def breakers_reset() -> None:
     """Forget every breaker (tests)."""
-    with _lock:
-        _breakers.clear()
+    _registry.reset()

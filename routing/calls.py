@@ -58,6 +58,9 @@ def backend_call(backend, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
             result = _attempt(adapter, fn, args, kwargs, backend, delay_ms)
         except BackendError as exc:
+            if exc.caller_error:  # the arguments were bad: no health signal
+                breaker.release()
+                raise
             elapsed = (time.perf_counter() - started) * 1000
             breaker.record_failure(_describe(exc), elapsed)
             last = exc

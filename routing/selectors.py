@@ -20,9 +20,10 @@ from accounts.actors import Actor
 from memories import permissions
 from memories.audit import access_record
 from memories.models import Memory, Space
-from memoryhub.errors import InvalidInput
+from memoryhub.errors import InvalidInput, NotFound, Unavailable
 from routing import rules
-from routing.backends.base import SearchScope
+from routing.backends.base import BackendError, SearchScope
+from routing.backends.changes import MAX_LIMIT, InvalidCursor
 from routing.breaker import breaker_for
 from routing.models import Backend, ExternalRef
 from routing.strategies import STRATEGIES, rrf_merge
@@ -310,3 +311,56 @@ def backends_serving(*, actor: Actor, space: Space) -> list[dict]:
 def backends_all() -> QuerySet[Backend]:
     """Every backend (operators)."""
     return Backend.objects.all()
+
+
+def backend_by_name(*, name: str) -> Backend:
+    """A backend by name, ``local`` being the canonical store (404 otherwise)."""
+    if name == rules.LOCAL:
+        return LOCAL_BACKEND
+    backend = Backend.objects.filter(name=name).first()
+    if backend is None:
+        raise NotFound(f"backend {name!r} not found")
+    return backend
+
+
+def backend_changes(
+    *, actor: Actor, backend: Backend, cursor: str | None = None, limit: int = 100
+) -> dict:
+    """A page of what changed in ``backend`` after ``cursor`` (operators).
+
+    Ids and content-free details only. A bad limit or a cursor the backend
+    did not issue is a 400; a backend that cannot answer is a 503.
+    """
+    from routing.calls import backend_call
+    from routing.services import require_operator
+
+    require_operator(actor)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInput(f"limit must be from 1 to {MAX_LIMIT}", field="limit")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be from 1 to {MAX_LIMIT}", field="limit")
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidInput("cursor must be a string", field="cursor")
+    try:
+        page = backend_call(backend, "changes_since", cursor or None, limit=limit)
+    except InvalidCursor as exc:
+        raise InvalidInput(str(exc), field="cursor") from None
+    except BackendError as exc:
+        raise Unavailable(
+            f"backend {backend.name!r} could not list its changes "
+            f"({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+    return {
+        "backend": backend.name,
+        "changes": [
+            {
+                "external_id": change.external_id,
+                "op": change.op,
+                "memory_id": change.memory_id,
+                "detail": change.detail,
+            }
+            for change in page.changes
+        ],
+        "cursor": page.cursor,
+        "more": page.more,
+    }

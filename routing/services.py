@@ -108,12 +108,8 @@ def _clean_backend(values: dict, secrets: dict) -> None:
         values["allows_plaintext"] = True  # the canonical store is encrypted
 
 
-@transaction.atomic
-def backend_create(
-    *, actor: Actor, name: str, kind: str, secrets: dict | None = None, **fields
-) -> Backend:
-    """Register a backend (operators only); secrets are sealed, never shown."""
-    require_operator(actor)
+def _create_values(name: str, kind: str, secrets: dict | None, fields: dict):
+    """The checked values and secrets of a new backend (raises what is wrong)."""
     if name == rules.LOCAL or Backend.objects.filter(name=name).exists():
         raise Conflict(f"a backend called {name!r} already exists", field="name")
     values = {
@@ -127,6 +123,63 @@ def backend_create(
     }
     secrets = secrets or {}
     _clean_backend(values, secrets)
+    return values, secrets
+
+
+def _update_values(
+    backend: Backend, secrets: dict | None, replace_secrets: bool, fields: dict
+):
+    """The checked values and secrets of a changed backend.
+
+    ``secrets`` are merged into the current ones (a secret set to "" is
+    removed), or replace them all with ``replace_secrets``.
+    """
+    values = {k: getattr(backend, k) for k in BACKEND_FIELDS}
+    values.update({k: v for k, v in fields.items() if k in BACKEND_FIELDS})
+    if secrets is not None and not isinstance(secrets, dict):
+        raise InvalidInput("secrets must be an object of strings", field="secrets")
+    current = {} if replace_secrets else backend_secrets(backend)
+    new_secrets = current if secrets is None else {**current, **secrets}
+    new_secrets = {k: v for k, v in new_secrets.items() if v}
+    _clean_backend(values, new_secrets)
+    if not values["allows_plaintext"]:
+        users = _rules_using(backend.name)
+        if users:
+            raise Conflict(
+                f"rule(s) {', '.join(users)} route content to {backend.name!r}; "
+                "change them before forbidding plaintext",
+                field="allows_plaintext",
+            )
+    return values, new_secrets
+
+
+def backend_validate(
+    *,
+    actor: Actor,
+    backend: Backend | None = None,
+    name: str = "",
+    secrets: dict | None = None,
+    replace_secrets: bool = False,
+    **fields,
+) -> None:
+    """Raise what creating (no ``backend``) or changing it would raise; save nothing.
+
+    Forms call this to show problems next to their fields before saving.
+    """
+    require_operator(actor)
+    if backend is None:
+        _create_values(name, fields.pop("kind", ""), secrets, fields)
+    else:
+        _update_values(backend, secrets, replace_secrets, fields)
+
+
+@transaction.atomic
+def backend_create(
+    *, actor: Actor, name: str, kind: str, secrets: dict | None = None, **fields
+) -> Backend:
+    """Register a backend (operators only); secrets are sealed, never shown."""
+    require_operator(actor)
+    values, secrets = _create_values(name, kind, secrets, fields)
     backend = Backend.objects.create(name=name, **values)
     if secrets:
         backend.secrets_sealed = wrap_key(
@@ -139,25 +192,17 @@ def backend_create(
 
 @transaction.atomic
 def backend_update(
-    *, actor: Actor, backend: Backend, secrets: dict | None = None, **fields
+    *,
+    actor: Actor,
+    backend: Backend,
+    secrets: dict | None = None,
+    replace_secrets: bool = False,
+    **fields,
 ) -> Backend:
     """Change a backend; refuses to take plaintext away from one rules use."""
     require_operator(actor)
     backend = Backend.objects.select_for_update().get(pk=backend.pk)
-    values = {k: getattr(backend, k) for k in BACKEND_FIELDS}
-    values.update({k: v for k, v in fields.items() if k in BACKEND_FIELDS})
-    current = backend_secrets(backend)
-    new_secrets = current if secrets is None else {**current, **secrets}
-    new_secrets = {k: v for k, v in new_secrets.items() if v}
-    _clean_backend(values, new_secrets)
-    if not values["allows_plaintext"]:
-        users = _rules_using(backend.name)
-        if users:
-            raise Conflict(
-                f"rule(s) {', '.join(users)} route content to {backend.name!r}; "
-                "change them before forbidding plaintext",
-                field="allows_plaintext",
-            )
+    values, new_secrets = _update_values(backend, secrets, replace_secrets, fields)
     for key, value in values.items():
         setattr(backend, key, value)
     backend.secrets_sealed = (
@@ -168,6 +213,11 @@ def backend_update(
     backend.save()
     _bump()
     return backend
+
+
+def backend_secret_names(backend: Backend) -> list[str]:
+    """Which secrets a backend has (names only: values are never shown)."""
+    return sorted(backend_secrets(backend))
 
 
 def _rules_using(name: str) -> list[str]:

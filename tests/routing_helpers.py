@@ -1,4 +1,14 @@
-"""Helpers for the routing tests: backends on real servers, memory writes."""
+"""Helpers for the routing tests: backends on real servers, live processes,
+memory writes, change feeds."""
+
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import httpx
 
 from accounts.actors import SYSTEM
 from memories import services as memory_services
@@ -8,6 +18,9 @@ from routing.breaker import breakers_reset
 from routing.models import OutboxEntry, OutboxState
 from routing.rules import invalidate
 from tests.factories import unit_vector
+from tests.subprocess_env import child_env
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def add(space, text: str, seed: int = 0, **fields):
@@ -57,3 +70,69 @@ def deliver_all() -> list[str]:
         outbox.outbox_deliver(memory_id=memory_id, backend_id=backend_id).status
         for memory_id, backend_id in set(pending)
     )
+
+
+def graph_call(backend, tool: str, arguments: dict):
+    """Call a tool of ``backend``'s MCP server directly, as another writer of
+    the graph would (serialized like the adapter's own calls)."""
+    adapter = adapter_for(backend)
+    with adapter._serialized():
+        return adapter._call(tool, arguments)
+
+
+def drain(adapter, cursor=None, *, limit: int = 100):
+    """Every change after ``cursor``, page by page; (changes, pages, cursor)."""
+    changes, pages = [], 0
+    while True:
+        page = adapter.changes_since(cursor, limit=limit)
+        assert len(page.changes) <= limit
+        changes += page.changes
+        pages += 1
+        cursor = page.cursor
+        if not page.more:
+            return changes, pages, cursor
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def mcp_hub_process(log: Path, *, timeout: float = 90, **env: str):
+    """``python -m memoryhub.mcp`` (MemoryHub's MCP endpoint) in its own process
+    on a free port and this test database; yields its URL. ``env`` adds
+    environment variables.
+
+    Tests using it need committed data (``django_db(transaction=True)``).
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+            [sys.executable, "-m", "memoryhub.mcp", "--port", str(port)],
+            cwd=ROOT,
+            env=child_env(MEMORYHUB_LOG_LEVEL="WARNING", **env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            with suppress(httpx.HTTPError):
+                # Unauthenticated: a 401 means the server is up.
+                if httpx.post(url, json={}, timeout=5).status_code == 401:
+                    break
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

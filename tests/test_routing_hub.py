@@ -1,7 +1,8 @@
 """Hub to hub: the ``mem0_platform`` backend against another MemoryHub — a
 separate process (``manage.py runserver``) with its own embedded PostgreSQL,
 its own secrets and its own key — through the real ``mem0.MemoryClient``,
-including the peer crashing (SIGKILL) and coming back on the same data.
+including the peer crashing (SIGKILL) and coming back on the same data, and
+the peer's change feed (``get_all`` by ``updated_at``).
 """
 
 import base64
@@ -20,10 +21,13 @@ import pytest
 from accounts.actors import SYSTEM
 from memories import services as memory_services
 from routing import selectors, services
+from routing.backends import mem0_platform
+from routing.backends.changes import InvalidCursor, cursor_encode
+from routing.backends.registry import adapter_for
 from routing.breaker import breaker_for
 from routing.models import ExternalRef, OutboxEntry, OutboxState
 from tests.factories import make_space, make_team
-from tests.routing_helpers import add, deliver_all
+from tests.routing_helpers import add, deliver_all, drain, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,20 +38,12 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Peer:
     """A second MemoryHub: own data directory, secrets and key; one process."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / "peer.log"
         self.proc: subprocess.Popen | None = None
@@ -208,3 +204,52 @@ def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
     assert deliver_all() == ["delivered", "delivered"]
     assert peer.contents(key) == ["changed offline", "written while the peer was down"]
     assert not OutboxEntry.objects.exclude(state=OutboxState.DELIVERED).exists()
+
+
+def test_the_peer_change_feed_lists_updates_a_bounded_page_at_a_time(peer, monkeypatch):
+    key = peer.bootstrap()
+    peer.start()
+    space = make_space(make_team("origin"), "default")
+    backend = services.backend_create(
+        actor=SYSTEM,
+        name="peer",
+        kind="mem0_platform",
+        allows_plaintext=True,
+        max_retries=0,
+        timeout_seconds=30,
+        config={"host": peer.url, "space": "default"},
+        secrets={"api_key": key},
+    )
+    services.rule_create(
+        actor=SYSTEM,
+        name="to-peer",
+        match={"spaces": ["origin/*"]},
+        write_backends=["peer"],
+    )
+    memories = [add(space, f"peer fact {n}", seed=n + 1) for n in range(5)]
+    adapter = adapter_for(backend)
+    changes, pages, cursor = drain(adapter, limit=2)
+    assert pages == 3
+    assert sorted(c.memory_id for c in changes) == sorted(str(m.pk) for m in memories)
+    assert {c.op for c in changes} == {"upsert"}
+    assert "peer fact" not in cursor
+    assert drain(adapter, cursor)[0] == []
+
+    memory_services.memory_update(
+        actor=SYSTEM, space=space, memory_id=memories[1].pk, content="rephrased"
+    )
+    changes, _, cursor = drain(adapter, cursor)
+    assert [c.memory_id for c in changes] == [str(memories[1].pk)]
+    # The platform API lists live memories only: deletions are not reported.
+    memory_services.memory_delete(actor=SYSTEM, space=space, memory_id=memories[2].pk)
+    assert drain(adapter, cursor)[0] == []
+
+    # More changes than one scan may hold: the time range is bisected first.
+    monkeypatch.setattr(mem0_platform, "SCAN_LIMIT", 2)
+    changes, _, _ = drain(adapter, limit=1)
+    live = [m for m in memories if m.pk != memories[2].pk]
+    assert sorted(c.memory_id for c in changes) == sorted(str(m.pk) for m in live)
+
+    for bad in ("garbage", cursor_encode("local", {}), cursor[:-4]):
+        with pytest.raises(InvalidCursor):
+            adapter.changes_since(bad)

@@ -139,3 +139,32 @@ class SpaceBackendListSerializer(serializers.Serializer):
     """The backends serving a space."""
 
     results = SpaceBackendSerializer(many=True)
+
+
+class ChangesRequestSerializer(StrictSerializer):
+    """Where to continue a backend's change feed (in the body: cursors are long)."""
+
+    cursor = StrictCharField(
+        required=False,
+        allow_blank=True,
+        help_text="The cursor the previous page returned; omit to start over.",
+    )
+    limit = StrictIntegerField(required=False, default=100, help_text="1-1000")
+
+
+class ChangeSerializer(serializers.Serializer):
+    """One change: ids and content-free details."""
+
+    external_id = serializers.CharField()
+    op = serializers.ChoiceField(choices=["upsert", "delete"])
+    memory_id = serializers.CharField(allow_null=True)
+    detail = serializers.DictField()
+
+
+class ChangePageSerializer(serializers.Serializer):
+    """A page of a backend's changes and the cursor to continue from."""
+
+    backend = serializers.CharField()
+    changes = ChangeSerializer(many=True)
+    cursor = serializers.CharField()
+    more = serializers.BooleanField()

@@ -18,6 +18,11 @@ urlpatterns = [
         name="routing-backend-detail",
     ),
     path(
+        "backends/<slug:name>/changes/",
+        views.BackendViewSet.as_view({"post": "changes"}),
+        name="routing-backend-changes",
+    ),
+    path(
         "rules/",
         views.RuleViewSet.as_view({"get": "list", "post": "create"}),
         name="routing-rule-list",

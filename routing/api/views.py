@@ -16,6 +16,8 @@ from routing import rules, selectors, services
 from routing.api.serializers import (
     BackendSerializer,
     BackendWriteSerializer,
+    ChangePageSerializer,
+    ChangesRequestSerializer,
     ExplainSerializer,
     OutboxEntrySerializer,
     RetrySerializer,
@@ -90,6 +92,30 @@ class BackendViewSet(OperatorViewSet):
             actor=self.actor, backend=services.backend_get(name=name)
         )
         return Response(status=204)
+
+    @extend_schema(
+        request=ChangesRequestSerializer,
+        responses={
+            200: ChangePageSerializer,
+            400: dict,
+            503: dict,
+        },
+        description="What changed in the backend after a cursor, at most "
+        "``limit`` changes per page; ``local`` is the canonical store. Pass "
+        "the returned cursor to continue (now while ``more`` is true, or "
+        "later to poll). See docs/routing.md for what each kind reports.",
+    )
+    def changes(self, request, name):
+        """A page of the backend's change feed."""
+        body = self.body(ChangesRequestSerializer)
+        return Response(
+            selectors.backend_changes(
+                actor=self.actor,
+                backend=selectors.backend_by_name(name=name),
+                cursor=body.get("cursor") or None,
+                limit=body["limit"],
+            )
+        )
 
 
 def _rule(name: str) -> RoutingRule:

@@ -11,6 +11,11 @@ retries and the circuit breaker around every call.
 ``add`` must be idempotent per ``record.memory_id``: delivering the same
 memory twice (a worker killed after the backend stored it but before the
 external id was recorded) must leave one copy, and return its id.
+
+``changes_since`` lists what changed in the backend after an opaque cursor,
+a bounded page at a time (:class:`ChangePage`); each kind decides what its
+cursor encodes (:mod:`routing.backends.changes` holds the shared codec), and
+a cursor that is not one of its own is a :class:`PermanentError`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ class BackendError(Exception):
     """A backend call failed; ``message`` never contains memory content."""
 
     transient = False
+    # True when the caller's arguments were at fault, not the backend: such
+    # errors do not count against the backend's health or circuit.
+    caller_error = False
 
 
 class TransientError(BackendError):
@@ -81,11 +89,29 @@ class Hit:
 
 @dataclass(frozen=True)
 class Change:
-    """One change reported by ``changes_since``."""
+    """One change reported by ``changes_since`` (ids and counts, never content).
+
+    ``detail`` holds kind-specific, content-free facts (the space of a local
+    memory, how many observations an MCP entity gained or lost).
+    """
 
     external_id: str
     op: str  # "upsert" | "delete"
     memory_id: str | None = None
+    detail: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """A bounded page of changes and the cursor to continue from.
+
+    ``cursor`` is always set: pass it to the next call (now, when ``more``
+    says changes are already waiting, or later to poll).
+    """
+
+    changes: list[Change]
+    cursor: str
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,8 +218,8 @@ class BackendAdapter:
         """Items matching ``query`` within ``scope``, best first."""
         raise NotImplementedError
 
-    def changes_since(self, cursor: str | None) -> tuple[list[Change], str | None]:
-        """Changes after ``cursor`` and the cursor to pass next time."""
+    def changes_since(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
+        """At most ``limit`` changes after ``cursor`` (None: from the start)."""
         raise PermanentError(f"backend kind {self.kind!r} does not report changes")
 
     def health_check(self) -> None:

@@ -5,12 +5,39 @@ Writes to it happen in the memory services themselves, so ``add``/``update``/
 space's memories with :func:`memories.search.search_memories` (hybrid), and
 ``get`` reads one row. It runs in the caller's thread and database
 connection (``threaded = False``).
+
+``changes_since`` reads two streams, each a :class:`~routing.backends.changes.
+TimeWindow` in the cursor: memory rows by (``updated_at``, id) — an active or
+archived memory is an ``upsert``, a soft-deleted one a ``delete`` — and then,
+once those are caught up, erasures from the audit log (``memory.erase``
+rows, whose ids are the erased memories). Erased memories never come back,
+so reporting them after the rows is safe. The audit log lists at most
+1000 ids per erase call (the rest are only counted), and a shredded space's
+purge lists none: a consumer that mirrors erasures of that size reconciles
+with ``get``.
 """
 
 from __future__ import annotations
 
-from memories.models import Memory, MemoryState, Space
-from routing.backends.base import BackendAdapter, Hit, Record, SearchScope
+from memories.models import AccessEvent, Memory, MemoryState, Space
+from routing.backends.base import (
+    BackendAdapter,
+    Change,
+    ChangePage,
+    Hit,
+    Record,
+    SearchScope,
+)
+from routing.backends.changes import (
+    DEFAULT_LIMIT,
+    TimeWindow,
+    cursor_decode,
+    cursor_encode,
+    cursor_error,
+    page_limit,
+)
+
+ERASE_ACTION = "memory.erase"
 
 
 class Adapter(BackendAdapter):
@@ -67,6 +94,84 @@ class Adapter(BackendAdapter):
             for m, s in hits
         ]
 
+    def changes_since(
+        self, cursor: str | None, *, limit: int = DEFAULT_LIMIT
+    ) -> ChangePage:
+        """Changed memories after ``cursor``, then erasures (see the module doc)."""
+        limit = page_limit(limit)
+        state = cursor_decode(self.kind, cursor) or {}
+        try:
+            rows = TimeWindow.from_state(state.get("m"))
+            erased = TimeWindow.from_state(state.get("e"))
+        except ValueError:
+            raise cursor_error(self.kind) from None
+        changes, more = _row_changes(rows, limit)
+        room = limit - len(changes)
+        if more or not room:
+            more = True  # erasures wait until the rows are caught up
+        else:
+            gone, more = _erasures(erased, room)
+            changes += gone
+        return ChangePage(
+            changes=changes,
+            cursor=cursor_encode(self.kind, {"m": rows.state(), "e": erased.state()}),
+            more=more,
+        )
+
     def health_check(self) -> None:
         """The database answers (it is this process's own connection)."""
         Memory.objects.exists()
+
+
+def _row_changes(window: TimeWindow, limit: int) -> tuple[list[Change], bool]:
+    """Memory rows changed in ``window``: upserts, and soft deletes."""
+    queryset = Memory.objects.order_by("updated_at", "id")
+    start = window.read_from()
+    if start is not None:
+        queryset = queryset.filter(updated_at__gte=start)
+    size = window.fetch_size(limit)
+    found = list(
+        queryset.values_list("pk", "updated_at", "state", "space__uuid")[:size]
+    )
+    items = [
+        (
+            at,
+            str(pk),
+            Change(
+                external_id=str(pk),
+                op="delete" if state == MemoryState.DELETED else "upsert",
+                memory_id=str(pk),
+                detail={"space": str(space)},
+            ),
+        )
+        for pk, at, state, space in found
+    ]
+    return window.take(items, limit=limit, exhausted=len(found) < size)
+
+
+def _erasures(window: TimeWindow, limit: int) -> tuple[list[Change], bool]:
+    """Memories erased in ``window`` (from the audit log)."""
+    queryset = AccessEvent.objects.filter(action=ERASE_ACTION).order_by("at", "id")
+    start = window.read_from()
+    if start is not None:
+        queryset = queryset.filter(at__gte=start)
+    size = window.fetch_size(limit)
+    found = list(queryset.values_list("pk", "at", "memory_ids", "space_pk")[:size])
+    spaces = dict(
+        Space.objects.filter(pk__in={row[3] for row in found}).values_list("pk", "uuid")
+    )
+    items = [
+        (
+            at,
+            f"{pk:020d}/{memory_id}",
+            Change(
+                external_id=str(memory_id),
+                op="delete",
+                memory_id=str(memory_id),
+                detail={"space": str(spaces.get(space_pk, "")), "erased": True},
+            ),
+        )
+        for pk, at, memory_ids, space_pk in found
+        for memory_id in memory_ids
+    ]
+    return window.take(items, limit=limit, exhausted=len(found) < size)

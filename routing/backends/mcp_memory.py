@@ -1,7 +1,9 @@
 """``mcp_memory``: an MCP knowledge-graph memory server (official or compatible).
 
 Reached over stdio (``command`` + ``args``, with ``memory_file`` passed as
-``MEMORY_FILE_PATH``) or streamable HTTP (``url``). Each memory is one entity
+``MEMORY_FILE_PATH``) or streamable HTTP (``url``; the secret ``api_key`` is
+sent as ``Authorization: Bearer``, and ``space`` as ``X-MemoryHub-Space`` for
+a MemoryHub peer's MCP endpoint). Each memory is one entity
 named ``memoryhub:<memory id>`` of type ``memoryhub_memory`` whose single
 observation is the content; the name is deterministic, so ``add`` is
 idempotent (the server skips entities whose name exists).
@@ -12,7 +14,21 @@ serialized: per process by a lock, and across processes by an exclusive
 ``flock`` on ``<memory_file>.lock`` (stdio: every MemoryHub process on the
 host starts its own server on the same file) or a PostgreSQL advisory lock
 (HTTP: one remote server). Each process keeps one long-lived session per
-backend on one event-loop thread (:mod:`routing.backends.aio`).
+backend on one event-loop thread (:mod:`routing.backends.aio`). A server
+that refuses the credentials (HTTP 401/403) is a permanent error.
+
+A knowledge graph has no timestamps, so ``changes_since`` compares graphs:
+its cursor is a snapshot of the MemoryHub entities the caller has been told
+about — each memory id with keyed digests of its observations (never their
+text) — and a page is the first ``limit`` differences from the current graph
+(by memory id): a new or changed entity is an ``upsert`` with how many
+observations it gained and lost, a vanished one a ``delete``. Only the
+reported differences are folded into the next cursor, so the rest come on
+the next page. Each call reads the whole graph (the server has no paging)
+and the cursor grows with it: graphs of more than ``MAX_SNAPSHOT_ENTITIES``
+MemoryHub entities are refused. Entities other writers created (other types
+or names) are not MemoryHub memories and are not reported. Digests are keyed
+with the Django secret key: rotating it reports every entity once more.
 """
 
 from __future__ import annotations
@@ -26,15 +42,26 @@ from pathlib import Path
 from routing.backends import aio
 from routing.backends.base import (
     BackendAdapter,
+    Change,
+    ChangePage,
     Hit,
     PermanentError,
     Record,
     SearchScope,
     TransientError,
 )
+from routing.backends.changes import (
+    DEFAULT_LIMIT,
+    cursor_decode,
+    cursor_encode,
+    cursor_error,
+    page_limit,
+)
 
 ENTITY_TYPE = "memoryhub_memory"
 PREFIX = "memoryhub:"
+SPACE_HEADER = "X-MemoryHub-Space"
+MAX_SNAPSHOT_ENTITIES = 20_000
 
 
 def default_server_script() -> Path:
@@ -51,7 +78,8 @@ class Adapter(BackendAdapter):
     """An MCP memory server over stdio or streamable HTTP."""
 
     kind = "mcp_memory"
-    config_keys = frozenset({"command", "args", "memory_file", "url"})
+    config_keys = frozenset({"command", "args", "memory_file", "url", "space"})
+    secret_keys = frozenset({"api_key"})
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -62,8 +90,13 @@ class Adapter(BackendAdapter):
     def validate_config(cls, config: dict, secrets: dict) -> list[str]:
         """stdio needs an absolute ``memory_file``; HTTP needs ``url``."""
         problems = super().validate_config(config, secrets)
-        if config.get("url"):
+        url = config.get("url")
+        if url:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                problems.append("url must be an http:// or https:// URL")
             return problems
+        if "space" in config or "api_key" in secrets:
+            problems.append("space and api_key apply to a url (HTTP) server only")
         memory_file = config.get("memory_file")
         if not memory_file or not Path(memory_file).is_absolute():
             problems.append(
@@ -106,14 +139,38 @@ class Adapter(BackendAdapter):
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _headers(self) -> dict[str, str]:
+        """HTTP headers of a URL server: the API key and the space, if set."""
+        headers = {}
+        if self.secrets.get("api_key"):
+            headers["Authorization"] = f"Bearer {self.secrets['api_key']}"
+        if self.config.get("space"):
+            headers[SPACE_HEADER] = str(self.config["space"])
+        return headers
+
+    def _refused(self, status: int) -> PermanentError:
+        return PermanentError(
+            f"MCP server {self.config.get('url')} refused the credentials "
+            f"(HTTP {status}): check the backend's api_key secret"
+        )
+
     def _call(self, tool: str, arguments: dict):
         """One tool call on the long-lived session (restarted if it broke)."""
         if self._session is None or self._session.broken:
             if self._session is not None:
                 self._session.close()
-            self._session = aio.McpSession(self._server(), timeout=self.timeout)
+                self._session = None
+            try:
+                self._session = aio.McpSession(
+                    self._server(), timeout=self.timeout, headers=self._headers()
+                )
+            except aio.ServerRefused as exc:
+                raise self._refused(exc.status) from None
         try:
             result = self._session.call_tool(tool, arguments, timeout=self.timeout)
+        except aio.ServerRefused as exc:
+            self._session.broken = True
+            raise self._refused(exc.status) from None
         except TimeoutError as exc:
             self._session.broken = True
             raise TransientError(f"MCP tool {tool} timed out") from exc
@@ -212,6 +269,50 @@ class Adapter(BackendAdapter):
         with self._serialized():
             return self._entities(self._call("read_graph", {}))
 
+    def changes_since(
+        self, cursor: str | None, *, limit: int = DEFAULT_LIMIT
+    ) -> ChangePage:
+        """Entities added, changed or removed since the cursor's snapshot."""
+        limit = page_limit(limit)
+        told = _snapshot_from_state(cursor_decode(self.kind, cursor), self.kind)
+        current = _snapshot(self.read_graph())
+        differing = sorted(
+            key
+            for key in told.keys() | current.keys()
+            if told.get(key) != current.get(key)
+        )
+        changes = []
+        for key in differing[:limit]:
+            before, after = set(told.get(key, ())), current.get(key)
+            if after is None:
+                told.pop(key)
+                changes.append(
+                    Change(
+                        external_id=PREFIX + key,
+                        op="delete",
+                        memory_id=key,
+                        detail={"observations_removed": len(before)},
+                    )
+                )
+                continue
+            told[key] = after
+            changes.append(
+                Change(
+                    external_id=PREFIX + key,
+                    op="upsert",
+                    memory_id=key,
+                    detail={
+                        "observations_added": len(set(after) - before),
+                        "observations_removed": len(before - set(after)),
+                    },
+                )
+            )
+        return ChangePage(
+            changes=changes,
+            cursor=cursor_encode(self.kind, {"e": told}),
+            more=len(differing) > limit,
+        )
+
     def health_check(self) -> None:
         """The server answers a cheap search."""
         with self._serialized():
@@ -233,6 +334,48 @@ def _hit(entity: dict, score: float = 0.0) -> Hit:
         content=observations[0] if observations else None,
         memory_id=name[len(PREFIX) :] if name.startswith(PREFIX) else None,
     )
+
+
+def _observation_digest(text: str) -> str:
+    """A keyed digest of an observation (the cursor never holds its text)."""
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac("routing.mcp_memory.changes", text).hexdigest()[:16]
+
+
+def _snapshot(entities: list[dict]) -> dict[str, list[str]]:
+    """MemoryHub entities of a graph: memory id -> sorted observation digests."""
+    snapshot = {}
+    for entity in entities:
+        name = entity.get("name")
+        if (
+            entity.get("entityType") != ENTITY_TYPE
+            or not isinstance(name, str)
+            or not name.startswith(PREFIX)
+        ):
+            continue
+        snapshot[name[len(PREFIX) :]] = sorted(
+            {_observation_digest(str(o)) for o in entity.get("observations") or []}
+        )
+    if len(snapshot) > MAX_SNAPSHOT_ENTITIES:
+        raise PermanentError(
+            f"the graph holds more than {MAX_SNAPSHOT_ENTITIES} MemoryHub "
+            "entities, too many for a change snapshot"
+        )
+    return snapshot
+
+
+def _snapshot_from_state(state: dict | None, kind: str) -> dict[str, list[str]]:
+    """The snapshot a cursor holds, checked."""
+    if state is None:
+        return {}
+    entities = state.get("e")
+    if not isinstance(entities, dict) or not all(
+        isinstance(digests, list) and all(isinstance(d, str) for d in digests)
+        for digests in entities.values()
+    ):
+        raise cursor_error(kind)
+    return entities
 
 
 @contextlib.contextmanager

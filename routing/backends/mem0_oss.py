@@ -14,11 +14,22 @@ without any is stored under ``user_id = "space:<space uuid>"``. Searches must
 name one of them (mem0 refuses otherwise): a scope-less search searches
 that space-wide subject only. Idempotent adds: each copy carries
 ``memoryhub_id`` in its metadata and ``add`` looks it up first.
+
+``changes_since`` reads mem0's history store, the change log mem0 itself
+keeps: every add, update and delete appends a row to the SQLite file
+``history_path``. The cursor is the last row reported (its ``rowid`` and
+row id, checked on resume, so a history file that was reset or replaced is
+an error rather than silent gaps); rows are read through a read-only
+connection of our own. Deletes carry no MemoryHub id (the item is gone).
+The log only holds what went through a ``mem0.Memory`` using that file:
+when other hosts or apps write to the same collection, give them all one
+``history_path``.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -27,14 +38,26 @@ from django.conf import settings
 from routing.backends.base import (
     MEMORY_ID_KEY,
     BackendAdapter,
+    Change,
+    ChangePage,
     Hit,
     Lazy,
     PermanentError,
     Record,
     SearchScope,
+    TransientError,
+)
+from routing.backends.changes import (
+    DEFAULT_LIMIT,
+    InvalidCursor,
+    cursor_decode,
+    cursor_encode,
+    cursor_error,
+    page_limit,
 )
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/v1"
+HISTORY_OPS = {"ADD": "upsert", "UPDATE": "upsert", "DELETE": "delete"}
 DIMENSIONS = 384
 _import_lock = threading.Lock()
 
@@ -123,9 +146,6 @@ class Adapter(BackendAdapter):
 
         torch.set_num_threads(1)  # ~6x faster than 2 threads on 2 cores
         collection = self.config["collection"]
-        history = self.config.get("history_path") or str(
-            Path(settings.VAR_DIR) / "mem0" / f"{collection}-history.db"
-        )
         config = {
             "vector_store": {
                 "provider": "pgvector",
@@ -155,9 +175,16 @@ class Adapter(BackendAdapter):
                     "model": "gpt-4o-mini",
                 },
             },
-            "history_db_path": history,
+            "history_db_path": self.history_path,
         }
         return Memory.from_config(config)
+
+    @property
+    def history_path(self) -> str:
+        """mem0's history store (SQLite): ``history_path``, or one under var/."""
+        return self.config.get("history_path") or str(
+            Path(settings.VAR_DIR) / "mem0" / f"{self.config['collection']}-history.db"
+        )
 
     def _find(self, record: Record) -> str | None:
         found = self.memory.get_all(
@@ -206,6 +233,74 @@ class Adapter(BackendAdapter):
             query, filters=_subject(scope), top_k=top_k, threshold=0.0
         )
         return [_item_hit(item) for item in found.get("results", [])]
+
+    def changes_since(
+        self, cursor: str | None, *, limit: int = DEFAULT_LIMIT
+    ) -> ChangePage:
+        """History rows after ``cursor``: adds and updates, then deletes."""
+        limit = page_limit(limit)
+        state = cursor_decode(self.kind, cursor) or {"r": 0, "i": ""}
+        rowid, row_id = state.get("r"), state.get("i")
+        if not isinstance(rowid, int) or rowid < 0 or not isinstance(row_id, str):
+            raise cursor_error(self.kind)
+        memory = self.memory  # creates the history store on first use
+        rows = self._history_after(rowid, row_id, limit + 1)
+        page = rows[:limit]
+        owners: dict[str, str | None] = {}  # mem0 id -> MemoryHub id
+        changes = []
+        for _, _, external_id, event in page:
+            op = HISTORY_OPS.get(event)
+            if op is None:
+                continue  # not a change of the item (none in mem0 2.2)
+            if op == "upsert" and external_id not in owners:
+                item = memory.get(external_id)
+                owners[external_id] = _item_hit(item).memory_id if item else None
+            changes.append(
+                Change(
+                    external_id=str(external_id),
+                    op=op,
+                    memory_id=owners.get(external_id) if op == "upsert" else None,
+                )
+            )
+        if page:
+            rowid, row_id = page[-1][0], page[-1][1]
+        return ChangePage(
+            changes=changes,
+            cursor=cursor_encode(self.kind, {"r": rowid, "i": row_id}),
+            more=len(rows) > limit,
+        )
+
+    def _history_after(self, rowid: int, row_id: str, size: int) -> list[tuple]:
+        """(rowid, id, memory_id, event) of up to ``size`` history rows after ``rowid``.
+
+        A read-only connection of our own: mem0's shares one sqlite3
+        connection between threads under its private lock.
+        """
+        uri = Path(self.history_path).resolve().as_uri() + "?mode=ro"
+        try:
+            db = sqlite3.connect(uri, uri=True, timeout=self.timeout)
+        except sqlite3.Error as exc:
+            raise TransientError(f"mem0 history store: {exc}") from exc
+        try:
+            if rowid:
+                at = db.execute(
+                    "SELECT id FROM history WHERE rowid = ?", (rowid,)
+                ).fetchone()
+                if at is None or at[0] != row_id:
+                    raise InvalidCursor(
+                        "mem0's history store no longer holds this cursor's "
+                        "position (reset or replaced); pass no cursor to start "
+                        "from the beginning"
+                    )
+            return db.execute(
+                "SELECT rowid, id, memory_id, event FROM history "
+                "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (rowid, size),
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise TransientError(f"mem0 history store: {exc}") from exc
+        finally:
+            db.close()
 
     def health_check(self) -> None:
         """The vector store answers."""

@@ -9,17 +9,29 @@ backend's timeout on its HTTP client (the SDK's default is 300 s).
 Like the ``mem0`` kind, a memory without user/agent/run id is stored under
 ``user_id = "space:<space uuid>"``; each copy carries ``memoryhub_id`` in its
 metadata, which ``add`` looks up first so a redelivery never duplicates.
+
+``changes_since`` lists memories by ``updated_at`` through ``get_all`` with
+an ``updated_at`` filter (``gte``/``lte``, which both the platform and a
+MemoryHub peer accept) in a :class:`~routing.backends.changes.TimeWindow`.
+The API pages by offset in its own order, not by ``updated_at``, so a page
+scans every memory changed in a time range and sorts them: when more than
+``SCAN_LIMIT`` changed since the cursor, the range is first narrowed by
+bisection on the list's ``count``. Deletions are not reported: the API
+lists live memories only (a consumer notices them through ``get``).
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from routing.backends.base import (
     MEMORY_ID_KEY,
     BackendAdapter,
+    Change,
+    ChangePage,
     Hit,
     Lazy,
     PermanentError,
@@ -27,9 +39,21 @@ from routing.backends.base import (
     SearchScope,
     TransientError,
 )
+from routing.backends.changes import (
+    DEFAULT_LIMIT,
+    TimeWindow,
+    cursor_decode,
+    cursor_encode,
+    cursor_error,
+    page_limit,
+)
 from routing.backends.mem0_oss import _copy_id, _item_hit, _mem0_env, _subject
 
 SPACE_HEADER = "X-MemoryHub-Space"
+PAGE_SIZE = 200  # memories per get_all request while scanning
+SCAN_LIMIT = 2000  # memories one changes page may scan (more: narrow first)
+MAX_RESCANS = 3
+_MICRO = timedelta(microseconds=1)
 
 
 def _items(found) -> list[dict]:
@@ -145,6 +169,94 @@ class Adapter(BackendAdapter):
         )
         return [_item_hit(item) for item in _items(found)]
 
+    def changes_since(
+        self, cursor: str | None, *, limit: int = DEFAULT_LIMIT
+    ) -> ChangePage:
+        """Memories updated after ``cursor`` (upserts; see the module doc)."""
+        limit = page_limit(limit)
+        state = cursor_decode(self.kind, cursor) or {}
+        try:
+            window = TimeWindow.from_state(state.get("w"))
+        except ValueError:
+            raise cursor_error(self.kind) from None
+        items, exhausted = self._changed(window.read_from(), window.fetch_size(limit))
+        changes, more = window.take(items, limit=limit, exhausted=exhausted)
+        return ChangePage(
+            changes=changes,
+            cursor=cursor_encode(self.kind, {"w": window.state()}),
+            more=more,
+        )
+
+    def _changed(self, start: datetime | None, size: int) -> tuple[list, bool]:
+        """The first ``size`` memories updated from ``start`` on, in time order,
+        as (updated_at, id, change), and whether that was all of them."""
+        cap = max(SCAN_LIMIT, size)
+        end = None
+        if self._count(start, None) > cap:
+            end = self._narrow(start, low=size, high=cap)
+        found = sorted(self._scan(start, end), key=lambda item: (item[0], item[1]))
+        return found[:size], end is None and len(found) <= size
+
+    def _list(self, start, end, *, page: int, page_size: int) -> dict:
+        """One page of ``get_all`` over the time range (``count`` required)."""
+        bounds = {}
+        if start is not None:
+            bounds["gte"] = start.isoformat()
+        if end is not None:
+            bounds["lte"] = end.isoformat()
+        found = self._do(
+            self.client.get_all,
+            filters={"updated_at": bounds} if bounds else {},
+            page=page,
+            page_size=page_size,
+        )
+        if not isinstance(found, dict) or not isinstance(found.get("count"), int):
+            raise PermanentError(
+                "the server's memory list has no count; changes need a "
+                "paginated get_all (mem0 platform v3 or a MemoryHub peer)"
+            )
+        return found
+
+    def _count(self, start, end) -> int:
+        return self._list(start, end, page=1, page_size=1)["count"]
+
+    def _narrow(self, start, *, low: int, high: int) -> datetime:
+        """An end with ``low``..``high`` memories updated in [start, end], by
+        bisection (or the narrowest end found, if one microsecond holds more)."""
+        if start is None:  # the oldest memory was created before any update
+            count = self._count(None, None)
+            oldest = _items(self._list(None, None, page=count, page_size=1))
+            start = _updated_at(oldest[0]) if oldest else datetime.now(UTC)
+        before, after = start - _MICRO, datetime.now(UTC) + timedelta(days=1)
+        while after - before > _MICRO:
+            middle = before + (after - before) / 2
+            count = self._count(start, middle)
+            if count > high:
+                after = middle
+            elif count < low:
+                before = middle
+            else:
+                return middle
+        return after
+
+    def _scan(self, start, end) -> list[tuple[datetime, str, Change]]:
+        """Every memory updated in [start, end], consistent across its pages."""
+        for _ in range(MAX_RESCANS):
+            first = self._list(start, end, page=1, page_size=PAGE_SIZE)
+            items, pages, steady = _items(first), -(-first["count"] // PAGE_SIZE), True
+            for page in range(2, pages + 1):
+                found = self._list(start, end, page=page, page_size=PAGE_SIZE)
+                steady = steady and found["count"] == first["count"]
+                items += _items(found)
+            if steady:
+                latest = {}
+                for item in items:  # an item updated mid-scan may show twice
+                    key = str(item["id"])
+                    if key not in latest or _updated_at(item) > latest[key][0]:
+                        latest[key] = (_updated_at(item), key, _change(item))
+                return list(latest.values())
+        raise TransientError("the server's memories kept changing during the scan")
+
     def health_check(self) -> None:
         """``GET /v1/ping/`` answers."""
         response = self._do(self.client.client.get, "/v1/ping/")
@@ -158,3 +270,23 @@ class Adapter(BackendAdapter):
         client = self._client.reset()
         if client is not None:
             client.client.close()
+
+
+def _updated_at(item: dict) -> datetime:
+    """When a listed memory last changed (``created_at`` if never updated)."""
+    raw = item.get("updated_at") or item.get("created_at")
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise PermanentError(
+            "the server listed a memory without a valid updated_at"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _change(item: dict) -> Change:
+    return Change(
+        external_id=str(item["id"]),
+        op="upsert",
+        memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
+    )
