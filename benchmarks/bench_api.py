@@ -69,7 +69,7 @@ def parse_args(argv):
         choices=("auto", "yes", "no"),
         default="auto",
         help="drop the HNSW index during the load and rebuild it after "
-        "(auto: when loading 200,000 or more rows)",
+        "(auto: when loading 50,000 rows or more)",
     )
     return parser.parse_args(argv)
 
@@ -113,7 +113,7 @@ def prepare_spaces(args) -> tuple[dict, str]:
             progress(f"loading {size} memories into space {spaces[name].slug}")
             missing = size - corpus.loaded_count(spaces[name])
             rebuild = args.rebuild_index == "yes" or (
-                args.rebuild_index == "auto" and missing >= 200_000
+                args.rebuild_index == "auto" and missing >= corpus.REBUILD_AT
             )
             rate = corpus.load(
                 spaces[name], size, args.users, vectors,

@@ -83,7 +83,7 @@ def prepare(args) -> dict:
             args.n,
             args.users,
             vectors,
-            cache_dir=harness.CACHE_DIR if missing >= 200_000 else None,
+            cache_dir=harness.CACHE_DIR if missing >= corpus.REBUILD_AT else None,
         )
     return {"space": space, "key": corpus_key, "writes": writes, "wkey": writes_key}
 

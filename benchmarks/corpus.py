@@ -25,6 +25,9 @@ import numpy as np
 
 CORPUS_VERSION = 1  # bump when item() changes: it names the cache files
 CHUNK = 50_000
+# Loads of this many rows or more drop the HNSW index and rebuild it after:
+# building from the rows is faster than maintaining the graph row by row.
+REBUILD_AT = 50_000
 
 NAMES = (
     "Maya Leo Ines Tobias Ravi Anouk Kofi Freya Mateo Yuki Oskar Elodie Cormac "
@@ -233,9 +236,9 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
     """Write items with precomputed embeddings into ``space`` with ``COPY``.
 
     The rows are built by the memory service's own pieces — input validation
-    (``clean_memory_input``), sealing, MAC and blind index (``_new_memory``)
-    and the encrypted ADD history event (``_event``) — so they are exactly what
-    the API writes, and one audit row records the load. What it skips is the
+    (``clean_memory_input``), sealing, MAC and blind index (``memory_build``)
+    and the encrypted ADD history event (``event_build``) — so they are exactly
+    what the API writes, and one audit row records the load. What it skips is the
     per-row ``INSERT``: ``COPY`` moves them in one stream. Items whose content
     and scope repeat an active memory of the space are skipped, as the API's
     dedupe would. Returns how many rows were written.
@@ -246,8 +249,9 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
     from memories import keyring
     from memories.audit import access_record
     from memories.models import Memory, MemoryEvent
-    from memories.services import _event, _new_memory, content_mac
+    from memories.sealing import event_build, memory_build
     from memories.validation import clean_memory_input
+    from memoryhub.crypto import content_mac
 
     index_key = keyring.index_key(space)
     seen = _live_keys(space)
@@ -261,7 +265,7 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
             if key in seen:
                 continue
             seen.add(key)
-            memory = _new_memory(
+            memory = memory_build(
                 space=space,
                 item=item,
                 mac=mac,
@@ -271,7 +275,7 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
             )
             memories.append(memory)
             events.append(
-                _event(
+                event_build(
                     memory=memory,
                     space=space,
                     kind=MemoryEvent.Kind.ADD,
@@ -354,8 +358,14 @@ def _hnsw_index() -> tuple[str, str]:
 
 
 def _build(cursor, indexdef: str) -> None:
-    cursor.execute("SET maintenance_work_mem = '2GB'")
-    cursor.execute(f"SET max_parallel_maintenance_workers = {os.cpu_count() or 1}")
+    """Build the HNSW index with the graph in memory (1M x 384 needs ~2.5 GB).
+
+    One parallel worker beside the leader on a 2-core machine: more would
+    only take turns on the same cores.
+    """
+    workers = max(1, (os.cpu_count() or 2) - 1)
+    cursor.execute("SET maintenance_work_mem = '6GB'")
+    cursor.execute(f"SET max_parallel_maintenance_workers = {workers}")
     cursor.execute(indexdef)
 
 
