@@ -5,7 +5,7 @@ Rules the console keeps:
 - a memory's detail page shows its decrypted content read-only, and each
   view is recorded in the audit log (``memory.read``, surface ``admin``);
 - content is never added or edited here, and deletion goes through
-  :func:`memories.services.memory_delete`;
+  :func:`memories.erasure.memory_delete`;
 - wrapped key bytes, ciphertexts and MACs are never displayed;
 - audit, history and key rows are read-only;
 - spaces are created, changed, shared, rotated and shredded through the
@@ -29,7 +29,7 @@ from guardian.admin import (
 
 from accounts.actors import actor_for_user
 from accounts.admin import ReadOnlyAdmin, SlugForm
-from memories import permissions, services, sharing
+from memories import erasure, permissions, sealing, sharing
 from memories import spaces as space_services
 from memories.audit import access_record
 from memories.models import (
@@ -367,7 +367,7 @@ class MemoryAdmin(admin.ModelAdmin):
     @admin.display(description="content (decrypted; viewing is audited)")
     def decrypted_content(self, memory: Memory) -> str:
         try:
-            text = services.memory_content(memory)
+            text = sealing.memory_content(memory)
         except (DecryptionError, DomainError) as exc:
             return f"(cannot decrypt: {exc})"
         return format_html('<div style="white-space: pre-wrap">{}</div>', text)
@@ -399,7 +399,7 @@ class MemoryAdmin(admin.ModelAdmin):
         return [str(memory) for memory in objs], {"memories": len(objs)}, set(), []
 
     def delete_model(self, request, obj: Memory) -> None:
-        services.memory_delete(
+        erasure.memory_delete(
             actor=actor_for_user(request.user),
             space=obj.space,
             memory_id=obj.pk,
@@ -412,7 +412,7 @@ class MemoryAdmin(admin.ModelAdmin):
         for memory_id, space_id in queryset.values_list("pk", "space_id"):
             by_space.setdefault(space_id, []).append(memory_id)
         for space in Space.objects.filter(pk__in=by_space):
-            services.memory_delete_where(
+            erasure.memory_delete_where(
                 actor=actor,
                 space=space,
                 queryset=Memory.objects.filter(pk__in=by_space[space.pk]).exclude(

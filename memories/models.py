@@ -151,6 +151,8 @@ class Memory(models.Model):
             models.Index(fields=["space", "user_id"], name="memory_space_user"),
             models.Index(fields=["space", "-created_at"], name="memory_space_created"),
             models.Index(fields=["space", "key_version"], name="memory_space_keyver"),
+            # The local change feed pages through rows in this order.
+            models.Index(fields=["updated_at", "id"], name="memory_updated_id"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -230,7 +232,12 @@ class AccessEvent(models.Model):
     class Meta:
         default_permissions = ("view",)
         ordering = ["-at", "-id"]
-        indexes = [GinIndex(fields=["memory_ids"], name="accessevent_memory_ids")]
+        indexes = [
+            GinIndex(fields=["memory_ids"], name="accessevent_memory_ids"),
+            # One action in time order: the local change feed's erasures, the
+            # mem0 API's add lookups, the audit API's action filter.
+            models.Index(fields=["action", "at", "id"], name="accessevent_action_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"

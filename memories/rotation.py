@@ -17,7 +17,8 @@ from accounts.actors import Actor
 from memories import keyring, permissions
 from memories.audit import access_record
 from memories.models import Memory, MemoryEvent, Space, SpaceKey
-from memories.services import _event_aad, _memory_aad, require_perm
+from memories.sealing import event_aad, memory_aad
+from memories.services import require_perm
 
 
 def space_data_key_rotate(
@@ -65,7 +66,7 @@ def space_reencrypt_batch(*, space_pk: int, batch: int | None = None) -> int:
         .only("id", "content", "key_version")[:batch]
     )
     for memory in memories:
-        aad = _memory_aad(memory.pk, space)
+        aad = memory_aad(memory.pk, space)
         text = keyring.open_field(space=space, blob=bytes(memory.content), aad=aad)
         memory.content = keyring.seal_field(
             space=space, version=active, text=text, aad=aad
@@ -83,7 +84,7 @@ def space_reencrypt_batch(*, space_pk: int, batch: int | None = None) -> int:
             blob = getattr(event, attr)
             if blob is None:
                 continue
-            aad = _event_aad(event.id, space, field)
+            aad = event_aad(event.id, space, field)
             text = keyring.open_field(space=space, blob=bytes(blob), aad=aad)
             setattr(
                 event,

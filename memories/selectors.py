@@ -10,14 +10,10 @@ from django.utils import timezone
 from accounts.actors import Actor
 from memories import keyring, permissions
 from memories.audit import access_record
+from memories.erasure import expired_q
 from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState, Space
-from memories.services import (
-    embed_texts,
-    event_contents,
-    expired_q,
-    memories_decrypt,
-    require_perm,
-)
+from memories.sealing import event_contents, memories_decrypt
+from memories.services import embed_texts, require_perm
 from memoryhub.crypto import blind_tokens
 from memoryhub.errors import InvalidInput, NotFound
 

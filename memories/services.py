@@ -1,24 +1,29 @@
-"""Memory and space services: every write goes through here.
+"""Memory services: adds and updates, and the permission check every write uses.
 
 Surfaces (REST, mem0-compatible API, MCP, UI, admin, commands, tasks) call
 these functions; they check permissions, validate, encrypt, record history
-and audit, all in one transaction.
+and audit, all in one transaction. Deletion, erasure and expiry live in
+:mod:`memories.erasure`; sealing and opening rows in :mod:`memories.sealing`.
 """
 
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.actors import Actor
 from memories import keyring, permissions
 from memories.audit import access_record
 from memories.models import Memory, MemoryEvent, MemoryState, Space
+from memories.sealing import (
+    event_build,
+    memory_aad,
+    memory_build,
+    memory_content,
+)
 from memories.validation import (
     MemoryInput,
     clean_categories,
@@ -80,125 +85,12 @@ def embed_chunks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence]]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _memory_aad(memory_id: uuid.UUID, space: Space) -> bytes:
-    return keyring.field_aad(
-        kind="memory", row_id=memory_id, space=space, field="content"
-    )
-
-
-def _event_aad(event_id: uuid.UUID, space: Space, field: str) -> bytes:
-    return keyring.field_aad(
-        kind="memory-event", row_id=event_id, space=space, field=field
-    )
-
-
-def memory_content(memory: Memory, space: Space | None = None) -> str:
-    """Decrypt a memory's content (raises DecryptionError if it was tampered with)."""
-    space = space or memory.space
-    return keyring.open_field(
-        space=space, blob=bytes(memory.content), aad=_memory_aad(memory.pk, space)
-    )
-
-
-def memories_decrypt(memories: Sequence[Memory], space: Space) -> list[Memory]:
-    """Attach ``plaintext`` to each memory (in memory only, never saved)."""
-    for memory in memories:
-        memory.plaintext = memory_content(memory, space)
-    return list(memories)
-
-
-def _event(
-    *,
-    memory: Memory,
-    space: Space,
-    kind: str,
-    old: str | None,
-    new: str | None,
-    actor: Actor,
-    surface: str,
-    version: int,
-) -> MemoryEvent:
-    event = MemoryEvent(
-        id=uuid.uuid4(),
-        memory=memory,
-        event=kind,
-        actor=actor.label,
-        surface=surface,
-        key_version=version,
-    )
-    if old is not None:
-        event.old_content = keyring.seal_field(
-            space=space,
-            version=version,
-            text=old,
-            aad=_event_aad(event.id, space, "old"),
-        )
-    if new is not None:
-        event.new_content = keyring.seal_field(
-            space=space,
-            version=version,
-            text=new,
-            aad=_event_aad(event.id, space, "new"),
-        )
-    return event
-
-
-def event_contents(event: MemoryEvent, space: Space) -> tuple[str | None, str | None]:
-    """Decrypt a history event's (old, new) content."""
-    old = new = None
-    if event.old_content is not None:
-        old = keyring.open_field(
-            space=space,
-            blob=bytes(event.old_content),
-            aad=_event_aad(event.id, space, "old"),
-        )
-    if event.new_content is not None:
-        new = keyring.open_field(
-            space=space,
-            blob=bytes(event.new_content),
-            aad=_event_aad(event.id, space, "new"),
-        )
-    return old, new
-
-
 # --- memories -------------------------------------------------------------------
 
 
-def _new_memory(
-    *,
-    space: Space,
-    item: MemoryInput,
-    mac: bytes,
-    embedding,
-    version: int,
-    index_key: bytes,
-) -> Memory:
-    memory_id = uuid.uuid4()
-    return Memory(
-        id=memory_id,
-        space=space,
-        content=keyring.seal_field(
-            space=space,
-            version=version,
-            text=item.content,
-            aad=_memory_aad(memory_id, space),
-        ),
-        content_mac=mac,
-        keyword_index=" ".join(blind_tokens(index_key, item.content)) or None,
-        embedding=embedding,
-        user_id=item.user_id,
-        agent_id=item.agent_id,
-        app_id=item.app_id,
-        run_id=item.run_id,
-        metadata=item.metadata,
-        categories=item.categories,
-        expires_at=item.expires_at,
-        immutable=item.immutable,
-        key_version=version,
-    )
-
-
-def _live_duplicates(space: Space, macs: list[bytes]) -> dict[tuple, Memory]:
+def _live_duplicates(
+    space: Space, macs: list[bytes], *, surface: str
+) -> dict[tuple, Memory]:
     """Active memories in ``space`` with any of ``macs``; expired ones are retired."""
     found: dict[tuple, Memory] = {}
     now = timezone.now()
@@ -219,9 +111,9 @@ def _live_duplicates(space: Space, macs: list[bytes]) -> dict[tuple, Memory]:
             )
         ] = memory
     if expired:
-        # An expired memory no longer counts as a duplicate; archive it so the
-        # unique "one active copy" index admits the fresh one.
-        Memory.objects.filter(pk__in=expired).update(state=MemoryState.ARCHIVED)
+        from memories.erasure import expired_archive  # erasure imports this module
+
+        expired_archive(space=space, memory_ids=expired, surface=surface)
     return found
 
 
@@ -337,7 +229,7 @@ def _add_cleaned(
     index_key = keyring.index_key(space)
     version = keyring.active_version(space)
     macs = [content_mac(index_key, item.content) for item in items]
-    existing = _live_duplicates(space, macs)
+    existing = _live_duplicates(space, macs, surface=surface)
     out: list[tuple[Memory, bool] | None] = [None] * len(items)
     firsts: list[tuple[int, MemoryInput, bytes, object]] = []  # rows to insert
     repeats: list[tuple[int, int]] = []  # (position, index in firsts): same content
@@ -358,7 +250,7 @@ def _add_cleaned(
         with transaction.atomic(), closing(_vectors_for(firsts)) as chunks:
             for offset, vectors in chunks:
                 chunk = [
-                    _new_memory(
+                    memory_build(
                         space=space,
                         item=item,
                         mac=mac,
@@ -390,7 +282,7 @@ def _add_cleaned(
     if to_insert:
         MemoryEvent.objects.bulk_create(
             [
-                _event(
+                event_build(
                     memory=memory,
                     space=space,
                     kind=MemoryEvent.Kind.ADD,
@@ -530,7 +422,7 @@ def memory_update(
                 space=space,
                 version=version,
                 text=new_content,
-                aad=_memory_aad(memory.pk, space),
+                aad=memory_aad(memory.pk, space),
             )
             memory.key_version = version
             memory.content_mac = content_mac(index_key, new_content)
@@ -581,7 +473,7 @@ def memory_update(
         ) from None
     routing_services.outbox_enqueue_for(memory=memory, op="update")
     version = keyring.active_version(space)
-    _event(
+    event_build(
         memory=memory,
         space=space,
         kind=MemoryEvent.Kind.UPDATE,
@@ -600,175 +492,3 @@ def memory_update(
         detail={"fields": sorted(set(changed) - {"updated_at"})},
     )
     return memory
-
-
-@transaction.atomic
-def memory_delete(
-    *, actor: Actor, space: Space, memory_id, hard: bool = False, surface: str = "api"
-) -> None:
-    """Delete a memory: soft (state=deleted, history kept) or hard (erased)."""
-    memory = memory_for_update(
-        actor=actor, space=space, memory_id=memory_id, perm=permissions.DELETE
-    )
-    routing_services.outbox_enqueue_for(memory=memory, op="delete")
-    if hard:
-        memory.delete()
-    else:
-        old = memory_content(memory, space)
-        memory.state = MemoryState.DELETED
-        memory.version += 1
-        memory.save(update_fields=["state", "version", "updated_at"])
-        _event(
-            memory=memory,
-            space=space,
-            kind=MemoryEvent.Kind.DELETE,
-            old=old,
-            new=None,
-            actor=actor,
-            surface=surface,
-            version=keyring.active_version(space),
-        ).save()
-    access_record(
-        actor=actor,
-        action="memory.erase" if hard else "memory.delete",
-        surface=surface,
-        space=space,
-        memory_ids=[memory_id],
-    )
-
-
-@transaction.atomic
-def memory_delete_where(
-    *, actor: Actor, space: Space, queryset, hard: bool = False, surface: str = "api"
-) -> int:
-    """Delete every memory of ``queryset`` (already scoped to ``space``)."""
-    require_perm(actor, space, permissions.DELETE)
-    ids = list(queryset.filter(space=space).values_list("pk", flat=True))
-    if not ids:
-        return 0
-    routing_services.outbox_enqueue_deletes(memory_ids=ids, space_id=space.pk)
-    if hard:
-        for start in range(0, len(ids), 1000):
-            Memory.objects.filter(pk__in=ids[start : start + 1000]).delete()
-    else:
-        version = keyring.active_version(space)
-        events = []
-        for memory in Memory.objects.filter(pk__in=ids).select_for_update():
-            events.append(
-                _event(
-                    memory=memory,
-                    space=space,
-                    kind=MemoryEvent.Kind.DELETE,
-                    old=memory_content(memory, space),
-                    new=None,
-                    actor=actor,
-                    surface=surface,
-                    version=version,
-                )
-            )
-        MemoryEvent.objects.bulk_create(events, batch_size=1000)
-        Memory.objects.filter(pk__in=ids).update(
-            state=MemoryState.DELETED,
-            version=F("version") + 1,  # as memory_delete does
-            updated_at=timezone.now(),
-        )
-    access_record(
-        actor=actor,
-        action="memory.erase" if hard else "memory.delete",
-        surface=surface,
-        space=space,
-        memory_ids=ids,
-    )
-    return len(ids)
-
-
-def memory_delete_by_filter(
-    *,
-    actor: Actor,
-    space: Space,
-    filters: dict,
-    hard: bool = False,
-    surface: str = "api",
-) -> int:
-    """Delete the memories of ``space`` matching ``filters`` (at least one condition).
-
-    Soft deletion covers active and archived memories; ``hard`` erases every
-    match whatever its state, soft-deleted ones and their history included.
-    """
-    from memories.filters import compile_filters
-
-    require_perm(actor, space, permissions.DELETE)
-    if not isinstance(filters, dict) or not filters:
-        raise InvalidInput(
-            "filters must name at least one condition, e.g. "
-            '{"user_id": "alice"}; deleting a whole space is DELETE on the space',
-            field="filters",
-        )
-    queryset = Memory.objects.filter(space=space)
-    if not hard:
-        queryset = queryset.exclude(state=MemoryState.DELETED)
-    queryset = queryset.filter(
-        compile_filters(
-            filters,
-            keyword_tokens=lambda text: blind_tokens(keyring.index_key(space), text),
-        )
-    )
-    return memory_delete_where(
-        actor=actor, space=space, queryset=queryset, hard=hard, surface=surface
-    )
-
-
-def memory_erase_user(
-    *, actor: Actor, space: Space, user_id: str, surface: str = "api"
-) -> int:
-    """Erase (hard delete, history included) everything stored for ``user_id``."""
-    if not isinstance(user_id, str) or not user_id:
-        raise InvalidInput(
-            "user_id is required to erase a user's memories", field="user_id"
-        )
-    return memory_delete_where(
-        actor=actor,
-        space=space,
-        queryset=Memory.objects.filter(user_id=user_id),
-        hard=True,
-        surface=surface,
-    )
-
-
-def expired_q(now: datetime | None = None) -> Q:
-    """Memories whose expiry has passed."""
-    return Q(expires_at__isnull=False, expires_at__lte=now or timezone.now())
-
-
-def memories_expire_sweep(*, batch: int = 1000) -> int:
-    """Erase memories expired more than ``EXPIRED_RETENTION_DAYS`` ago.
-
-    Expired memories are hidden from reads at once (``include_expired`` can
-    still show them); after the grace period this sweep erases them, history
-    included, one space at a time. Returns how many were erased.
-    """
-    from datetime import timedelta
-
-    from django.conf import settings
-
-    from accounts.actors import SYSTEM
-
-    cutoff = timezone.now() - timedelta(days=settings.EXPIRED_RETENTION_DAYS)
-    rows = list(
-        Memory.objects.filter(
-            expires_at__lte=cutoff, space__shredded_at__isnull=True
-        ).values_list("space_id", "pk")[:batch]
-    )
-    by_space: dict[int, list] = {}
-    for space_id, memory_id in rows:
-        by_space.setdefault(space_id, []).append(memory_id)
-    erased = 0
-    for space in Space.objects.filter(pk__in=by_space):
-        erased += memory_delete_where(
-            actor=SYSTEM,
-            space=space,
-            queryset=Memory.objects.filter(pk__in=by_space[space.pk]),
-            hard=True,
-            surface="task",
-        )
-    return erased

@@ -31,7 +31,7 @@ def space_reencrypt(space_pk: int) -> None:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def memories_expire_sweep() -> int:
     """Erase memories past their expiry grace period (one batch per run)."""
-    from memories.services import memories_expire_sweep as sweep
+    from memories.erasure import memories_expire_sweep as sweep
 
     erased = sweep()
     if erased:

@@ -16,8 +16,9 @@ from accounts.actors import Actor
 from memories import permissions
 from memories.audit import MAX_IDS_PER_EVENT, access_record
 from memories.models import Memory, MemoryState, Space
+from memories.sealing import memory_content
 from memories.selectors import memories_in
-from memories.services import memory_add_many, memory_content, require_perm
+from memories.services import memory_add_many, require_perm
 from memoryhub.errors import InvalidInput
 from memoryhub.safejson import check_strings, loads_strict
 

@@ -114,8 +114,12 @@ def _configure(server) -> None:
             conn.execute(f"ALTER SYSTEM SET {name} = {psycopg.sql.quote(value)}")
         if changed:
             conn.execute("SELECT pg_reload_conf()")
+        # pending_restart is only set once the (asynchronous) reload is done,
+        # so settings changed just now are judged by their context instead.
         pending = conn.execute(
-            "SELECT count(*) FROM pg_settings WHERE pending_restart"
+            "SELECT count(*) FROM pg_settings WHERE pending_restart "
+            "OR (context = 'postmaster' AND name = ANY(%s))",
+            [list(changed)],
         ).fetchone()[0]
     if pending and server.global_process_id_list.get() == [os.getpid()]:
         from pgserver._commands import pg_ctl

@@ -2,11 +2,13 @@
 
 ``/healthz`` is liveness: the process answers HTTP. It touches nothing else,
 so a database outage never makes an orchestrator restart healthy web
-processes. ``/readyz`` is readiness: the database answers a query, the broker
-accepts a connection (one attempt, short timeout) and the embedder is loaded
-or loads now. It answers 503 naming the failed check and why, so traffic is
-held back until the process can really serve. Messages name the failing
-component and its error, never credentials (connection URLs are not echoed).
+processes. ``/readyz`` is readiness: the database accepts a new connection
+and answers a query, the broker accepts a connection (one attempt each,
+short timeouts) and the embedder is loaded or loads now. It answers 503
+naming the failed check and why (for the database, which server), so
+traffic is held back until the process can really serve. Messages name the
+failing component and its error, never credentials (connection URLs are
+not echoed).
 
 :class:`HealthCheckMiddleware` (first in ``MIDDLEWARE``) answers both paths
 before host validation: orchestrators probe with the pod or container IP as
@@ -17,7 +19,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.db import connection
+import psycopg
+from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -25,6 +28,11 @@ from django.views.decorators.http import require_GET
 logger = logging.getLogger(__name__)
 
 BROKER_TIMEOUT_SECONDS = 2.0
+DATABASE_TIMEOUT_SECONDS = 2  # libpq's connect_timeout: whole seconds, 2 at least
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not accept a connection or answer; says which one."""
 
 
 @never_cache
@@ -35,11 +43,35 @@ def healthz(request):
 
 
 def check_database() -> dict:
-    """One round trip to the database."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    """One round trip on a fresh connection that gives up after a short timeout.
+
+    Not through Django's connection: with the pool (production), a database
+    that is down makes ``connection.cursor()`` wait the pool's whole timeout
+    (10 s) before it fails, longer than a probe waits; without the pool libpq
+    waits on an unreachable host as long as the OS lets it. A fresh
+    connection with the same parameters also shows that the server accepts
+    new ones, which a process needs to serve.
+    """
+    params = {
+        **connections["default"].get_connection_params(),
+        "connect_timeout": DATABASE_TIMEOUT_SECONDS,  # over any from the URL
+        "autocommit": True,
+    }
+    try:
+        with psycopg.connect(**params) as conn:
+            conn.execute("SELECT 1").fetchone()
+    except psycopg.Error as exc:
+        message = str(exc).strip() or "no reason given"
+        raise DatabaseUnavailable(
+            f"{_database_target(params)}: {type(exc).__name__}: {message}"
+        ) from exc
     return {}
+
+
+def _database_target(params: dict) -> str:
+    """``host:port/name`` of the database: never the user or the password."""
+    host = params.get("host") or "localhost"
+    return f"{host}:{params.get('port') or 5432}/{params.get('dbname', '')}"
 
 
 def check_broker() -> dict:

@@ -181,7 +181,7 @@ def search_routed(
         top_k=top_k,
         timeout=compiled.rule.read_timeout_seconds,
     )
-    from memories.services import memories_decrypt
+    from memories.sealing import memories_decrypt
 
     fused = rrf_merge([_memory_ids(backend, hits) for backend, hits in outcome.hits])
     by_id = {str(m.pk): m for m in queryset.filter(pk__in=[key for key, _ in fused])}

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership, Team
-from memories import permissions, services
+from memories import permissions, sealing, services
 from memories.models import AccessEvent, Memory, SpaceKey
 from tests.factories import (
     SYSTEM,
@@ -115,7 +115,7 @@ def test_memory_content_cannot_be_added_or_changed(admin_client, memory):
     admin_client.post(url, {"user_id": "mallory"})
     memory.refresh_from_db()
     assert memory.user_id == "ravi"
-    assert services.memory_content(memory) == SECRET
+    assert sealing.memory_content(memory) == SECRET
 
 
 def test_memory_delete_goes_through_the_service(admin_client, memory):

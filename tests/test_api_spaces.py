@@ -5,7 +5,7 @@ from django.core.cache import cache
 
 from accounts.actors import SYSTEM
 from accounts.models import Team
-from memories import keyring, services
+from memories import keyring, sealing
 from memories.models import AccessEvent, Memory, Space, SpaceKey
 from memories.sharing import space_share
 from memoryhub.errors import Conflict
@@ -186,7 +186,7 @@ def test_shredded_space_is_gone_and_unreadable(
     if space is not None:
         memory.content = sealed
         with pytest.raises(Conflict):
-            services.memory_content(memory, space)
+            sealing.memory_content(memory, space)
     # The slug is free again.
     assert make_space(cast.team, "default").pk != cast.space.pk
 
@@ -201,7 +201,7 @@ def test_shred_destroys_keys_before_purge(cast, django_capture_on_commit_callbac
     space = Space.objects.get(pk=cast.space.pk)
     stored = Memory.objects.get(pk=memory.pk)
     with pytest.raises(Conflict):
-        services.memory_content(stored, space)
+        sealing.memory_content(stored, space)
 
 
 def test_sharing_with_a_user_grants_view_and_requested_perms(cast):

@@ -11,7 +11,7 @@ CI an unreachable Redis skips these tests with the reason; in CI
 import pytest
 
 from accounts.actors import SYSTEM
-from memories import services
+from memories import sealing, services
 from memories.models import Memory, MemoryEvent, SpaceKey
 from memories.rotation import space_data_key_rotate
 from memoryhub.celery import app as celery_app
@@ -64,7 +64,7 @@ def test_worker_reencrypts_a_space_after_data_key_rotation(worker):
     wait_for(done, proc, log, timeout=60)
     for memory, text in zip(memories, texts, strict=True):
         memory.refresh_from_db()
-        assert services.memory_content(memory, space) == text
+        assert sealing.memory_content(memory, space) == text
     output = log.read_text()
     # 7 memories + 7 history events in batches of 2: the task re-queued itself.
     assert output.count("memories.tasks.space_reencrypt") >= 4, output

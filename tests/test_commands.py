@@ -13,7 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import authenticate_key
 from accounts.models import ApiKey, Membership, Team, User
-from memories import services
+from memories import sealing, services
 from memories.models import AccessEvent, Memory, MemoryEvent, Space, SpaceKey
 from memoryhub.crypto import peek_key_id
 from memoryhub.crypto.keys import master_keyring
@@ -229,7 +229,7 @@ def test_rotate_data_key_wait_reencrypts_everything(team, space, settings):
     assert list(SpaceKey.objects.filter(space=space).values_list("version")) == [(2,)]
     for memory, text in zip(memories, texts, strict=True):
         memory.refresh_from_db()
-        assert services.memory_content(memory, space) == text
+        assert sealing.memory_content(memory, space) == text
     assert "older keys are destroyed" in lines[-1]
 
 

@@ -1,6 +1,10 @@
 """Health endpoints: liveness needs nothing, readiness names what is missing."""
 
+import socket
+import time
+
 import pytest
+from django.db import connections
 from django.db.utils import OperationalError
 from kombu import Connection
 
@@ -79,6 +83,35 @@ def test_readyz_is_503_when_the_database_fails(client, embedder_ok, monkeypatch)
     assert (
         "connection to server failed" in response.json()["checks"]["database"]["error"]
     )
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never answers (a hung database)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+def test_readyz_fails_fast_when_the_database_does_not_answer(
+    client, embedder_ok, monkeypatch, silent_server
+):
+    """A database that hangs is reported within the check's own short timeout,
+    well before the 10 s the connection pool would wait, naming the server."""
+    settings_dict = connections["default"].settings_dict
+    monkeypatch.setitem(settings_dict, "HOST", "127.0.0.1")
+    monkeypatch.setitem(settings_dict, "PORT", str(silent_server))
+    started = time.monotonic()
+    response = client.get("/readyz")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failed"] == ["database"]
+    error = body["checks"]["database"]["error"]
+    assert error.startswith(f"DatabaseUnavailable: 127.0.0.1:{silent_server}/")
+    assert "timeout" in error
+    assert elapsed < 5, f"readiness took {elapsed:.1f} s with the database hung"
 
 
 @pytest.mark.django_db

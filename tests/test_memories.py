@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from memories import keyring, services, spaces
+from memories import erasure, keyring, sealing, services, spaces
 from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState, SpaceKey
 from memories.rotation import space_data_key_rotate, space_reencrypt_batch
 from memories.selectors import memory_get, memory_history, memory_search
@@ -55,7 +55,7 @@ def test_ciphertext_moved_to_another_row_fails_to_decrypt(space):
     Memory.objects.filter(pk=second.pk).update(content=first.content)
     moved = Memory.objects.get(pk=second.pk)
     with pytest.raises(DecryptionError, match="does not belong to this row"):
-        services.memory_content(moved, space)
+        sealing.memory_content(moved, space)
 
 
 def test_identical_content_in_same_scope_is_deduplicated(space):
@@ -133,7 +133,7 @@ def test_a_large_batch_embeds_only_new_rows_in_chunks_and_keeps_order(space):
     singles = real.embed(texts)
     for i in (0, 31, 32, 33, 63, 64, 89):  # around the chunk edges
         stored = Memory.objects.get(pk=results[i]["memory"].pk)
-        services.memories_decrypt([stored], space)
+        sealing.memories_decrypt([stored], space)
         assert stored.plaintext == texts[i]
         # Its own text's embedding is the nearest (int8 activations are
         # quantized per call, so batch-mates shift vectors by ~0.01).
@@ -176,7 +176,7 @@ def test_history_records_add_update_delete_with_contents(space, owner_actor):
     services.memory_update(
         actor=owner_actor, space=space, memory_id=memory.pk, content="works as a doctor"
     )
-    services.memory_delete(actor=owner_actor, space=space, memory_id=memory.pk)
+    erasure.memory_delete(actor=owner_actor, space=space, memory_id=memory.pk)
     history = memory_history(actor=SYSTEM, space=space, memory_id=memory.pk)
     assert [(h["event"], h["old_content"], h["new_content"]) for h in history] == [
         ("ADD", None, "works as a nurse"),
@@ -228,6 +228,31 @@ def test_expired_memories_are_hidden_from_reads(space):
     assert created and fresh.pk != memory.pk
 
 
+def test_an_expired_duplicate_is_archived_like_any_state_change(space):
+    """Re-adding an expired memory's content archives the old row as
+    ``memory_update`` would: new version and ``updated_at`` (so change feeds
+    see it), an UPDATE history event and an audit row, by the system."""
+    old, _ = add(
+        space,
+        "temporary door code 4321",
+        expires_at=(timezone.now() + timedelta(hours=1)).isoformat(),
+    )
+    Memory.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(1))
+    before = Memory.objects.get(pk=old.pk)
+    fresh, created = add(space, "temporary door code 4321")
+    assert created and fresh.pk != old.pk
+    archived = Memory.objects.get(pk=old.pk)
+    assert archived.state == MemoryState.ARCHIVED
+    assert archived.version == before.version + 1
+    assert before.updated_at < archived.updated_at <= fresh.updated_at
+    event = MemoryEvent.objects.filter(memory_id=old.pk).order_by("at").last()
+    assert (event.event, event.actor, event.surface) == ("UPDATE", "system", "api")
+    assert event.old_content is None and event.new_content is None
+    audit = AccessEvent.objects.get(action="memory.update", memory_ids=[old.pk])
+    assert audit.actor == "system"
+    assert audit.detail == {"fields": ["state", "version"], "expired": True}
+
+
 def test_expiry_in_the_past_and_bad_dates_are_rejected(space):
     with pytest.raises(InvalidInput, match="future"):
         add(space, "x", expires_at="2001-01-01T00:00:00Z")
@@ -253,12 +278,10 @@ def test_hard_delete_and_user_erasure_remove_rows_and_history(space):
     a, _ = add(space, "alpha", user_id="erase-me")
     add(space, "beta", user_id="erase-me")
     keep, _ = add(space, "gamma", user_id="keep")
-    services.memory_delete(actor=SYSTEM, space=space, memory_id=a.pk, hard=True)
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=a.pk, hard=True)
     assert not Memory.objects.filter(pk=a.pk).exists()
     assert not MemoryEvent.objects.filter(memory_id=a.pk).exists()
-    assert (
-        services.memory_erase_user(actor=SYSTEM, space=space, user_id="erase-me") == 1
-    )
+    assert erasure.memory_erase_user(actor=SYSTEM, space=space, user_id="erase-me") == 1
     assert list(Memory.objects.filter(space=space).values_list("pk", flat=True)) == [
         keep.pk
     ]
@@ -279,7 +302,7 @@ def test_shredded_space_is_unreadable_and_purged(
     stale = Memory.objects.get(pk=memory.pk)
     assert bytes(stale.content) == blob
     with pytest.raises(Conflict, match="shredded"):
-        services.memory_content(stale, space)
+        sealing.memory_content(stale, space)
     for callback in callbacks:
         callback()  # eager Celery: purge runs now
     assert not Memory.objects.filter(pk=memory.pk).exists()
@@ -443,7 +466,7 @@ def test_expiry_sweep_erases_after_the_grace_period(space, settings):
     now = timezone.now()
     Memory.objects.filter(pk=old.pk).update(expires_at=now - timedelta(days=3))
     Memory.objects.filter(pk=recent.pk).update(expires_at=now - timedelta(days=1))
-    assert services.memories_expire_sweep() == 1
+    assert erasure.memories_expire_sweep() == 1
     remaining = set(Memory.objects.values_list("pk", flat=True))
     assert remaining == {recent.pk, live.pk}
     assert AccessEvent.objects.filter(action="memory.erase", surface="task").exists()

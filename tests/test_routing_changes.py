@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from accounts.actors import SYSTEM
+from memories import erasure
 from memories import services as memory_services
 from memories.models import Memory
 from routing import selectors, services
@@ -61,10 +62,8 @@ def test_local_feed_pages_adds_updates_deletes_and_erasures(space, local):
     memory_services.memory_update(
         actor=SYSTEM, space=space, memory_id=first.pk, metadata={"tier": "gold"}
     )
-    memory_services.memory_delete(actor=SYSTEM, space=space, memory_id=second.pk)
-    memory_services.memory_delete(
-        actor=SYSTEM, space=space, memory_id=third.pk, hard=True
-    )
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=second.pk)
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=third.pk, hard=True)
     changes, _, cursor = drain(local, cursor, limit=1)
     assert ops(changes) == [
         (str(first.pk), "upsert"),
@@ -89,6 +88,30 @@ def test_local_feed_rereads_the_overlap_for_late_commits(space, local):
     )
     changes, _, cursor = drain(local, cursor)
     assert ops(changes) == [(str(late.pk), "upsert")]
+    assert drain(local, cursor)[0] == []
+
+
+def test_local_feed_reports_expiry_archives_and_sweep_erasures(space, local, settings):
+    """Expiry's writes reach the feed: an expired duplicate archived by an
+    add comes back as an upsert, and the sweep's erasures as erased deletes."""
+    settings.EXPIRED_RETENTION_DAYS = 2
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    duplicate = add(space, "door code 4321", seed=1, expires_at=soon)
+    old = add(space, "old door code", seed=2)
+    _, _, cursor = drain(local)
+    now = dt.datetime.now(dt.UTC)
+    Memory.objects.filter(pk=duplicate.pk).update(expires_at=now - dt.timedelta(1))
+    Memory.objects.filter(pk=old.pk).update(expires_at=now - dt.timedelta(3))
+
+    fresh = add(space, "door code 4321", seed=3)
+    assert erasure.memories_expire_sweep() == 1
+    changes, _, cursor = drain(local, cursor)
+    assert ops(changes) == [
+        (str(duplicate.pk), "upsert"),
+        (str(fresh.pk), "upsert"),
+        (str(old.pk), "delete"),
+    ]
+    assert changes[2].detail == {"space": str(space.uuid), "erased": True}
     assert drain(local, cursor)[0] == []
 
 
@@ -171,7 +194,7 @@ def test_graph_feed_compares_snapshots_of_entities(space, tmp_path):
     memory_services.memory_update(
         actor=SYSTEM, space=space, memory_id=first.pk, metadata={"v": 2}
     )
-    memory_services.memory_delete(actor=SYSTEM, space=space, memory_id=memories[1].pk)
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=memories[1].pk)
     deliver_all()
     changes, _, cursor = drain(adapter, cursor, limit=1)
     assert ops(changes) == [(str(first.pk), "upsert"), (str(memories[1].pk), "delete")]

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from accounts.actors import SYSTEM
+from memories import erasure
 from memories import services as memory_services
 from routing import selectors, services
 from routing.backends import mem0_platform
@@ -241,7 +242,7 @@ def test_the_peer_change_feed_lists_updates_a_bounded_page_at_a_time(peer, monke
     changes, _, cursor = drain(adapter, cursor)
     assert [c.memory_id for c in changes] == [str(memories[1].pk)]
     # The platform API lists live memories only: deletions are not reported.
-    memory_services.memory_delete(actor=SYSTEM, space=space, memory_id=memories[2].pk)
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=memories[2].pk)
     assert drain(adapter, cursor)[0] == []
 
     # More changes than one scan may hold: the time range is bisected first.

@@ -15,6 +15,7 @@ from django.db import connection
 
 from accounts.actors import SYSTEM
 from accounts.services import api_key_revoke
+from memories import erasure
 from memories import services as memory_services
 from memories.models import Memory
 from routing import calls, outbox, selectors, services
@@ -122,7 +123,7 @@ def test_replicates_to_and_searches_a_memoryhub_mcp_endpoint(
     memory_services.memory_update(
         actor=SYSTEM, space=origin, memory_id=tea.pk, content="prefers oolong"
     )
-    memory_services.memory_delete(actor=SYSTEM, space=origin, memory_id=cat.pk)
+    erasure.memory_delete(actor=SYSTEM, space=origin, memory_id=cat.pk)
     deliver_all()
     assert calls.backend_call(backend, "get", f"memoryhub:{tea.pk}").content == (
         "prefers oolong"

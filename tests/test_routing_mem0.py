@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from accounts.actors import SYSTEM
+from memories import erasure
 from memories import services as memory_services
 from routing import selectors, services
 from routing.backends.changes import InvalidCursor, cursor_encode
@@ -58,9 +59,7 @@ def test_mem0_backend_replicates_and_serves_searches(space):
     memory_services.memory_update(
         actor=SYSTEM, space=space, memory_id=tea.pk, content="Alice prefers oolong"
     )
-    memory_services.memory_delete(
-        actor=SYSTEM, space=space, memory_id=cat.pk, hard=True
-    )
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=cat.pk, hard=True)
     deliver_all()
     stored = memory.get_all(filters={"user_id": "alice"})["results"]
     assert [item["memory"] for item in stored] == ["Alice prefers oolong"]
@@ -106,9 +105,7 @@ def test_mem0_feed_reads_the_history_store(space, tmp_path):
     memory_services.memory_update(
         actor=SYSTEM, space=space, memory_id=tea.pk, metadata={"cup": "large"}
     )
-    memory_services.memory_delete(
-        actor=SYSTEM, space=space, memory_id=cat.pk, hard=True
-    )
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=cat.pk, hard=True)
     deliver_all()
     changes, _, cursor = drain(adapter, cursor)
     assert {(c.external_id, c.op, c.memory_id) for c in changes} == {

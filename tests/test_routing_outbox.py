@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from accounts.actors import SYSTEM
+from memories import erasure
 from memories import services as memory_services
 from routing import outbox, services
 from routing.models import ExternalRef, OutboxEntry, OutboxState
@@ -76,10 +77,8 @@ def test_add_update_delete_and_erase_reach_the_mcp_server(graph, space):
     assert ref.applied_seq == 2 and ref.applied_version == 2
     other = add(space, "drinks coffee")
     deliver_all()
-    memory_services.memory_delete(actor=SYSTEM, space=space, memory_id=memory.pk)
-    memory_services.memory_delete(
-        actor=SYSTEM, space=space, memory_id=other.pk, hard=True
-    )
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=memory.pk)
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=other.pk, hard=True)
     deliver_all()
     assert graph_names(graph) == []
     assert not ExternalRef.objects.exists()
@@ -92,7 +91,7 @@ def test_a_delete_is_never_overtaken_by_an_older_update(graph, space):
     memory_services.memory_update(
         actor=SYSTEM, space=space, memory_id=memory.pk, metadata={"v": 2}
     )
-    memory_services.memory_delete(actor=SYSTEM, space=space, memory_id=memory.pk)
+    erasure.memory_delete(actor=SYSTEM, space=space, memory_id=memory.pk)
     # The newer delete's task runs first; the older update's task comes late.
     assert outbox.outbox_deliver(memory_id=memory.pk, backend_id=graph.pk).status == (
         "delivered"

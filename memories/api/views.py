@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from memories import permissions, selectors, services
+from memories import erasure, permissions, sealing, selectors, services
 from memories.api.serializers import (
     BatchCreateSerializer,
     BatchResultSerializer,
@@ -154,7 +154,7 @@ class MemoryViewSet(SpaceViewSet):
         memory, created = services.memory_add(
             actor=self.actor, space=self.space, data=data
         )
-        services.memories_decrypt([memory], self.space)
+        sealing.memories_decrypt([memory], self.space)
         return Response(
             self._render(memory),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -230,7 +230,7 @@ class MemoryViewSet(SpaceViewSet):
         memory = services.memory_update(
             actor=self.actor, space=self.space, memory_id=memory_id, **data
         )
-        services.memories_decrypt([memory], self.space)
+        sealing.memories_decrypt([memory], self.space)
         return Response(self._render(memory))
 
     @extend_schema(
@@ -270,7 +270,7 @@ class MemoryViewSet(SpaceViewSet):
     def destroy(self, request, slug, memory_id):
         """``DELETE .../memories/<id>/``."""
         hard = self.query(DeleteQuerySerializer)["hard"]
-        services.memory_delete(
+        erasure.memory_delete(
             actor=self.actor, space=self.space, memory_id=memory_id, hard=hard
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -291,7 +291,7 @@ class MemoryViewSet(SpaceViewSet):
         """``POST .../memories/delete/``."""
         self.query()
         body = self.body(BulkDeleteSerializer)
-        deleted = services.memory_delete_by_filter(
+        deleted = erasure.memory_delete_by_filter(
             actor=self.actor,
             space=self.space,
             filters=body["filters"],

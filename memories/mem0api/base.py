@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.actors import actor_from_request
 from accounts.authentication import ApiKeyAuthentication
-from memories import permissions, selectors, services
+from memories import permissions, sealing, selectors, services
 from memories.mem0api import mapping, serializers
 from memories.models import MemoryState
 from memories.validation import clean_memory_input
@@ -92,7 +92,7 @@ def update_memory(*, actor, space, memory_id, body: dict):
     memory = services.memory_update(
         actor=actor, space=space, memory_id=memory_id, surface=SURFACE, **changes
     )
-    return services.memories_decrypt([memory], space)[0]
+    return sealing.memories_decrypt([memory], space)[0]
 
 
 class Mem0View(APIView):
@@ -148,7 +148,7 @@ class Mem0View(APIView):
         for result in results:
             if result["status"] == "error":
                 raise InvalidInput(result["error"], field=result.get("field"))
-        services.memories_decrypt([r["memory"] for r in results], self.space)
+        sealing.memories_decrypt([r["memory"] for r in results], self.space)
         rendered = [serializers.add_result(result) for result in results]
         if body.get("output_format") == mapping.OUTPUT_V1_0:
             return Response(rendered)

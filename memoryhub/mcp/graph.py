@@ -28,7 +28,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
-from memories import selectors, services
+from memories import erasure, selectors, services
 from memoryhub.mcp.graph_schemas import (
     INPUT_SCHEMAS,
     AddedObservations,
@@ -173,7 +173,7 @@ def _add(actor, space, records: list[dict]) -> None:
 def _delete(actor, space, ids: list) -> None:
     """Soft-delete the memories holding ``ids`` records."""
     if ids:
-        services.memory_delete_where(
+        erasure.memory_delete_where(
             actor=actor,
             space=space,
             queryset=selectors.memories_in(space=space).filter(pk__in=ids),

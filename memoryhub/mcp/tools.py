@@ -23,7 +23,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from memories import selectors, services
+from memories import erasure, sealing, selectors, services
 from memories.mem0api.base import key_space
 from memories.mem0api.mapping import parse_uuid, read_filters
 from memoryhub.errors import DomainError
@@ -237,7 +237,7 @@ async def add_memory(
             },
             surface=SURFACE,
         )
-        services.memories_decrypt([memory], space)
+        sealing.memories_decrypt([memory], space)
         return with_authors(actor, space, [memory])[0], created
 
     memory, created = await call(ctx, work)
@@ -370,7 +370,7 @@ async def update_memory(
         memory = services.memory_update(
             actor=actor, space=space, memory_id=parsed, surface=SURFACE, **changes
         )
-        services.memories_decrypt([memory], space)
+        sealing.memories_decrypt([memory], space)
         return with_authors(actor, space, [memory])[0]
 
     memory = await call(ctx, work)
@@ -384,7 +384,7 @@ async def delete_memory(
     parsed = memory_uuid(memory_id)
 
     def work(*, actor, space):
-        services.memory_delete(
+        erasure.memory_delete(
             actor=actor, space=space, memory_id=parsed, surface=SURFACE
         )
 
