@@ -23,7 +23,8 @@ Scores and what ``threshold`` applies to, per mode:
     in the memory. Candidates are the ``max(4 * top_k, 40)`` nearest
     memories plus the best *strong* keyword hits anywhere in the queryset
     (rows holding every token of a one- or two-token query, or at least half
-    of a longer query's tokens, never fewer than two). Results are ordered by
+    of a longer query's tokens, never fewer than two) when there are at most
+    ``MAX_STRONG_ROWS`` of them. Results are ordered by
     that score (descending; ties by cosine) and ``threshold`` applies to it.
     A memory with no keyword evidence therefore scores exactly as in vector
     mode, so a threshold means the same in both modes for it; a keyword
@@ -75,6 +76,7 @@ MIN_CANDIDATES = 40
 KEYWORD_WEIGHT = 0.15  # the most a keyword match adds to a cosine similarity
 MIN_COVERAGE = 0.5  # coverage below this earns no boost
 MAX_STRONG_TERMS = 70  # AND-groups in a strong-hit tsquery (C(8, 4) = 70)
+MAX_STRONG_ROWS = 1000  # more strong hits than this: the words are too common
 MAX_QUERY_TOKENS = 64
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 DEFERRED = ("keyword_index", "embedding")
@@ -233,12 +235,25 @@ def _strong_list(
     since they are ordered by the final score, the top ``limit`` of them are
     all that can reach the final top ``limit``. Rows without an embedding
     score their keyword boost alone.
+
+    The hits are first listed by id alone (one GIN lookup, stopped at
+    ``MAX_STRONG_ROWS + 1``); when there are more, the query's words are
+    common in the candidate set and single nothing out, so there is no strong
+    list (the vector candidates still get their keyword boost) — scoring tens
+    of thousands of rows would cost more than the whole search should.
     """
     query = SearchQuery(_strong_query(tokens), search_type="raw", config="simple")
+    hits = list(
+        queryset.filter(keyword_index=query)
+        .order_by()
+        .values_list("pk", flat=True)[: MAX_STRONG_ROWS + 1]
+    )
+    if not hits or len(hits) > MAX_STRONG_ROWS:
+        return []
     coverage = _coverage(tokens)
     needed = _strong_count(len(tokens)) / len(tokens)
     qs = (
-        queryset.filter(keyword_index=query)
+        Memory.objects.filter(pk__in=hits)
         .defer(*DEFERRED)
         .annotate(coverage=coverage, distance=CosineDistance("embedding", embedding))
         .filter(coverage__gte=needed - 1e-9)

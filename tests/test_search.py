@@ -158,6 +158,21 @@ def test_hybrid_finds_strong_keyword_hits_beyond_vector_candidates(space, add):
     assert [m.pk for m, _ in hits] == [half.pk]
 
 
+@pytest.mark.django_db
+def test_too_many_strong_hits_leave_the_ranking_to_the_vectors(space, add, monkeypatch):
+    """Past MAX_STRONG_ROWS keyword hits, far rows are not pulled in by words."""
+    from memories import search as search_module
+
+    for i in range(MIN_CANDIDATES + 5):
+        add(f"filler note {i}", unit(0.05, 1, 0.01 * i))  # cosine ~0.05
+    far = {add(f"zermatt trip {i}", unit(0, 0, 1, 0.01 * i)).pk for i in range(4)}
+    hits = run(space, "hybrid", query_embedding=unit(1), query="zermatt trip", top_k=1)
+    assert hits[0][0].pk in far  # cosine 0 + full coverage beats the fillers
+    monkeypatch.setattr(search_module, "MAX_STRONG_ROWS", 3)
+    hits = run(space, "hybrid", query_embedding=unit(1), query="zermatt trip", top_k=1)
+    assert hits[0][0].pk not in far  # 4 hits > 3: the words single nothing out
+
+
 def test_strong_query_needs_half_the_tokens_and_at_least_two():
     """All of one or two tokens; else half (at least two), as AND-groups."""
     assert _strong_query(["a"]) == "(a)"
