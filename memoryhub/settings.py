@@ -117,7 +117,7 @@ if "host" in _db_options:  # unix-socket URLs: postgresql://u@/db?host=/dir
 # The HNSW candidate list of every vector search (pgvector's hnsw.ef_search),
 # set once per connection so a search needs no SET round trips; searches that
 # ask for more rows raise it for their own transaction (memories/search.py).
-HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 100, minimum=1, maximum=1000)
+HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 200, minimum=1, maximum=1000)
 _db_options["options"] = " ".join(
     filter(None, [_db_options.get("options"), f"-c hnsw.ef_search={HNSW_EF_SEARCH}"])
 )
