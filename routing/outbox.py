@@ -115,7 +115,9 @@ def outbox_enqueue_many(*, memories, op: str) -> list[OutboxEntry]:
             memory_id__in=ids
         ).values_list("memory_id", "backend_id", "space_id"):
             pairs.setdefault((memory_id, backend_id), (space_id, op))
-    return _create_entries(pairs, modes)
+    # A memory added in this transaction has no earlier entries: its
+    # sequences start at 1 without asking the table.
+    return _create_entries(pairs, modes, fresh=op == "add")
 
 
 def outbox_enqueue_deletes(*, memory_ids, space_id: int) -> list[OutboxEntry]:
@@ -138,16 +140,26 @@ def outbox_enqueue_deletes(*, memory_ids, space_id: int) -> list[OutboxEntry]:
     return _create_entries(pairs, {})
 
 
-def _create_entries(pairs: dict, modes: dict) -> list[OutboxEntry]:
+def _create_entries(
+    pairs: dict, modes: dict, *, fresh: bool = False
+) -> list[OutboxEntry]:
+    """Insert the next entry of each (memory, backend) pair and dispatch after commit.
+
+    ``fresh``: the memories are new, so no pair has an earlier sequence.
+    """
     if not pairs:
         return []
     memory_ids = {memory_id for memory_id, _ in pairs}
-    last = {
-        (row["memory_id"], row["backend_id"]): row["top"]
-        for row in OutboxEntry.objects.filter(memory_id__in=memory_ids)
-        .values("memory_id", "backend_id")
-        .annotate(top=Max("seq"))
-    }
+    last = (
+        {}
+        if fresh
+        else {
+            (row["memory_id"], row["backend_id"]): row["top"]
+            for row in OutboxEntry.objects.filter(memory_id__in=memory_ids)
+            .values("memory_id", "backend_id")
+            .annotate(top=Max("seq"))
+        }
+    )
     now = timezone.now()
     entries = []
     for (memory_id, backend_id), (space_id, op) in pairs.items():
