@@ -138,17 +138,18 @@ def _ef_search(using: str, limit: int) -> Iterator[None]:
 
     Every connection starts with ``settings.HNSW_EF_SEARCH`` (a connection
     option, see settings), which covers the usual ``top_k``: then this costs
-    nothing. A deeper search runs in a transaction with the value raised by
+    nothing. Without startup options (``MEMORYHUB_DB_STARTUP_OPTIONS=false``)
+    every search sets it. A deeper search runs in a transaction with the value raised by
     ``set_config(..., true)`` (``SET LOCAL``), so pooled connections never
     keep it; inside an existing transaction no savepoint is opened.
     ef_search must be at least the LIMIT for the index to return that many
     rows.
     """
-    if limit <= settings.HNSW_EF_SEARCH:
+    if settings.DB_STARTUP_OPTIONS and limit <= settings.HNSW_EF_SEARCH:
         yield
         return
     connection = connections[using]
-    value = min(MAX_EF_SEARCH, limit)
+    value = min(MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, limit))
     block = nullcontext() if connection.in_atomic_block else transaction.atomic(using)
     with block:
         with connection.cursor() as cursor:

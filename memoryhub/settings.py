@@ -118,9 +118,15 @@ if "host" in _db_options:  # unix-socket URLs: postgresql://u@/db?host=/dir
 # set once per connection so a search needs no SET round trips; searches that
 # ask for more rows raise it for their own transaction (memories/search.py).
 HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 200, minimum=1, maximum=1000)
-_db_options["options"] = " ".join(
-    filter(None, [_db_options.get("options"), f"-c hnsw.ef_search={HNSW_EF_SEARCH}"])
-)
+# Off for poolers that refuse startup options (PgBouncer): searches then SET
+# ef_search in their own transaction instead.
+DB_STARTUP_OPTIONS = env_bool("MEMORYHUB_DB_STARTUP_OPTIONS", True)
+if DB_STARTUP_OPTIONS:
+    _db_options["options"] = " ".join(
+        filter(
+            None, [_db_options.get("options"), f"-c hnsw.ef_search={HNSW_EF_SEARCH}"]
+        )
+    )
 _pool_max = env_int("MEMORYHUB_DB_POOL_MAX", 10, minimum=0)
 if _pool_max and not env_bool("MEMORYHUB_TESTING", False):
     # psycopg 3 pool: one per process; connections are reused across requests.

@@ -262,6 +262,18 @@ def test_ef_search_is_a_connection_default_raised_for_deep_searches(settings):
     assert ef_search() == settings.HNSW_EF_SEARCH
 
 
+@pytest.mark.django_db(transaction=True)
+def test_without_startup_options_every_search_sets_ef_search(settings):
+    """MEMORYHUB_DB_STARTUP_OPTIONS=false (PgBouncer): the search sets it."""
+    from memories import search as search_module
+
+    settings.DB_STARTUP_OPTIONS = False
+    settings.HNSW_EF_SEARCH = 150  # the connection itself started with 200
+    with search_module._ef_search("default", 10), connection.cursor() as cursor:
+        cursor.execute("SHOW hnsw.ef_search")
+        assert int(cursor.fetchone()[0]) == 150
+
+
 def test_bad_arguments_are_programming_errors():
     """Unknown modes and non-token strings are refused before any query."""
     with pytest.raises(ValueError, match="mode must be one of"):
