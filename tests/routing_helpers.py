@@ -4,6 +4,7 @@ memory writes, change feeds."""
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -70,6 +71,42 @@ def deliver_all() -> list[str]:
         outbox.outbox_deliver(memory_id=memory_id, backend_id=backend_id).status
         for memory_id, backend_id in set(pending)
     )
+
+
+def deliver_concurrently(
+    memories, backend, *, threads: int = 5, timeout: float = 60
+) -> list[str]:
+    """Deliver ``memories`` to ``backend`` from ``threads`` threads at once.
+
+    Returns each delivery's status; an exception in a thread fails the call.
+    """
+    from django.db import connection
+
+    statuses: list[str] = []
+    errors: list[Exception] = []
+
+    def worker(chunk):
+        try:
+            for memory in chunk:
+                result = outbox.outbox_deliver(
+                    memory_id=memory.pk, backend_id=backend.pk
+                )
+                statuses.append(result.status)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [
+        threading.Thread(target=worker, args=(memories[i::threads],))
+        for i in range(threads)
+    ]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout)
+    assert not errors, errors
+    return statuses
 
 
 def graph_call(backend, tool: str, arguments: dict):

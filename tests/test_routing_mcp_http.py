@@ -8,10 +8,7 @@ The graph lives in the space of the backend's API key (team ``graphs``);
 the memories replicated to it come from team ``acme``.
 """
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.actors import SYSTEM
 from accounts.services import api_key_revoke
@@ -24,7 +21,13 @@ from routing.backends.registry import adapter_for
 from routing.breaker import breaker_for
 from routing.models import ExternalRef
 from tests.factories import make_key, make_space, make_team
-from tests.routing_helpers import add, deliver_all, drain, mcp_hub_process
+from tests.routing_helpers import (
+    add,
+    deliver_all,
+    deliver_concurrently,
+    drain,
+    mcp_hub_process,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -145,28 +148,8 @@ def test_concurrent_deliveries_over_http_lose_nothing(
     monkeypatch.setattr(outbox, "dispatch", lambda *args, **kw: queued.append(args))
     memories = [add(origin, f"fact {n}", seed=n + 1) for n in range(20)]
     assert len(queued) == 20  # no task ran: the threads below deliver
-    errors = []
-
-    def worker(chunk):
-        try:
-            for memory in chunk:
-                result = outbox.outbox_deliver(
-                    memory_id=memory.pk, backend_id=backend.pk
-                )
-                assert result.status == "delivered", result
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(memories[i::5],)) for i in range(5)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not errors
+    statuses = deliver_concurrently(memories, backend, timeout=120)
+    assert statuses == ["delivered"] * 20
     assert names(backend) == sorted(f"memoryhub:{m.pk}" for m in memories)
     assert ExternalRef.objects.filter(backend=backend).count() == 20
 

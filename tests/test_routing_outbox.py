@@ -5,10 +5,8 @@ backend match the canonical state (add, update, delete, erase), in order,
 idempotently; failures back off and end as retryable dead letters.
 """
 
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.actors import SYSTEM
 from memories import erasure
@@ -18,6 +16,7 @@ from routing.models import ExternalRef, OutboxEntry, OutboxState
 from tests.routing_helpers import (
     add,
     deliver_all,
+    deliver_concurrently,
     graph_names,
     mcp_backend,
     reset_routing_state,
@@ -161,25 +160,7 @@ def test_concurrent_writes_through_memoryhub_lose_nothing(team, tmp_path):
     backend = mcp_backend(tmp_path)
     services.rule_create(actor=SYSTEM, name="all", write_backends=["graph"])
     memories = [add(space, f"fact {n}", seed=n + 1) for n in range(20)]
-    errors = []
-
-    def worker(chunk):
-        try:
-            for memory in chunk:
-                outbox.outbox_deliver(memory_id=memory.pk, backend_id=backend.pk)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(memories[i::5],)) for i in range(5)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    deliver_concurrently(memories, backend)
     assert graph_names(backend) == sorted(f"memoryhub:{m.pk}" for m in memories)
     assert ExternalRef.objects.count() == 20
 

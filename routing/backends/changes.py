@@ -73,6 +73,18 @@ def cursor_error(kind: str) -> InvalidCursor:
     )
 
 
+def cursor_windows(kind: str, cursor: str | None, *names: str) -> list[TimeWindow]:
+    """The :class:`TimeWindow` stored under each of ``names`` in a cursor of ``kind``.
+
+    No cursor gives fresh windows; a malformed one is :func:`cursor_error`.
+    """
+    state = cursor_decode(kind, cursor) or {}
+    try:
+        return [TimeWindow.from_state(state.get(name)) for name in names]
+    except ValueError:
+        raise cursor_error(kind) from None
+
+
 def cursor_decode(kind: str, cursor: str | None) -> dict | None:
     """The state a cursor of ``kind`` holds (None for no cursor)."""
     if cursor is None:

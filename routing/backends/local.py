@@ -31,9 +31,8 @@ from routing.backends.base import (
 from routing.backends.changes import (
     DEFAULT_LIMIT,
     TimeWindow,
-    cursor_decode,
     cursor_encode,
-    cursor_error,
+    cursor_windows,
     page_limit,
 )
 
@@ -99,12 +98,7 @@ class Adapter(BackendAdapter):
     ) -> ChangePage:
         """Changed memories after ``cursor``, then erasures (see the module doc)."""
         limit = page_limit(limit)
-        state = cursor_decode(self.kind, cursor) or {}
-        try:
-            rows = TimeWindow.from_state(state.get("m"))
-            erased = TimeWindow.from_state(state.get("e"))
-        except ValueError:
-            raise cursor_error(self.kind) from None
+        rows, erased = cursor_windows(self.kind, cursor, "m", "e")
         changes, more = _row_changes(rows, limit)
         room = limit - len(changes)
         if more or not room:

@@ -41,10 +41,8 @@ from routing.backends.base import (
 )
 from routing.backends.changes import (
     DEFAULT_LIMIT,
-    TimeWindow,
-    cursor_decode,
     cursor_encode,
-    cursor_error,
+    cursor_windows,
     page_limit,
 )
 from routing.backends.mem0_oss import _copy_id, _item_hit, _mem0_env, _subject
@@ -174,11 +172,7 @@ class Adapter(BackendAdapter):
     ) -> ChangePage:
         """Memories updated after ``cursor`` (upserts; see the module doc)."""
         limit = page_limit(limit)
-        state = cursor_decode(self.kind, cursor) or {}
-        try:
-            window = TimeWindow.from_state(state.get("w"))
-        except ValueError:
-            raise cursor_error(self.kind) from None
+        (window,) = cursor_windows(self.kind, cursor, "w")
         items, exhausted = self._changed(window.read_from(), window.fetch_size(limit))
         changes, more = window.take(items, limit=limit, exhausted=exhausted)
         return ChangePage(
