@@ -250,6 +250,7 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
     from memories.audit import access_record
     from memories.models import Memory, MemoryEvent
     from memories.sealing import event_build, memory_build
+    from memories.services import dedupe_key
     from memories.validation import clean_memory_input
     from memoryhub.crypto import content_mac
 
@@ -261,7 +262,7 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
         for raw, vector in zip(items, embeddings, strict=True):
             item = clean_memory_input(raw, retention_days=space.retention_days)
             mac = content_mac(index_key, item.content)
-            key = (mac, item.user_id, item.agent_id, item.app_id, item.run_id)
+            key = dedupe_key(mac, item)
             if key in seen:
                 continue
             seen.add(key)
@@ -306,12 +307,15 @@ _live_cache: dict = {}
 def _live_keys(space) -> set:
     """Dedupe keys of the space's active memories (read once per process)."""
     from memories.models import Memory
+    from memories.services import dedupe_key
 
     if space.pk not in _live_cache:
-        rows = Memory.objects.filter(space=space, state="active").values_list(
+        rows = Memory.objects.filter(space=space, state="active").only(
             "content_mac", "user_id", "agent_id", "app_id", "run_id"
         )
-        _live_cache[space.pk] = {(bytes(mac), *rest) for mac, *rest in rows}
+        _live_cache[space.pk] = {
+            dedupe_key(row.content_mac, row) for row in rows.iterator()
+        }
     return _live_cache[space.pk]
 
 

@@ -101,15 +101,7 @@ def _live_duplicates(
         if memory.expires_at is not None and memory.expires_at <= now:
             expired.append(memory.pk)
             continue
-        found[
-            (
-                bytes(memory.content_mac),
-                memory.user_id,
-                memory.agent_id,
-                memory.app_id,
-                memory.run_id,
-            )
-        ] = memory
+        found[dedupe_key(memory.content_mac, memory)] = memory
     if expired:
         from memories.erasure import expired_archive  # erasure imports this module
 
@@ -117,8 +109,9 @@ def _live_duplicates(
     return found
 
 
-def _dedupe_key(mac: bytes, item: MemoryInput) -> tuple:
-    return (mac, item.user_id, item.agent_id, item.app_id, item.run_id)
+def dedupe_key(mac: bytes, scoped: MemoryInput | Memory) -> tuple:
+    """What makes two memories duplicates: content MAC and the four scope ids."""
+    return (bytes(mac), scoped.user_id, scoped.agent_id, scoped.app_id, scoped.run_id)
 
 
 def memory_add(
@@ -237,7 +230,7 @@ def _add_cleaned(
     for position, (item, mac, vector) in enumerate(
         zip(items, macs, embeddings, strict=True)
     ):
-        key = _dedupe_key(mac, item)
+        key = dedupe_key(mac, item)
         if key in existing:
             out[position] = (existing[key], False)
         elif key in pending:
