@@ -31,15 +31,11 @@ def space_get(
     if team_slug is None and actor.api_key is not None:
         # Hot path of every API request: the key's own team's space of that
         # slug wins (see below), found with one simple query.
-        own = list(
-            Space.objects.select_related("team")
-            .filter(team_id=actor.api_key.team_id, slug=slug, shredded_at__isnull=True)
-            .order_by()[:1]
-        )
-        if own and permissions.VIEW in permissions.space_perms(actor, own[0]):
+        own = key_own_space(actor, slug=slug)
+        if own is not None:
             if perm != permissions.VIEW:
-                require_perm(actor, own[0], perm)
-            return own[0]
+                require_perm(actor, own, perm)
+            return own
     # No ORDER BY: more than one match is an error anyway, and the model's
     # default ordering (team slug) would join and sort on every request.
     spaces = permissions.spaces_visible_to(actor).filter(slug=slug).order_by()
@@ -61,6 +57,23 @@ def space_get(
     if perm != permissions.VIEW:
         require_perm(actor, space, perm)
     return space
+
+
+def key_own_space(actor: Actor, **lookup) -> Space | None:
+    """The live space of the key's own team matching ``lookup``, if it may see it.
+
+    One simple query, no guardian tables: the hot path for resolving a key's
+    space; callers fall back to :func:`permissions.spaces_visible_to` for
+    spaces shared from other teams.
+    """
+    found = list(
+        Space.objects.select_related("team")
+        .filter(team_id=actor.api_key.team_id, shredded_at__isnull=True, **lookup)
+        .order_by()[:1]
+    )
+    if found and permissions.VIEW in permissions.space_perms(actor, found[0]):
+        return found[0]
+    return None
 
 
 def memories_in(

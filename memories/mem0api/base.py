@@ -17,7 +17,7 @@ from accounts.actors import actor_from_request
 from accounts.authentication import ApiKeyAuthentication
 from memories import permissions, sealing, selectors, services
 from memories.mem0api import mapping, serializers
-from memories.models import MemoryState, Space
+from memories.models import MemoryState
 from memories.validation import clean_memory_input
 from memoryhub.api.parsers import JSONParser
 from memoryhub.api.throttling import ApiKeyRateThrottle
@@ -40,16 +40,16 @@ def key_space(actor, slug: str | None = None):
     """
     if slug:
         return selectors.space_get(actor=actor, slug=slug)
-    space = _own_key_space(actor)
-    if space is not None:
-        return space
-    visible = permissions.spaces_visible_to(actor)
-    if len(actor.key_space_ids) == 1:
-        space = visible.filter(pk__in=actor.key_space_ids).first()
-    else:
-        space = visible.filter(
-            team_id=actor.api_key.team_id, slug=DEFAULT_SPACE
-        ).first()
+    single = len(actor.key_space_ids) == 1
+    lookup = {"pk__in": actor.key_space_ids} if single else {"slug": DEFAULT_SPACE}
+    # The key's own space by one simple query first (every mem0-compatible
+    # and MCP request resolves one); then spaces shared from other teams.
+    space = selectors.key_own_space(actor, **lookup)
+    if space is None:
+        visible = permissions.spaces_visible_to(actor).filter(**lookup)
+        if not single:
+            visible = visible.filter(team_id=actor.api_key.team_id)
+        space = visible.first()
     if space is None:
         team = actor.api_key.team.slug
         raise InvalidInput(
@@ -58,26 +58,6 @@ def key_space(actor, slug: str | None = None):
             "or send the header X-MemoryHub-Space: <space slug>"
         )
     return space
-
-
-def _own_key_space(actor):
-    """The key's space in its own team, by one simple query (the hot path).
-
-    Every mem0-compatible and MCP request resolves its space; the general
-    visibility query (guardian grants included) is only needed for a space
-    outside the key's team, which :func:`key_space` falls back to.
-    """
-    spaces = Space.objects.select_related("team").filter(
-        team_id=actor.api_key.team_id, shredded_at__isnull=True
-    )
-    if len(actor.key_space_ids) == 1:
-        spaces = spaces.filter(pk__in=actor.key_space_ids)
-    else:
-        spaces = spaces.filter(slug=DEFAULT_SPACE)
-    space = spaces.order_by().first()
-    if space is not None and permissions.VIEW in permissions.space_perms(actor, space):
-        return space
-    return None
 
 
 def body_of(request) -> dict:
