@@ -22,7 +22,7 @@ from memories.embedders.local import (
     MODEL_NAME,
     RUNNER_FILE,
     LocalEmbedder,
-    load_sentence_transformer,
+    load_model,
     model_root,
     source_model_path,
 )
@@ -66,10 +66,10 @@ def export(*, root: Path | None = None, force: bool = False) -> dict:
         "format": EXPORT_FORMAT,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    reference = load_sentence_transformer(source, scratch, None, 1)
+    reference = load_model(source, scratch, None, 1)
     expected = reference.encode(PROBE_SENTENCES, normalize_embeddings=True)
     for key, file in (("onnx", FP32_FILE), ("onnx-int8", INT8_FILE)):
-        model = load_sentence_transformer(source, scratch, scratch / "onnx" / file, 1)
+        model = load_model(source, scratch, scratch / "onnx" / file, 1)
         got = model.encode(PROBE_SENTENCES, normalize_embeddings=True)
         cosines = np.sum(np.asarray(got) * np.asarray(expected), axis=1)
         report[key] = {"mean": float(cosines.mean()), "min": float(cosines.min())}

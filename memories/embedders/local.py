@@ -132,7 +132,7 @@ class LocalEmbedder:
         self.name = f"local:{MODEL_NAME}:{self.backend}"
         self._lock = threading.Lock()
         try:
-            self.model = load_sentence_transformer(
+            self.model = load_model(
                 self.source, self.export_dir, onnx_file, self.threads
             )
         except (OSError, ValueError, RuntimeError) as exc:
@@ -179,7 +179,7 @@ class LocalEmbedder:
         ):
             return self.model
         if self._batch_model is None:
-            self._batch_model = load_sentence_transformer(
+            self._batch_model = load_model(
                 self.source, self.export_dir, self._onnx_file, self.batch_threads
             )
         return self._batch_model
@@ -255,9 +255,7 @@ class OnnxEncoder:
         return pooled / norms
 
 
-def load_sentence_transformer(
-    source: Path, export_dir: Path, onnx_file: Path | None, threads: int
-):
+def load_model(source: Path, export_dir: Path, onnx_file: Path | None, threads: int):
     """Torch weights from ``source`` (sentence-transformers) or an ONNX file."""
     if onnx_file is not None:
         return OnnxEncoder(export_dir, onnx_file, threads)
