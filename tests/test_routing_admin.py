@@ -45,6 +45,22 @@ def form(**overrides) -> dict:
     }
 
 
+def peer(
+    kind: str = "mem0_platform",
+    config: dict | None = None,
+    secrets: dict | None = None,
+):
+    """A backend named ``peer`` that may receive plaintext (nothing listens)."""
+    return services.backend_create(
+        actor=SYSTEM,
+        name="peer",
+        kind=kind,
+        allows_plaintext=True,
+        config=config or {"host": "http://127.0.0.1:9"},
+        secrets=secrets,
+    )
+
+
 def change_url(backend) -> str:
     return reverse("admin:routing_backend_change", args=[backend.pk])
 
@@ -81,11 +97,8 @@ def test_operators_set_secrets_and_only_ever_see_their_names(operator_client):
 
 
 def test_secrets_merge_remove_and_replace(operator_client):
-    backend = services.backend_create(
-        actor=SYSTEM,
-        name="peer",
+    backend = peer(
         kind="mcp_memory",
-        allows_plaintext=True,
         config={"url": "http://127.0.0.1:9/mcp"},
         secrets={"api_key": SECRET},
     )
@@ -155,13 +168,7 @@ def test_invalid_settings_are_form_errors_not_500s(operator_client, overrides, m
 
 
 def test_taking_plaintext_from_a_routed_backend_is_a_form_error(operator_client):
-    backend = services.backend_create(
-        actor=SYSTEM,
-        name="peer",
-        kind="mem0_platform",
-        allows_plaintext=True,
-        config={"host": "http://127.0.0.1:9"},
-    )
+    backend = peer()
     services.rule_create(actor=SYSTEM, name="r", write_backends=["peer"])
     data = form()
     del data["allows_plaintext"]
@@ -173,14 +180,7 @@ def test_taking_plaintext_from_a_routed_backend_is_a_form_error(operator_client)
 
 
 def test_only_operators_open_the_backend_admin(db):
-    backend = services.backend_create(
-        actor=SYSTEM,
-        name="peer",
-        kind="mem0_platform",
-        allows_plaintext=True,
-        config={"host": "http://127.0.0.1:9"},
-        secrets={"api_key": SECRET},
-    )
+    backend = peer(secrets={"api_key": SECRET})
     plain = Client()
     plain.force_login(UserFactory(username="plain"))
     for url in (ADD_URL, change_url(backend)):
