@@ -147,11 +147,9 @@ def peer(tmp_path):
         hub.stop_database()
 
 
-def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
-    key = peer.bootstrap()
-    peer.start()
-    space = make_space(make_team("origin"), "default")
-    backend = services.backend_create(
+def peer_backend(peer, key: str):
+    """The live peer hub as a ``mem0_platform`` backend named ``peer``."""
+    return services.backend_create(
         actor=SYSTEM,
         name="peer",
         kind="mem0_platform",
@@ -161,6 +159,13 @@ def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
         config={"host": peer.url, "space": "default"},
         secrets={"api_key": key},
     )
+
+
+def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
+    key = peer.bootstrap()
+    peer.start()
+    space = make_space(make_team("origin"), "default")
+    backend = peer_backend(peer, key)
     services.rule_create(
         actor=SYSTEM,
         name="to-peer",
@@ -211,16 +216,7 @@ def test_the_peer_change_feed_lists_updates_a_bounded_page_at_a_time(peer, monke
     key = peer.bootstrap()
     peer.start()
     space = make_space(make_team("origin"), "default")
-    backend = services.backend_create(
-        actor=SYSTEM,
-        name="peer",
-        kind="mem0_platform",
-        allows_plaintext=True,
-        max_retries=0,
-        timeout_seconds=30,
-        config={"host": peer.url, "space": "default"},
-        secrets={"api_key": key},
-    )
+    backend = peer_backend(peer, key)
     services.rule_create(
         actor=SYSTEM,
         name="to-peer",
