@@ -206,6 +206,9 @@ MEMORY_MAX_BATCH = env_int("MEMORYHUB_MAX_BATCH", 1000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "MEMORYHUB_MAX_REQUEST_BYTES", 32 * 1024 * 1024, minimum=1024
 )
+# Audit rows of reads commit without waiting for the WAL flush unless this is
+# set (memories/audit.py): a crash may lose the last fraction of a second.
+AUDIT_FLUSH_READS = env_bool("MEMORYHUB_AUDIT_FLUSH_READS", False)
 API_KEY_CACHE_SECONDS = env_int("MEMORYHUB_API_KEY_CACHE_SECONDS", 30, minimum=0)
 REENCRYPT_BATCH_SIZE = env_int("MEMORYHUB_REENCRYPT_BATCH_SIZE", 500, minimum=1)
 

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from memoryhub.db import unflushed_commit
 from routing import rules
 from routing.backends.base import BackendError, CircuitOpen, Record
 from routing.models import (
@@ -88,7 +89,7 @@ def _rule_targets(memory, op: str) -> tuple[list[Backend], str]:
     return targets, compiled.rule.write_mode
 
 
-def outbox_enqueue_for(*, memory, op: str) -> list[OutboxEntry]:
+def outbox_enqueue_for(*, memory, op: str) -> int:
     """Queue replication of one memory write (call inside its transaction).
 
     Targets: the backends of the matching rule's write policy, plus every
@@ -98,7 +99,7 @@ def outbox_enqueue_for(*, memory, op: str) -> list[OutboxEntry]:
     return outbox_enqueue_many(memories=[memory], op=op)
 
 
-def outbox_enqueue_many(*, memories, op: str) -> list[OutboxEntry]:
+def outbox_enqueue_many(*, memories, op: str) -> int:
     """Queue replication of several writes of the same kind (batch adds)."""
     if op not in rules.WRITE_OPERATIONS:
         raise ValueError(f"op must be one of {rules.WRITE_OPERATIONS}")
@@ -120,7 +121,7 @@ def outbox_enqueue_many(*, memories, op: str) -> list[OutboxEntry]:
     return _create_entries(pairs, modes, fresh=op == "add")
 
 
-def outbox_enqueue_deletes(*, memory_ids, space_id: int) -> list[OutboxEntry]:
+def outbox_enqueue_deletes(*, memory_ids, space_id: int) -> int:
     """Queue deletion of erased memories from every backend holding a copy."""
     pairs = {
         (memory_id, backend_id): (space_id, "delete")
@@ -140,15 +141,16 @@ def outbox_enqueue_deletes(*, memory_ids, space_id: int) -> list[OutboxEntry]:
     return _create_entries(pairs, {})
 
 
-def _create_entries(
-    pairs: dict, modes: dict, *, fresh: bool = False
-) -> list[OutboxEntry]:
+def _create_entries(pairs: dict, modes: dict, *, fresh: bool = False) -> int:
     """Insert the next entry of each (memory, backend) pair and dispatch after commit.
 
     ``fresh``: the memories are new, so no pair has an earlier sequence.
+    Returns the number of entries. They go in as plain multi-row ``INSERT``s:
+    every replicated write pays for this inside its transaction, and the
+    model layer's ``bulk_create`` cost more than the insert itself.
     """
     if not pairs:
-        return []
+        return 0
     memory_ids = {memory_id for memory_id, _ in pairs}
     last = (
         {}
@@ -161,26 +163,45 @@ def _create_entries(
         }
     )
     now = timezone.now()
-    entries = []
+    rows = []
     for (memory_id, backend_id), (space_id, op) in pairs.items():
         seq = last.get((memory_id, backend_id), 0) + 1
-        entries.append(
-            OutboxEntry(
-                memory_id=memory_id,
-                space_id=space_id,
-                backend_id=backend_id,
-                op=OutboxOp.DELETE if op == "delete" else OutboxOp.UPSERT,
-                seq=seq,
-                idempotency_key=f"{memory_id}:{backend_id}:{seq}",
-                next_at=now,
-                dispatched_at=now,
+        rows.append(
+            (
+                memory_id,
+                space_id,
+                backend_id,
+                OutboxOp.DELETE if op == "delete" else OutboxOp.UPSERT,
+                seq,
+                f"{memory_id}:{backend_id}:{seq}",  # the idempotency key
+                OutboxState.PENDING,
+                0,  # attempts
+                now,  # next_at
+                now,  # dispatched_at
+                "",  # last_error
+                now,  # created_at
             )
         )
-    OutboxEntry.objects.bulk_create(entries)
+    with connection.cursor() as cursor:
+        for low in range(0, len(rows), _INSERT_ROWS):
+            chunk = rows[low : low + _INSERT_ROWS]
+            cursor.execute(
+                _INSERT + ", ".join([_ROW] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
     sync = [pair for pair, mode in modes.items() if mode == WriteMode.SYNC]
     queued = [pair for pair in pairs if pair not in set(sync)]
     transaction.on_commit(lambda: _after_commit(sync, queued))
-    return entries
+    return len(rows)
+
+
+_INSERT_COLUMNS = (
+    "memory_id, space_id, backend_id, op, seq, idempotency_key, state, attempts, "
+    "next_at, dispatched_at, last_error, created_at"
+)
+_INSERT = f"INSERT INTO {OutboxEntry._meta.db_table} ({_INSERT_COLUMNS}) VALUES "  # noqa: S608 (model constant)
+_ROW = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS.split(","))) + ")"
+_INSERT_ROWS = 2000  # rows per statement (12 parameters each)
 
 
 def _after_commit(sync: list[tuple], queued: list[tuple]) -> None:
@@ -257,7 +278,8 @@ def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
     from memories.models import Memory, MemoryState
     from routing.calls import backend_call
 
-    with transaction.atomic():
+    # Delivery is idempotent: a delivery lost to a database crash is redone.
+    with unflushed_commit():
         if not _try_lock(memory_id, backend_id):
             return DeliveryResult("busy", retry_in=BUSY_RETRY_SECONDS)
         entries = list(

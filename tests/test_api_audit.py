@@ -5,9 +5,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from memories.models import AccessEvent
+from memoryhub.db import unflushed_commit
 from tests.api_support import add_memory, memory_url, space_url
 from tests.permission_matrix import CALLERS, Call, check_matrix, reads
 
@@ -121,3 +124,53 @@ def test_audit_paginates_with_cursor(cast):
         == len(set(seen))
         == AccessEvent.objects.filter(team_pk=cast.team.pk).count()
     )
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reads_audit_row_commits_unflushed_and_a_writes_with_the_write(
+    cast, settings
+):
+    """A read's own audit transaction skips the WAL flush; a write's row does not."""
+    memory = add_memory(cast.space, "audited fact")
+    client = cast.clients["writer"]
+
+    def audit_statements(call):
+        with CaptureQueriesContext(connection) as captured:
+            response = call()
+        assert response.status_code in (200, 201), response.content
+        return [q["sql"] for q in captured.captured_queries]
+
+    read = audit_statements(lambda: client.get(memory_url(cast.space, memory)))
+    assert "SET LOCAL synchronous_commit = off" in read
+    assert read[-1] == "COMMIT" and "memories_accessevent" in read[-2]
+    assert _synchronous_commit() == "on"  # SET LOCAL ended with its transaction
+    write = audit_statements(
+        lambda: client.post(
+            space_url(cast.space, "memories/"), {"content": "new"}, format="json"
+        )
+    )
+    assert any("memories_accessevent" in sql for sql in write)
+    assert not any("synchronous_commit" in sql for sql in write)
+
+    settings.AUDIT_FLUSH_READS = True
+    read = audit_statements(lambda: client.get(memory_url(cast.space, memory)))
+    assert any("memories_accessevent" in sql for sql in read)
+    assert not any("synchronous_commit" in sql for sql in read)
+    assert AccessEvent.objects.filter(action="memory.read").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unflushed_commit_applies_only_to_its_own_transaction():
+    with unflushed_commit():
+        assert _synchronous_commit() == "off"
+    assert _synchronous_commit() == "on"
+    with transaction.atomic():
+        with unflushed_commit():  # nested: commits with the outer work
+            assert _synchronous_commit() == "on"
+        assert _synchronous_commit() == "on"
