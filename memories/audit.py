@@ -4,7 +4,6 @@ Rows carry ids and counts only — never content, queries or metadata values.
 """
 
 from collections.abc import Iterable
-from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import connection
@@ -12,7 +11,6 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from memories.models import AccessEvent, Space
-from memoryhub.db import unflushed_commit
 
 MAX_IDS_PER_EVENT = 1000
 
@@ -38,8 +36,8 @@ def access_record(
     Inside a transaction (every write) the row commits with the write. On
     its own (a read: search, get, list, export) it is the request's only
     write, and unless ``MEMORYHUB_AUDIT_FLUSH_READS`` is set its commit does
-    not wait for the WAL flush (:func:`memoryhub.db.unflushed_commit`): a
-    database crash may lose the last fraction of a second of read records,
+    not wait for the WAL flush (as in :func:`memoryhub.db.unflushed_commit`):
+    a database crash may lose the last fraction of a second of read records,
     and a search saves the 4 ms a flush costs on this machine.
     """
     ids = list(memory_ids)
@@ -62,12 +60,15 @@ def access_record(
         len(ids) if count is None else count,
         _JSON.get_db_prep_value(detail or {}, connection),
     )
-    durable = settings.AUDIT_FLUSH_READS or connection.in_atomic_block
-    with (
-        nullcontext() if durable else unflushed_commit(),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(_INSERT, row)
+    sql = _INSERT
+    if not (settings.AUDIT_FLUSH_READS or connection.in_atomic_block):
+        # The row is the request's only write (a read). Both statements go in
+        # one round trip: a multi-statement query string runs as one implicit
+        # transaction, so SET LOCAL covers exactly this INSERT's commit.
+        # (Django binds parameters client-side, which allows this.)
+        sql = "SET LOCAL synchronous_commit = off; " + _INSERT
+    with connection.cursor() as cursor:
+        cursor.execute(sql, row)
 
 
 _JSON = AccessEvent._meta.get_field("detail")

@@ -44,7 +44,11 @@ def key_space(actor, slug: str | None = None):
     lookup = {"pk__in": actor.key_space_ids} if single else {"slug": DEFAULT_SPACE}
     # The key's own space by one simple query first (every mem0-compatible
     # and MCP request resolves one); then spaces shared from other teams.
-    space = selectors.key_own_space(actor, **lookup)
+    space = (
+        selectors.key_own_space(actor, pks=actor.key_space_ids)
+        if single
+        else selectors.key_own_space(actor, slug=DEFAULT_SPACE)
+    )
     if space is None:
         visible = permissions.spaces_visible_to(actor).filter(**lookup)
         if not single:
