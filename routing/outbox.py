@@ -25,6 +25,7 @@ sweeper re-dispatches pending entries whose task was lost.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from dataclasses import dataclass
@@ -264,84 +265,150 @@ def _record(memory) -> Record:
     )
 
 
-def _try_lock(memory_id, backend_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtext(%s))",
-            [f"outbox:{memory_id}:{backend_id}"],
-        )
-        return bool(cursor.fetchone()[0])
+@dataclass(frozen=True)
+class _Pending:
+    pk: int
+    seq: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Ref:
+    pk: int
+    external_id: str
+    applied_seq: int
+    applied_version: int
+
+
+def _pending_locked(cursor, memory_id, backend_id: int) -> list[_Pending] | None:
+    """The pair's pending entries, row-locked, in order; ``None`` if busy.
+
+    The advisory lock serialises deliveries of one pair across workers: a
+    second worker returns at once and retries, rather than waiting.
+    """
+    cursor.execute(
+        "SELECT pg_try_advisory_xact_lock(hashtext(%s))",
+        [f"outbox:{memory_id}:{backend_id}"],
+    )
+    if not cursor.fetchone()[0]:
+        return None
+    cursor.execute(_SQL_PENDING, [memory_id, backend_id])
+    return [_Pending(*row) for row in cursor.fetchall()]
 
 
 def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
-    """Make ``backend`` match the canonical state of one memory (see module doc)."""
-    from memories.models import Memory, MemoryState
+    """Make ``backend`` match the canonical state of one memory (see module doc).
+
+    Plain SQL apart from the memory itself (loaded as a model to decrypt):
+    every replicated write runs this once per backend, and the model layer's
+    query compilation cost several times the statements themselves.
+    """
     from routing.calls import backend_call
 
     # Delivery is idempotent: a delivery lost to a database crash is redone.
-    with unflushed_commit():
-        if not _try_lock(memory_id, backend_id):
+    with unflushed_commit(), connection.cursor() as cursor:
+        entries = _pending_locked(cursor, memory_id, backend_id)
+        if entries is None:
             return DeliveryResult("busy", retry_in=BUSY_RETRY_SECONDS)
-        entries = list(
-            OutboxEntry.objects.select_for_update()
-            .filter(
-                memory_id=memory_id, backend_id=backend_id, state=OutboxState.PENDING
-            )
-            .order_by("seq")
-        )
         if not entries:
             return DeliveryResult("nothing")
-        backend = Backend.objects.filter(pk=backend_id).first()
+        backend = next(iter(Backend.objects.raw(_SQL_BACKEND, [backend_id])), None)
         now = timezone.now()
         if backend is None or not backend.enabled:
             _postpone(entries, now, 60.0, "backend disabled")
             return DeliveryResult("postponed", retry_in=60.0)
-        memory = (
-            Memory.objects.select_related("space")
-            .defer("embedding", "keyword_index")
-            .filter(pk=memory_id)
-            .first()
-        )
-        present = (
-            memory is not None
-            and memory.state == MemoryState.ACTIVE
-            and memory.space.shredded_at is None
-            and backend.allows_plaintext
-        )
-        ref = ExternalRef.objects.filter(memory_id=memory_id, backend=backend).first()
-        created = False
+        memory = _canonical(memory_id) if backend.allows_plaintext else None
+        cursor.execute(_SQL_REF, [memory_id, backend_id])
+        row = cursor.fetchone()
+        ref = _Ref(*row) if row else None
+        last_seq = entries[-1].seq
         try:
-            if present and ref is None:
+            if memory is not None and ref is None:
                 external_id = backend_call(backend, "add", _record(memory))
-                ref = ExternalRef.objects.create(
-                    memory_id=memory_id,
-                    space_id=memory.space_id,
-                    backend=backend,
-                    external_id=external_id,
-                    applied_seq=entries[-1].seq,
-                    applied_version=memory.version,
+                values = (memory_id, memory.space_id, backend_id, external_id)
+                cursor.execute(
+                    _SQL_REF_INSERT, [*values, last_seq, memory.version, now, now]
                 )
-                created = True
-            elif present and ref.applied_version != memory.version:
-                backend_call(backend, "update", ref.external_id, _record(memory))
-                ref.applied_version = memory.version
-            elif not present and ref is not None:
+            elif memory is not None:
+                if ref.applied_version != memory.version:
+                    backend_call(backend, "update", ref.external_id, _record(memory))
+                cursor.execute(
+                    _SQL_REF_APPLIED, [last_seq, memory.version, now, ref.pk]
+                )
+            elif ref is not None:
                 backend_call(backend, "delete", ref.external_id)
-                ref.delete()
-                ref = None
+                cursor.execute(_SQL_REF_DELETE, [ref.pk])
         except CircuitOpen:
             _postpone(entries, now, 10.0, "circuit open")
             return DeliveryResult("postponed", retry_in=10.0)
         except BackendError as exc:
             return _fail(entries, now, f"{type(exc).__name__}: {exc}"[:300])
-        last_seq = entries[-1].seq
-        if ref is not None and not created:
-            ref.applied_seq = max(ref.applied_seq, last_seq)
-            ref.save(update_fields=["applied_seq", "applied_version", "updated_at"])
-        OutboxEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
-            state=OutboxState.DELIVERED, delivered_at=now, last_error=""
-        )
+        cursor.execute(_SQL_DELIVERED, [now, [e.pk for e in entries]])
         return DeliveryResult("delivered")
+
+
+def _canonical(memory_id):
+    """The memory with its space if a backend should hold a copy, else ``None``.
+
+    A copy belongs in a backend only while the memory is active and its
+    space not shredded; anything else (deleted, archived, erased, shredded)
+    makes delivery delete the copy.
+    """
+    from memories.models import Memory, MemoryState, Space
+
+    memory_sql, space_sql = _canonical_sql()
+    memory = next(iter(Memory.objects.raw(memory_sql, [memory_id])), None)
+    if memory is None or memory.state != MemoryState.ACTIVE:
+        return None
+    space = next(iter(Space.objects.raw(space_sql, [memory.space_id])), None)
+    if space is None or space.shredded_at is not None:
+        return None
+    memory.space = space
+    return memory
+
+
+@functools.cache
+def _canonical_sql() -> tuple[str, str]:
+    """A memory's columns but its embedding and keyword index; a space's."""
+    from memories.models import Memory, Space
+
+    columns = ", ".join(
+        connection.ops.quote_name(field.column)
+        for field in Memory._meta.concrete_fields
+        if field.name not in ("embedding", "keyword_index")
+    )
+    return (
+        f"SELECT {columns} FROM {Memory._meta.db_table} WHERE id = %s",  # noqa: S608
+        f"SELECT * FROM {Space._meta.db_table} WHERE id = %s",  # noqa: S608
+    )
+
+
+# Table names are the models' own constants, not input.
+_OUTBOX, _REFS = OutboxEntry._meta.db_table, ExternalRef._meta.db_table
+_SQL_PENDING = (
+    f"SELECT id, seq, attempts FROM {_OUTBOX} "  # noqa: S608
+    "WHERE memory_id = %s AND backend_id = %s AND state = 'pending' "
+    "ORDER BY seq FOR UPDATE"
+)
+_SQL_BACKEND = f"SELECT * FROM {Backend._meta.db_table} WHERE id = %s"  # noqa: S608
+_SQL_REF = (
+    f"SELECT id, external_id, applied_seq, applied_version FROM {_REFS} "  # noqa: S608
+    "WHERE memory_id = %s AND backend_id = %s"
+)
+_SQL_REF_INSERT = (
+    f"INSERT INTO {_REFS} (memory_id, space_id, backend_id, external_id, "  # noqa: S608
+    "applied_seq, applied_version, created_at, updated_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_SQL_REF_APPLIED = (
+    f"UPDATE {_REFS} SET applied_seq = GREATEST(applied_seq, %s), "  # noqa: S608
+    "applied_version = %s, updated_at = %s WHERE id = %s"
+)
+_SQL_REF_DELETE = f"DELETE FROM {_REFS} WHERE id = %s"  # noqa: S608
+_SQL_DELIVERED = (
+    f"UPDATE {_OUTBOX} SET state = 'delivered', delivered_at = %s, "  # noqa: S608
+    "last_error = '' WHERE id = ANY(%s)"
+)
 
 
 def _postpone(entries, now, seconds: float, reason: str) -> None:
