@@ -58,6 +58,13 @@ def parse_args(argv):
     add("--batch-size", type=int, default=100)
     add("--concurrency", type=int, default=1, help="client threads per operation")
     add("--recall-queries", type=int, default=50)
+    add(
+        "--ef-sweep",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[],
+        help="also measure the raw HNSW query's recall and latency at these "
+        "hnsw.ef_search values, e.g. 100,200,400",
+    )
     add("--mem0-n", type=int, default=5000, help="memories in both systems for mem0")
     add("--mem0-ops", type=int, default=200, help="searches and single adds for mem0")
     add("--mem0-embedder", choices=("onnx", "torch"), default="onnx")
@@ -282,6 +289,7 @@ def overhead_and_recall(api: harness.Api, space, args) -> tuple[list, list, str]
     hits = {"API search vector": [0, 0], "raw SQL HNSW": [0, 0]}
     total = 0
     exact_times = []
+    exacts = {}
     for i in range(min(args.recall_queries, args.ops)):
         began = time.perf_counter()
         exact_rows = raw.knn_distances(vectors[i], exact=True)
@@ -291,16 +299,15 @@ def overhead_and_recall(api: harness.Api, space, args) -> tuple[list, list, str]
         except harness.ApiError as exc:
             progress(f"  recall query {i} failed, skipped: {exc}")
             continue
-        exact = {memory_id for memory_id, _ in exact_rows}
-        bound = exact_rows[-1][1] + TIE_EPSILON if exact_rows else -1.0
+        exacts[i] = exact_rows
         for name, ids in (
             ("API search vector", [str(r["id"]) for r in found]),
             ("raw SQL HNSW", raw.knn(vectors[i])),
         ):
-            hits[name][0] += len(exact & set(ids))
-            near = sum(d <= bound for d in raw.distances(vectors[i], ids))
-            hits[name][1] += min(near, len(exact))
-        total += len(exact)
+            by_id, tied = recall_hits(raw, vectors[i], exact_rows, ids)
+            hits[name][0] += by_id
+            hits[name][1] += tied
+        total += len(exact_rows)
     timings.append(
         Timing("exact SQL (seq scan, for recall)", exact_times, sum(exact_times))
     )
@@ -313,7 +320,34 @@ def overhead_and_recall(api: harness.Api, space, args) -> tuple[list, list, str]
         ]
         for name, (by_id, tied) in hits.items()
     ]
-    return timings, recall, raw.embedder.name
+    sweep = [ef_point(raw, ef, vectors, exacts) for ef in args.ef_sweep]
+    return timings, recall, sweep, raw.embedder.name
+
+
+def recall_hits(raw: RawSearch, vector, exact_rows, ids) -> tuple[int, int]:
+    """Hits of ``ids`` among the exact top k: by id, and with ties counted."""
+    exact = {memory_id for memory_id, _ in exact_rows}
+    bound = exact_rows[-1][1] + TIE_EPSILON if exact_rows else -1.0
+    near = sum(d <= bound for d in raw.distances(vector, ids))
+    return len(exact & set(ids)), min(near, len(exact))
+
+
+def ef_point(raw: RawSearch, ef: int, vectors: dict, exacts: dict) -> list:
+    """Recall (by id, ties counted) and latency of the raw HNSW query at ``ef``."""
+    raw.conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+    try:
+        for i in list(exacts)[:10]:  # warm the pages this ef visits
+            raw.knn(vectors[i])
+        by_id = tied = total = 0
+        for i, exact_rows in exacts.items():
+            by, ti = recall_hits(raw, vectors[i], exact_rows, raw.knn(vectors[i]))
+            by_id, tied, total = by_id + by, tied + ti, total + len(exact_rows)
+        timing = measure(f"ef {ef}", lambda i: raw.knn(vectors[i]), list(vectors))
+    finally:
+        from django.conf import settings
+
+        raw.conn.execute(f"SET hnsw.ef_search = {int(settings.HNSW_EF_SEARCH)}")
+    return [ef, by_id / total, tied / total, timing.pct(50), timing.pct(95)]
 
 
 # --- mem0 side by side ---------------------------------------------------------------------
@@ -445,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         progress("HTTP operations")
         timings = http_ops(api, writes, args, ids)
         progress("API overhead and recall")
-        overhead, recall, embedder_name = overhead_and_recall(
+        overhead, recall, sweep, embedder_name = overhead_and_recall(
             api, spaces["corpus"], args
         )
         if not args.skip_mem0:
@@ -479,6 +513,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
         md_table(["search", "recall@10 by id", "recall@10, ties counted", "queries"], recall),
     ]  # fmt: skip
+    if sweep:
+        out += [
+            "",
+            "## Raw HNSW query by hnsw.ef_search (same queries)",
+            "",
+            md_table(["ef_search", "recall@10 by id", "recall@10, ties counted",
+                      "p50 ms", "p95 ms"], sweep),
+        ]  # fmt: skip
     if not args.skip_mem0:
         out += ["", *mem0_report(args, search, mem0_adds, timings)]
     every = (
