@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from memories.models import AccessEvent, Space
+from memoryhub.db import unflushed_commit
 
 MAX_IDS_PER_EVENT = 1000
 
@@ -60,15 +61,19 @@ def access_record(
         len(ids) if count is None else count,
         _JSON.get_db_prep_value(detail or {}, connection),
     )
-    sql = _INSERT
-    if not (settings.AUDIT_FLUSH_READS or connection.in_atomic_block):
+    if settings.AUDIT_FLUSH_READS or connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT, row)
+    elif connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        with unflushed_commit(), connection.cursor() as cursor:
+            cursor.execute(_INSERT, row)
+    else:
         # The row is the request's only write (a read). Both statements go in
         # one round trip: a multi-statement query string runs as one implicit
         # transaction, so SET LOCAL covers exactly this INSERT's commit.
-        # (Django binds parameters client-side, which allows this.)
-        sql = "SET LOCAL synchronous_commit = off; " + _INSERT
-    with connection.cursor() as cursor:
-        cursor.execute(sql, row)
+        # (Parameters bound client-side, Django's default, allow this.)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off; " + _INSERT, row)
 
 
 _JSON = AccessEvent._meta.get_field("detail")

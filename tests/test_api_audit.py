@@ -160,11 +160,22 @@ def test_a_reads_audit_row_commits_unflushed_and_a_writes_with_the_write(
     assert any("memories_accessevent" in sql for sql in write)
     assert not any("synchronous_commit" in sql for sql in write)
 
+    # With server-side binding (no multi-statement strings) it takes its own
+    # transaction instead.
+    options = connection.settings_dict["OPTIONS"]
+    options["server_side_binding"] = True
+    try:
+        read = audit_statements(lambda: client.get(memory_url(cast.space, memory)))
+    finally:
+        del options["server_side_binding"]
+    assert read[-3] == "SET LOCAL synchronous_commit = off"
+    assert read[-2].startswith("INSERT INTO memories_accessevent")
+    assert read[-1] == "COMMIT"
     settings.AUDIT_FLUSH_READS = True
     read = audit_statements(lambda: client.get(memory_url(cast.space, memory)))
     assert any("memories_accessevent" in sql for sql in read)
     assert not any("synchronous_commit" in sql for sql in read)
-    assert AccessEvent.objects.filter(action="memory.read").count() == 2
+    assert AccessEvent.objects.filter(action="memory.read").count() == 3
 
 
 @pytest.mark.django_db(transaction=True)
