@@ -299,9 +299,10 @@ def _pending_locked(cursor, memory_id, backend_id: int) -> list[_Pending] | None
 def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
     """Make ``backend`` match the canonical state of one memory (see module doc).
 
-    Plain SQL apart from the memory itself (loaded as a model to decrypt):
-    every replicated write runs this once per backend, and the model layer's
-    query compilation cost several times the statements themselves.
+    Plain SQL statements (the backend, memory and space come back as models
+    through ``raw()``, for the adapter and for decryption): every replicated
+    write runs this once per backend, and the model layer's query
+    compilation cost several times the statements themselves.
     """
     from routing.calls import backend_call
 
