@@ -512,3 +512,26 @@ def test_rotation_waits_for_writers_holding_the_active_key():
         thread.join(10)
     assert order == ["writer committed", "rotated"]
     assert keyring.active_version(space) == 2
+
+
+def test_a_memory_row_keeps_its_embedding_inline(space):
+    """Rows stay in their heap page: an embedding is read without TOAST lookups."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltoastrelid::regclass::text FROM pg_class "
+            "WHERE oid = 'memories_memory'::regclass"
+        )
+        toast = cursor.fetchone()[0]
+
+        def chunks() -> int:
+            cursor.execute(f"SELECT count(*) FROM {toast}")  # noqa: S608 (catalog name)
+            return cursor.fetchone()[0]
+
+        before = chunks()
+        # ~600 characters: with its 1.5 KB embedding the row passes the 2 KB
+        # point where PostgreSQL would otherwise move the embedding out.
+        add(space, " ".join(f"fact {n} about the garden shed" for n in range(20)))
+        assert chunks() == before
+        # Content too long for a page still goes to TOAST.
+        add(space, "long " * 3000)
+        assert chunks() > before
