@@ -1,13 +1,30 @@
 """Database helpers shared by the apps."""
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from django.db import connections, transaction
+from psycopg import pq
+
+SET_UNFLUSHED = "SET LOCAL synchronous_commit = off"
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """Statements a caller of ``unflushed_commit(batched=True)`` sends itself:
+    ``first`` before its first statement, ``last`` after its last one (both
+    empty inside an enclosing transaction, which brackets the block)."""
+
+    first: list[tuple[str, tuple]] = field(default_factory=list)
+    last: list[tuple[str, tuple]] = field(default_factory=list)
 
 
 @contextmanager
-def unflushed_commit(using: str = "default") -> Iterator[None]:
+def unflushed_commit(
+    using: str = "default", *, batched: bool = False
+) -> Iterator[Bracket]:
     """Run the block in a transaction whose COMMIT does not wait for the WAL flush.
 
     ``SET LOCAL synchronous_commit = off``: the commit returns before the
@@ -21,10 +38,95 @@ def unflushed_commit(using: str = "default") -> Iterator[None]:
 
     Inside an enclosing transaction the block is a savepoint like any nested
     ``atomic`` and commits with the enclosing work, as durably as that needs.
+
+    ``batched``: the transaction's ``BEGIN`` and setting and its ``COMMIT``
+    are not sent here; the yielded :class:`Bracket` holds them for the
+    caller to put first in its first :func:`run_batch` and last in its last
+    one, saving three round trips. The block must send ``first`` before any
+    other statement and nothing after ``last``; if it leaves without sending
+    ``last`` the transaction commits here (or rolls back on an exception).
+    Django sees no atomic block meanwhile, so the block must not open one.
     """
-    outermost = not connections[using].in_atomic_block
+    connection = connections[using]
+    if connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic(using=using):  # a savepoint
+            yield Bracket()
+        return
+    if batched:
+        yield from _bracketed(connection)
+        return
     with transaction.atomic(using=using):
-        if outermost:
-            with connections[using].cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        yield
+        with connection.cursor() as cursor:
+            cursor.execute(SET_UNFLUSHED)
+        yield Bracket()
+
+
+def _bracketed(connection) -> Iterator[Bracket]:
+    """A transaction the caller opens and closes in its own batches (see above).
+
+    The connection stays in autocommit mode, so psycopg sends no ``BEGIN``
+    of its own: the caller's ``BEGIN`` opens the transaction on the server.
+    """
+    connection.ensure_connection()
+    info = connection.connection.info
+    bracket = Bracket(first=[("BEGIN", ()), (SET_UNFLUSHED, ())], last=[("COMMIT", ())])
+    try:
+        yield bracket
+    except BaseException:
+        if info.transaction_status != pq.TransactionStatus.IDLE:
+            with contextlib.suppress(Exception), connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+        raise
+    if info.transaction_status != pq.TransactionStatus.IDLE:
+        with connection.cursor() as cursor:
+            cursor.execute("COMMIT")
+
+
+def run_batch(cursor, statements: Sequence[tuple[str, Sequence]]) -> list:
+    """Run ``(sql, params)`` statements in order; return each one's rows.
+
+    With parameters bound client-side (Django's default for psycopg 3) they
+    go as one multi-statement query string: one round trip. PostgreSQL runs
+    them one after the other, each with a fresh snapshot under READ
+    COMMITTED, so a statement sees what an earlier one locked or wrote.
+    With ``server_side_binding`` they go one by one. A statement without a
+    result (``SET``, ``UPDATE``) gives ``None``; a failing one raises, and
+    the later ones do not run.
+    """
+    results: list = []
+    if cursor.db.settings_dict["OPTIONS"].get("server_side_binding"):
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            results.append(_rows(cursor))
+        return results
+    cursor.execute(
+        "; ".join(sql for sql, _ in statements),
+        [value for _, params in statements for value in params],
+    )
+    while True:
+        results.append(_rows(cursor))
+        if not cursor.nextset():
+            return results
+
+
+def _rows(cursor) -> list | None:
+    # The result's status, not ``cursor.description``: that builds a column
+    # object per column, which is most of a small query's client-side cost.
+    result = cursor.cursor.pgresult
+    return cursor.fetchall() if result.status == pq.ExecStatus.TUPLES_OK else None
+
+
+def model_from_row(model, fields: Sequence, values: Sequence, using: str = "default"):
+    """A model instance from a plain query's row of ``fields`` (others deferred).
+
+    Applies each field's ``from_db_value`` as a queryset would (JSON, vectors),
+    without the queryset's per-query compilation.
+    """
+    connection = connections[using]
+    converted = [
+        field.from_db_value(value, None, connection)
+        if hasattr(field, "from_db_value")
+        else value
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(using, [field.attname for field in fields], converted)

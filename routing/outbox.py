@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from memoryhub.db import unflushed_commit
+from memoryhub.db import model_from_row, run_batch, unflushed_commit
 from routing import rules
 from routing.backends.base import BackendError, CircuitOpen, Record
 from routing.models import (
@@ -280,75 +280,111 @@ class _Ref:
     applied_version: int
 
 
-def _pending_locked(cursor, memory_id, backend_id: int) -> list[_Pending] | None:
-    """The pair's pending entries, row-locked, in order; ``None`` if busy.
+@dataclass
+class _Claim:
+    """What one delivery starts from, read under the pair's lock."""
 
-    The advisory lock serialises deliveries of one pair across workers: a
-    second worker returns at once and retries, rather than waiting.
+    entries: list[_Pending]
+    backend: Backend | None
+    ref: _Ref | None
+    memory: object | None  # the Memory with its space, while a copy belongs
+
+
+def _claim(cursor, prelude: list, memory_id, backend_id: int) -> _Claim | None:
+    """Lock the pair and read everything delivery needs; ``None`` if busy.
+
+    One round trip (:func:`memoryhub.db.run_batch`). The advisory lock
+    serialises deliveries of one pair across workers: a second worker
+    returns at once and retries, rather than waiting. Its outcome is kept
+    in a transaction-local setting that gates the reads after it, so a
+    worker that did not get the lock neither waits on the entries' row
+    locks nor reads anything; and as each statement of the batch takes its
+    own snapshot, the reads see everything committed before the lock.
+
+    The backend comes from the routing snapshot (:func:`routing.rules.snapshot`,
+    reloaded when the configuration changes), like every routed read.
     """
-    cursor.execute(
-        "SELECT pg_try_advisory_xact_lock(hashtext(%s))",
-        [f"outbox:{memory_id}:{backend_id}"],
+    fields = _claim_fields()
+    results = run_batch(
+        cursor,
+        [
+            *prelude,
+            (_SQL_LOCK, [f"outbox:{memory_id}:{backend_id}"]),
+            (_SQL_PENDING, [memory_id, backend_id]),
+            (_SQL_REF, [memory_id, backend_id]),
+            (fields.memory_sql, [memory_id]),
+            (fields.space_sql, [memory_id]),
+        ],
     )
-    if not cursor.fetchone()[0]:
+    locked, pending, ref_rows, memory_rows, space_rows = results[len(prelude) :]
+    if locked[0][0] != "on":
         return None
-    cursor.execute(_SQL_PENDING, [memory_id, backend_id])
-    return [_Pending(*row) for row in cursor.fetchall()]
+    return _Claim(
+        entries=[_Pending(*row) for row in pending],
+        backend=rules.snapshot().backends_by_id.get(backend_id),
+        ref=_Ref(*ref_rows[0]) if ref_rows else None,
+        memory=(
+            _canonical(fields, memory_rows[0], space_rows[0]) if memory_rows else None
+        ),
+    )
 
 
 def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
     """Make ``backend`` match the canonical state of one memory (see module doc).
 
-    Plain SQL statements (the backend, memory and space come back as models
-    through ``raw()``, for the adapter and for decryption): every replicated
-    write runs this once per backend, and the model layer's query
-    compilation cost several times the statements themselves.
+    Three round trips and the backend call: ``BEGIN``, the claim (the
+    setting, the lock and every read: one batch), and the bookkeeping after
+    the call with the ``COMMIT`` (one batch). Every replicated write runs
+    this once per backend; statement by statement through the model layer
+    it took ten round trips and cost several times the statements themselves.
     """
     from routing.calls import backend_call
 
     # Delivery is idempotent: a delivery lost to a database crash is redone.
-    with unflushed_commit(), connection.cursor() as cursor:
-        entries = _pending_locked(cursor, memory_id, backend_id)
-        if entries is None:
+    with (
+        unflushed_commit(batched=True) as bracket,
+        connection.cursor() as cursor,
+    ):
+        claim = _claim(cursor, bracket.first, memory_id, backend_id)
+        if claim is None:
             return DeliveryResult("busy", retry_in=BUSY_RETRY_SECONDS)
+        entries, backend, ref = claim.entries, claim.backend, claim.ref
         if not entries:
             return DeliveryResult("nothing")
-        backend = next(iter(Backend.objects.raw(_SQL_BACKEND, [backend_id])), None)
         now = timezone.now()
         if backend is None or not backend.enabled:
             _postpone(entries, now, 60.0, "backend disabled")
             return DeliveryResult("postponed", retry_in=60.0)
-        memory = _canonical(memory_id) if backend.allows_plaintext else None
-        cursor.execute(_SQL_REF, [memory_id, backend_id])
-        row = cursor.fetchone()
-        ref = _Ref(*row) if row else None
+        memory = claim.memory if backend.allows_plaintext else None
         last_seq = entries[-1].seq
+        settle = []
         try:
             if memory is not None and ref is None:
                 external_id = backend_call(backend, "add", _record(memory))
                 values = (memory_id, memory.space_id, backend_id, external_id)
-                cursor.execute(
-                    _SQL_REF_INSERT, [*values, last_seq, memory.version, now, now]
+                settle.append(
+                    (_SQL_REF_INSERT, [*values, last_seq, memory.version, now, now])
                 )
             elif memory is not None:
                 if ref.applied_version != memory.version:
                     backend_call(backend, "update", ref.external_id, _record(memory))
-                cursor.execute(
-                    _SQL_REF_APPLIED, [last_seq, memory.version, now, ref.pk]
+                settle.append(
+                    (_SQL_REF_APPLIED, [last_seq, memory.version, now, ref.pk])
                 )
             elif ref is not None:
                 backend_call(backend, "delete", ref.external_id)
-                cursor.execute(_SQL_REF_DELETE, [ref.pk])
+                settle.append((_SQL_REF_DELETE, [ref.pk]))
         except CircuitOpen:
             _postpone(entries, now, 10.0, "circuit open")
             return DeliveryResult("postponed", retry_in=10.0)
         except BackendError as exc:
             return _fail(entries, now, f"{type(exc).__name__}: {exc}"[:300])
-        cursor.execute(_SQL_DELIVERED, [now, [e.pk for e in entries]])
+        settle.append((_SQL_DELIVERED, [now, [e.pk for e in entries]]))
+        run_batch(cursor, [*settle, *bracket.last])
         return DeliveryResult("delivered")
 
 
-def _canonical(memory_id):
+def _canonical(fields: _ClaimFields, memory_row, space_row):
     """The memory with its space if a backend should hold a copy, else ``None``.
 
     A copy belongs in a backend only while the memory is active and its
@@ -357,44 +393,72 @@ def _canonical(memory_id):
     """
     from memories.models import Memory, MemoryState, Space
 
-    memory_sql, space_sql = _canonical_sql()
-    memory = next(iter(Memory.objects.raw(memory_sql, [memory_id])), None)
-    if memory is None or memory.state != MemoryState.ACTIVE:
-        return None
-    space = next(iter(Space.objects.raw(space_sql, [memory.space_id])), None)
-    if space is None or space.shredded_at is not None:
+    memory = model_from_row(Memory, fields.memory, memory_row)
+    space = model_from_row(Space, fields.space, space_row)
+    if memory.state != MemoryState.ACTIVE or space.shredded_at is not None:
         return None
     memory.space = space
     return memory
 
 
+@dataclass(frozen=True)
+class _ClaimFields:
+    """The columns the claim reads, and its statements that depend on them."""
+
+    memory: tuple
+    space: tuple
+    memory_sql: str
+    space_sql: str
+
+
 @functools.cache
-def _canonical_sql() -> tuple[str, str]:
-    """A memory's columns but its embedding and keyword index; a space's."""
+def _claim_fields() -> _ClaimFields:
+    """A memory's columns but its embedding and keyword index; its space's
+    (built once: the models do not change)."""
     from memories.models import Memory, Space
 
-    columns = ", ".join(
-        connection.ops.quote_name(field.column)
+    def columns(fields) -> str:
+        return ", ".join(connection.ops.quote_name(field.column) for field in fields)
+
+    memory = tuple(
+        field
         for field in Memory._meta.concrete_fields
         if field.name not in ("embedding", "keyword_index")
     )
-    return (
-        f"SELECT {columns} FROM {Memory._meta.db_table} WHERE id = %s",  # noqa: S608
-        f"SELECT * FROM {Space._meta.db_table} WHERE id = %s",  # noqa: S608
+    space = tuple(Space._meta.concrete_fields)
+    memories, spaces = Memory._meta.db_table, Space._meta.db_table
+    return _ClaimFields(
+        memory=memory,
+        space=space,
+        memory_sql=(
+            f"SELECT {columns(memory)} FROM {memories} "  # noqa: S608
+            f"WHERE id = %s AND {_LOCKED}"
+        ),
+        space_sql=(
+            f"SELECT {columns(space)} FROM {spaces} "  # noqa: S608
+            f"WHERE id = (SELECT space_id FROM {memories} WHERE id = %s) AND {_LOCKED}"
+        ),
     )
 
 
-# Table names are the models' own constants, not input.
+# Table names are the models' own constants, not input. The claim's reads
+# run only if its lock was taken (``_LOCKED``; see :func:`_claim`).
 _OUTBOX, _REFS = OutboxEntry._meta.db_table, ExternalRef._meta.db_table
+_LOCK_SETTING = "memoryhub.outbox_locked"
+_SQL_LOCK = (
+    f"SELECT set_config('{_LOCK_SETTING}', "
+    "CASE WHEN pg_try_advisory_xact_lock(hashtext(%s)) THEN 'on' ELSE 'off' END, "
+    "true)"
+)
+_LOCKED = f"current_setting('{_LOCK_SETTING}') = 'on'"
 _SQL_PENDING = (
     f"SELECT id, seq, attempts FROM {_OUTBOX} "  # noqa: S608
-    "WHERE memory_id = %s AND backend_id = %s AND state = 'pending' "
+    f"WHERE memory_id = %s AND backend_id = %s AND state = 'pending' AND {_LOCKED} "
     "ORDER BY seq FOR UPDATE"
 )
-_SQL_BACKEND = f"SELECT * FROM {Backend._meta.db_table} WHERE id = %s"  # noqa: S608
 _SQL_REF = (
     f"SELECT id, external_id, applied_seq, applied_version FROM {_REFS} "  # noqa: S608
-    "WHERE memory_id = %s AND backend_id = %s"
+    f"WHERE memory_id = %s AND backend_id = %s AND {_LOCKED}"
 )
 _SQL_REF_INSERT = (
     f"INSERT INTO {_REFS} (memory_id, space_id, backend_id, external_id, "  # noqa: S608

@@ -19,6 +19,7 @@ cached per process and reloaded when the ``RoutingState`` version changes
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import threading
 import time
@@ -154,6 +155,10 @@ class Snapshot:
     version: int
     rules: list[CompiledRule]
     backends: dict[str, Backend]
+
+    @functools.cached_property
+    def backends_by_id(self) -> dict[int, Backend]:
+        return {backend.pk: backend for backend in self.backends.values()}
 
 
 _lock = threading.Lock()

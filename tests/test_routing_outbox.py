@@ -5,13 +5,16 @@ backend match the canonical state (add, update, delete, erase), in order,
 idempotently; failures back off and end as retryable dead letters.
 """
 
+import psycopg
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from psycopg import pq
 
 from accounts.actors import SYSTEM
 from memories import erasure
 from memories import services as memory_services
-from routing import outbox, services
+from routing import outbox, rules, services
 from routing.models import ExternalRef, OutboxEntry, OutboxState
 from tests.routing_helpers import (
     add,
@@ -210,3 +213,79 @@ def test_sync_mode_failures_are_left_to_the_worker(
     assert entry.last_error
     [(args, kwargs)] = sent
     assert args[0] == memory.pk and kwargs["countdown"] > 0
+
+
+# --- what one delivery sends ---------------------------------------------------------
+
+
+def _other_session():
+    """A second database session (another worker's delivery in flight)."""
+    return psycopg.connect(**connection.get_connection_params(), autocommit=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_is_two_statement_batches_with_its_own_begin_and_commit(
+    graph, space, monkeypatch
+):
+    """The claim (BEGIN, setting, lock, every read) and the bookkeeping with
+    the COMMIT: psycopg sends no BEGIN or COMMIT of its own."""
+    monkeypatch.setattr(outbox, "dispatch", lambda *args, **kwargs: None)
+    warm = add(space, "opens the session and the breaker")
+    assert outbox.outbox_deliver(memory_id=warm.pk, backend_id=graph.pk).status == (
+        "delivered"
+    )
+    memory = add(space, "counted round trips")
+    rules.snapshot()  # the rule cache's own freshness check stays out of the count
+    with CaptureQueriesContext(connection) as captured:
+        result = outbox.outbox_deliver(memory_id=memory.pk, backend_id=graph.pk)
+    assert result.status == "delivered"
+    sent = [query["sql"] for query in captured.captured_queries]
+    assert len(sent) == 2, sent
+    assert sent[0].startswith(
+        "BEGIN; SET LOCAL synchronous_commit = off; SELECT set_config("
+    )
+    assert sent[1].startswith("INSERT INTO routing_externalref")
+    assert sent[1].endswith("; COMMIT")
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    assert connection.connection.info.transaction_status == pq.TransactionStatus.IDLE
+    # Committed: another session sees the copy recorded and the entry done.
+    with _other_session() as other:
+        states = other.execute(
+            "SELECT state FROM routing_outboxentry WHERE memory_id = %s", [memory.pk]
+        ).fetchall()
+        refs = other.execute(
+            "SELECT count(*) FROM routing_externalref WHERE memory_id = %s",
+            [memory.pk],
+        ).fetchone()
+    assert states == [("delivered",)] and refs == (1,)
+    assert graph_names(graph) == sorted(f"memoryhub:{m.pk}" for m in (warm, memory))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pair_another_worker_is_delivering_is_busy_at_once(graph, space, monkeypatch):
+    """Neither waiting on the other worker's row locks nor reading anything."""
+    monkeypatch.setattr(outbox, "dispatch", lambda *args, **kwargs: None)
+    memory = add(space, "contended")
+    entry = OutboxEntry.objects.get()
+    with connection.cursor() as cursor:  # waiting on a lock would fail, not hang
+        cursor.execute("SET lock_timeout = '2s'")
+    with _other_session() as other, other.transaction():
+        other.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))",
+            [f"outbox:{memory.pk}:{graph.pk}"],
+        )
+        other.execute(
+            "SELECT id FROM routing_outboxentry WHERE id = %s FOR UPDATE", [entry.pk]
+        )
+        result = outbox.outbox_deliver(memory_id=memory.pk, backend_id=graph.pk)
+        assert result.status == "busy" and result.retry_in
+        assert not connection.in_atomic_block
+    entry.refresh_from_db()
+    assert entry.state == OutboxState.PENDING and entry.attempts == 0
+    assert graph_names(graph) == []
+    # Once the other worker is done, the pair is delivered.
+    assert outbox.outbox_deliver(memory_id=memory.pk, backend_id=graph.pk).status == (
+        "delivered"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("RESET lock_timeout")
