@@ -3,7 +3,8 @@
 - The circuit breaker (:mod:`routing.breaker`) refuses calls to a backend
   whose circuit is open, without waiting.
 - Each attempt has the backend's ``timeout_seconds``: threaded adapters run
-  in a shared pool and the caller stops waiting at the deadline.
+  in a shared pool and the caller stops waiting at the deadline; the others
+  run in the caller's thread and bound their calls themselves.
 - Transient errors (timeouts, connection errors, 5xx) are retried up to
   ``max_retries`` times with capped exponential backoff and full jitter;
   permanent ones fail at once.
@@ -74,30 +75,40 @@ def backend_call(backend, method: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def _attempt(adapter, fn, args, kwargs, backend, delay_ms: float):
-    def run():
-        if delay_ms:
-            time.sleep(delay_ms / 1000)
+    if not adapter.threaded:
+        if delay_ms:  # the drill knob honours the deadline as the pool would
+            time.sleep(min(delay_ms / 1000, backend.timeout_seconds))
+            if delay_ms / 1000 >= backend.timeout_seconds:
+                raise _timed_out(backend)
         return _translate(fn, args, kwargs)
 
     def run_pooled():
-        try:
-            return run()
-        finally:
-            # Adapters may take locks through Django's connection; pool threads
-            # must not keep connections open across calls.
-            connections.close_all()
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        return closing_connections(_translate, fn, args, kwargs)
 
-    if not adapter.threaded:
-        return run()
     future = POOL.submit(run_pooled)
     try:
         return future.result(timeout=backend.timeout_seconds)
     except concurrent.futures.TimeoutError:
         future.cancel()
-        raise TransientError(
-            f"backend {backend.name!r} did not answer within "
-            f"{backend.timeout_seconds:g}s"
-        ) from None
+        raise _timed_out(backend) from None
+
+
+def closing_connections(fn, *args, **kwargs):
+    """Run ``fn`` in a pool thread, closing the thread's Django connections
+    after it: adapters may take locks through Django's connection, and pool
+    threads must not keep connections open across calls."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        connections.close_all()
+
+
+def _timed_out(backend) -> TransientError:
+    return TransientError(
+        f"backend {backend.name!r} did not answer within {backend.timeout_seconds:g}s"
+    )
 
 
 def _translate(fn, args, kwargs):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from memoryhub.errors import Unavailable
 from routing.backends.base import BackendError, Hit, SearchScope
 from routing.breaker import breaker_for
-from routing.calls import backend_call
+from routing.calls import backend_call, closing_connections
 
 RRF_K = 60
 FANOUT_POOL = concurrent.futures.ThreadPoolExecutor(
@@ -179,7 +179,9 @@ class FanoutStrategy(ReadStrategy):
                 inline.append(step.backend)  # uses this thread's DB connection
             else:
                 futures[
-                    FANOUT_POOL.submit(_timed, step.backend, query, scope, top_k)
+                    FANOUT_POOL.submit(
+                        closing_connections, _timed, step.backend, query, scope, top_k
+                    )
                 ] = step.backend
         for backend in inline:
             _search_one(outcome, backend, query=query, scope=scope, top_k=top_k)

@@ -1,5 +1,6 @@
 """Read strategies on real MCP memory servers, the circuit breaker and retries."""
 
+import threading
 import time
 
 import pytest
@@ -9,6 +10,7 @@ from memories.services import embed_texts
 from memoryhub.errors import Unavailable
 from routing import calls, selectors, services
 from routing.backends.base import CircuitOpen, PermanentError, TransientError
+from routing.backends.registry import adapter_for
 from routing.breaker import CircuitBreaker, breaker_for
 from routing.models import CircuitState
 from routing.strategies import rrf_merge
@@ -62,6 +64,52 @@ def test_transient_errors_are_retried_a_bounded_number_of_times(tmp_path):
         calls.backend_call(down, "health_check")
     down.refresh_from_db()
     assert down.circuit_state == CircuitState.OPEN and down.last_error
+
+
+def test_mcp_calls_run_in_the_callers_thread_and_keep_their_deadline(
+    tmp_path, monkeypatch
+):
+    """No hand-off to the call pool: the session bounds every call itself,
+    and the latency drill knob stops at the backend's timeout like the pool."""
+    graph = mcp_backend(tmp_path, timeout_seconds=2)
+    threads = []
+    adapter = adapter_for(graph)
+    original = adapter._call
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(adapter, "_call", recording)
+    calls.backend_call(graph, "health_check")
+    assert threads == [threading.current_thread()]
+
+    slow = mcp_backend(
+        tmp_path,
+        name="slow",
+        timeout_seconds=0.2,
+        max_retries=0,
+        config={"inject_latency_ms": 60_000},
+    )
+    with pytest.raises(TransientError, match=r"did not answer within 0\.2s"):
+        calls.backend_call(slow, "health_check")
+    assert breaker_for(slow).failures == 1
+
+
+def test_pooled_calls_leave_no_database_connection_open():
+    """Adapters may use Django's connection in a pool thread (an HTTP MCP
+    server's advisory lock); each call closes what it opened."""
+    from django.db import connections
+
+    def uses_the_database():
+        wrapper = connections["default"]  # this thread's own
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert wrapper.connection is not None
+        return wrapper
+
+    used = calls.POOL.submit(calls.closing_connections, uses_the_database).result()
+    assert used is not connections["default"] and used.connection is None
 
 
 def test_permanent_errors_are_not_retried(tmp_path):

@@ -78,6 +78,9 @@ class Adapter(BackendAdapter):
     """An MCP memory server over stdio or streamable HTTP."""
 
     kind = "mcp_memory"
+    # Every session start and tool call has the backend's timeout (aio), and
+    # the serializing locks are held by calls that have it too.
+    threaded = False
     config_keys = frozenset({"command", "args", "memory_file", "url", "space"})
     secret_keys = frozenset({"api_key"})
 
