@@ -43,7 +43,9 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     """A user's role in a team."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(  # indexed by membership_unique
+        User, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)

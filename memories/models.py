@@ -6,6 +6,8 @@ Content is stored only as sealed ciphertext (see :mod:`memoryhub.crypto`);
 
 import uuid
 
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -21,8 +23,8 @@ class Space(models.Model):
     """A team's namespace of memories; object permissions attach here."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    team = models.ForeignKey(
-        "accounts.Team", on_delete=models.PROTECT, related_name="spaces"
+    team = models.ForeignKey(  # indexed by space_team_slug_unique
+        "accounts.Team", on_delete=models.PROTECT, related_name="spaces", db_index=False
     )
     slug = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
@@ -62,12 +64,18 @@ class Space(models.Model):
 class SpaceUserObjectPermission(UserObjectPermissionBase):
     """Direct-FK guardian permission rows for users on spaces (fast joins)."""
 
+    # Indexed by the (user, permission, content_object) unique constraint.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False
+    )
     content_object = models.ForeignKey(Space, on_delete=models.CASCADE)
 
 
 class SpaceGroupObjectPermission(GroupObjectPermissionBase):
     """Direct-FK guardian permission rows for teams (their groups) on spaces."""
 
+    # Indexed by the (group, permission, content_object) unique constraint.
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, db_index=False)
     content_object = models.ForeignKey(Space, on_delete=models.CASCADE)
 
 
@@ -78,7 +86,9 @@ class SpaceKey(models.Model):
         ACTIVE = "active", "Active"  # encrypts new values
         RETIRED = "retired", "Retired"  # decrypts until re-encryption finishes
 
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="keys")
+    space = models.ForeignKey(  # indexed by spacekey_version_unique
+        Space, on_delete=models.CASCADE, related_name="keys", db_index=False
+    )
     version = models.PositiveIntegerField()
     wrapped_key = models.BinaryField(editable=False)
     master_key_id = models.CharField(max_length=64)
@@ -113,7 +123,9 @@ class Memory(models.Model):
     """One memory: sealed content plus the clear fields search filters on."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memories")
+    space = models.ForeignKey(  # indexed by memory_space_user and others
+        Space, on_delete=models.CASCADE, related_name="memories", db_index=False
+    )
     content = models.BinaryField(editable=False)  # sealed, never plaintext
     content_mac = models.BinaryField(editable=False)  # keyed HMAC for dedupe
     keyword_index = SearchVectorField(null=True, editable=False)  # blind tokens
@@ -190,7 +202,9 @@ class MemoryEvent(models.Model):
         DELETE = "DELETE", "Delete"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="events")
+    memory = models.ForeignKey(  # indexed by memoryevent_memory_at
+        Memory, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event = models.CharField(max_length=8, choices=Kind.choices)
     old_content = models.BinaryField(null=True, editable=False)
     new_content = models.BinaryField(null=True, editable=False)

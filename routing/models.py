@@ -151,7 +151,10 @@ class OutboxEntry(models.Model):
     backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="+")
     op = models.CharField(max_length=8, choices=OutboxOp.choices)
     seq = models.PositiveIntegerField()
-    idempotency_key = models.CharField(max_length=120, unique=True)
+    # "memory:backend:seq", unique through outbox_memory_seq_unique; no index
+    # of its own (every replicated write inserts a row, every delivery
+    # rewrites it: each index costs both).
+    idempotency_key = models.CharField(max_length=120)
     state = models.CharField(
         max_length=12, choices=OutboxState.choices, default=OutboxState.PENDING
     )
@@ -183,7 +186,7 @@ class OutboxEntry(models.Model):
                 condition=Q(state="pending"),
                 name="outbox_pending_next",
             ),
-            models.Index(fields=["memory_id", "backend"], name="outbox_memory_backend"),
+            # (memory_id, backend) lookups use outbox_memory_seq_unique.
         ]
 
     def __str__(self) -> str:
@@ -195,7 +198,10 @@ class ExternalRef(models.Model):
 
     memory_id = models.UUIDField()
     space_id = models.BigIntegerField()
-    backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="refs")
+    # Indexed by externalref_backend_extid, whose first column it is.
+    backend = models.ForeignKey(
+        Backend, on_delete=models.CASCADE, related_name="refs", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     applied_seq = models.PositiveIntegerField(default=0)
     applied_version = models.PositiveIntegerField(default=0)
