@@ -113,8 +113,8 @@ def graph_call(backend, tool: str, arguments: dict):
     """Call a tool of ``backend``'s MCP server directly, as another writer of
     the graph would (serialized like the adapter's own calls)."""
     adapter = adapter_for(backend)
-    with adapter._serialized():
-        return adapter._call(tool, arguments)
+    with adapter._serialized() as deadline:
+        return adapter._call(tool, arguments, deadline)
 
 
 def drain(adapter, cursor=None, *, limit: int = 100):

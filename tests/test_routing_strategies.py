@@ -1,5 +1,6 @@
 """Read strategies on real MCP memory servers, the circuit breaker and retries."""
 
+import fcntl
 import threading
 import time
 
@@ -94,6 +95,21 @@ def test_mcp_calls_run_in_the_callers_thread_and_keep_their_deadline(
     with pytest.raises(TransientError, match=r"did not answer within 0\.2s"):
         calls.backend_call(slow, "health_check")
     assert breaker_for(slow).failures == 1
+
+
+def test_waiting_for_the_servers_turn_counts_against_the_timeout(tmp_path):
+    """Another process holding the server (its lock file) past the timeout
+    fails the call as transient, as the call pool's deadline did."""
+    graph = mcp_backend(tmp_path, timeout_seconds=0.3, max_retries=0)
+    calls.backend_call(graph, "health_check")  # the session is up
+    with open(f"{graph.config['memory_file']}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(TransientError, match="held it past the timeout"):
+            calls.backend_call(graph, "health_check")
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    assert breaker_for(graph).failures == 1
+    calls.backend_call(graph, "health_check")  # its turn again, same session
+    assert breaker_for(graph).failures == 0
 
 
 def test_pooled_calls_leave_no_database_connection_open():

@@ -37,6 +37,8 @@ import contextlib
 import fcntl
 import json
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from routing.backends import aio
@@ -128,19 +130,31 @@ class Adapter(BackendAdapter):
 
     @contextlib.contextmanager
     def _serialized(self):
-        with self._lock:
+        """Hold this server's turn; yields the deadline of the calls made in it.
+
+        The calls run in the caller's thread (``threaded = False``), so the
+        backend's timeout covers waiting for the turn and the calls together,
+        as the call pool's deadline would.
+        """
+        deadline = time.monotonic() + self.timeout
+        if not self._lock.acquire(timeout=self.timeout):
+            raise _no_turn(self.name)
+        try:
             if self.config.get("url"):
-                with _advisory_lock(f"mcp_memory:{self.config['url']}"):
-                    yield
+                label = f"mcp_memory:{self.config['url']}"
+                with _advisory_lock(label, deadline, self.name):
+                    yield deadline
                 return
             lock_path = Path(f"{self.config['memory_file']}.lock")
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             with lock_path.open("a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
+                _wait_for_turn(lambda: _try_flock(handle), deadline, self.name)
                 try:
-                    yield
+                    yield deadline
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
 
     def _headers(self) -> dict[str, str]:
         """HTTP headers of a URL server: the API key and the space, if set."""
@@ -157,20 +171,24 @@ class Adapter(BackendAdapter):
             f"(HTTP {status}): check the backend's api_key secret"
         )
 
-    def _call(self, tool: str, arguments: dict):
-        """One tool call on the long-lived session (restarted if it broke)."""
+    def _call(self, tool: str, arguments: dict, deadline: float):
+        """One tool call on the long-lived session (restarted if it broke),
+        finished by ``deadline`` (``time.monotonic()``)."""
         if self._session is None or self._session.broken:
             if self._session is not None:
                 self._session.close()
                 self._session = None
             try:
                 self._session = aio.McpSession(
-                    self._server(), timeout=self.timeout, headers=self._headers()
+                    self._server(),
+                    timeout=_left(deadline, tool),
+                    headers=self._headers(),
                 )
             except aio.ServerRefused as exc:
                 raise self._refused(exc.status) from None
+        timeout = _left(deadline, tool)
         try:
-            result = self._session.call_tool(tool, arguments, timeout=self.timeout)
+            result = self._session.call_tool(tool, arguments, timeout=timeout)
         except aio.ServerRefused as exc:
             self._session.broken = True
             raise self._refused(exc.status) from None
@@ -209,7 +227,7 @@ class Adapter(BackendAdapter):
     def add(self, record: Record) -> str:
         """Create the memory's entity (a no-op if it exists)."""
         name = PREFIX + record.memory_id
-        with self._serialized():
+        with self._serialized() as deadline:
             self._call(
                 "create_entities",
                 {
@@ -221,13 +239,14 @@ class Adapter(BackendAdapter):
                         }
                     ]
                 },
+                deadline,
             )
         return name
 
     def get(self, external_id: str) -> Hit | None:
         """The entity, if it exists."""
-        with self._serialized():
-            payload = self._call("open_nodes", {"names": [external_id]})
+        with self._serialized() as deadline:
+            payload = self._call("open_nodes", {"names": [external_id]}, deadline)
         for entity in self._entities(payload):
             if entity.get("name") == external_id:
                 return _hit(entity)
@@ -235,8 +254,8 @@ class Adapter(BackendAdapter):
 
     def update(self, external_id: str, record: Record) -> None:
         """Replace the entity (delete and create, under one lock)."""
-        with self._serialized():
-            self._call("delete_entities", {"entityNames": [external_id]})
+        with self._serialized() as deadline:
+            self._call("delete_entities", {"entityNames": [external_id]}, deadline)
             self._call(
                 "create_entities",
                 {
@@ -248,17 +267,18 @@ class Adapter(BackendAdapter):
                         }
                     ]
                 },
+                deadline,
             )
 
     def delete(self, external_id: str) -> None:
         """Delete the entity (the server ignores unknown names)."""
-        with self._serialized():
-            self._call("delete_entities", {"entityNames": [external_id]})
+        with self._serialized() as deadline:
+            self._call("delete_entities", {"entityNames": [external_id]}, deadline)
 
     def search(self, query: str, *, scope: SearchScope, top_k: int) -> list[Hit]:
         """The server's substring search; scope is applied when mapping back."""
-        with self._serialized():
-            payload = self._call("search_nodes", {"query": query})
+        with self._serialized() as deadline:
+            payload = self._call("search_nodes", {"query": query}, deadline)
         entities = [
             e for e in self._entities(payload) if e.get("entityType") == ENTITY_TYPE
         ]
@@ -269,8 +289,8 @@ class Adapter(BackendAdapter):
 
     def read_graph(self) -> list[dict]:
         """Every entity the server holds (tests and sync)."""
-        with self._serialized():
-            return self._entities(self._call("read_graph", {}))
+        with self._serialized() as deadline:
+            return self._entities(self._call("read_graph", {}, deadline))
 
     def changes_since(
         self, cursor: str | None, *, limit: int = DEFAULT_LIMIT
@@ -318,8 +338,8 @@ class Adapter(BackendAdapter):
 
     def health_check(self) -> None:
         """The server answers a cheap search."""
-        with self._serialized():
-            self._call("search_nodes", {"query": "memoryhub-health-probe"})
+        with self._serialized() as deadline:
+            self._call("search_nodes", {"query": "memoryhub-health-probe"}, deadline)
 
     def close(self) -> None:
         """End the session (stops a stdio server)."""
@@ -382,14 +402,51 @@ def _snapshot_from_state(state: dict | None, kind: str) -> dict[str, list[str]]:
 
 
 @contextlib.contextmanager
-def _advisory_lock(label: str):
-    """A session-level PostgreSQL advisory lock (serializes across hosts)."""
+def _advisory_lock(label: str, deadline: float, backend: str):
+    """A session-level PostgreSQL advisory lock (serializes across hosts),
+    waited for until ``deadline``."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [label])
+    def take() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [label])
+            return cursor.fetchone()[0]
+
+    _wait_for_turn(take, deadline, backend)
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [label])
+
+
+def _try_flock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _wait_for_turn(take: Callable[[], bool], deadline: float, backend: str) -> None:
+    """Call ``take`` until it gets the lock, pausing 1 ms, doubling up to 20 ms."""
+    pause = 0.001
+    while not take():
+        if time.monotonic() + pause >= deadline:
+            raise _no_turn(backend)
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
+
+
+def _no_turn(backend: str) -> TransientError:
+    return TransientError(
+        f"backend {backend!r}: other calls to the MCP server held it past the timeout"
+    )
+
+
+def _left(deadline: float, tool: str) -> float:
+    """Seconds until ``deadline``; none left is a timeout."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TransientError(f"MCP tool {tool} timed out")
+    return left
