@@ -181,12 +181,15 @@ class OutboxEntry(models.Model):
             ),
         ]
         indexes = [
+            # The queue: a pair's pending entries in order (delivery, erasure)
+            # and every pending entry (the sweeper scans it: no other rows).
+            # Keyed by the pair, so a backlog never makes a pair's lookup
+            # scan the others' entries, whatever the statistics say.
             models.Index(
-                fields=["state", "next_at"],
+                fields=["memory_id", "backend", "seq"],
                 condition=Q(state="pending"),
-                name="outbox_pending_next",
+                name="outbox_pending_pair",
             ),
-            # (memory_id, backend) lookups use outbox_memory_seq_unique.
         ]
 
     def __str__(self) -> str:

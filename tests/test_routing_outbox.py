@@ -289,3 +289,42 @@ def test_a_pair_another_worker_is_delivering_is_busy_at_once(graph, space, monke
     )
     with connection.cursor() as cursor:
         cursor.execute("RESET lock_timeout")
+
+
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_a_pairs_pending_lookup_reads_only_its_rows_whatever_the_backlog(db, space):
+    """Statistics taken before a backlog (the usual state of a queue table)
+    must not make each delivery scan every pending entry."""
+    import uuid
+
+    backend = services.backend_create(
+        actor=SYSTEM, name="backlog", kind="local", allows_plaintext=True
+    )
+    done = {(uuid.uuid4(), backend.pk): (space.pk, "add") for _ in range(5000)}
+    outbox._create_entries(done, {}, fresh=True)
+    OutboxEntry.objects.update(state=OutboxState.DELIVERED)
+    with connection.cursor() as cursor:  # statistics: nothing is pending
+        cursor.execute("ANALYZE routing_outboxentry")
+    backlog = {(uuid.uuid4(), backend.pk): (space.pk, "add") for _ in range(3000)}
+    assert outbox._create_entries(backlog, {}, fresh=True) == 3000
+    memory_id = next(iter(backlog))[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('memoryhub.outbox_locked', 'on', true)")
+        cursor.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + outbox._SQL_PENDING,
+            [memory_id, backend.pk],
+        )
+        [plan] = cursor.fetchone()[0]
+    nodes = list(_plan_nodes(plan["Plan"]))
+    scans = [node for node in nodes if "Scan" in node["Node Type"]]
+    assert scans and all(
+        node["Relation Name"] == "routing_outboxentry" for node in scans
+    )
+    assert all(node["Actual Rows"] <= 1 for node in scans)
+    assert sum(node.get("Rows Removed by Filter", 0) for node in nodes) == 0
+    assert any("memory_id" in node.get("Index Cond", "") for node in scans)
