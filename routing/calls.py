@@ -76,7 +76,7 @@ def backend_call(backend, method: str, *args: Any, **kwargs: Any) -> Any:
 
 def _attempt(adapter, fn, args, kwargs, backend, delay_ms: float):
     if not adapter.threaded:
-        if delay_ms:  # the drill knob honours the deadline as the pool would
+        if delay_ms:  # the drill knob: a delay past the timeout fails as in the pool
             time.sleep(min(delay_ms / 1000, backend.timeout_seconds))
             if delay_ms / 1000 >= backend.timeout_seconds:
                 raise _timed_out(backend)

@@ -323,8 +323,10 @@ def _claim(cursor, prelude: list, memory_id, backend_id: int) -> _Claim | None:
         entries=[_Pending(*row) for row in pending],
         backend=rules.snapshot().backends_by_id.get(backend_id),
         ref=_Ref(*ref_rows[0]) if ref_rows else None,
-        memory=(
-            _canonical(fields, memory_rows[0], space_rows[0]) if memory_rows else None
+        memory=(  # (a space goes only after its memories: both or neither)
+            _canonical(fields, memory_rows[0], space_rows[0])
+            if memory_rows and space_rows
+            else None
         ),
     )
 
@@ -332,11 +334,10 @@ def _claim(cursor, prelude: list, memory_id, backend_id: int) -> _Claim | None:
 def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
     """Make ``backend`` match the canonical state of one memory (see module doc).
 
-    Three round trips and the backend call: ``BEGIN``, the claim (the
-    setting, the lock and every read: one batch), and the bookkeeping after
-    the call with the ``COMMIT`` (one batch). Every replicated write runs
-    this once per backend; statement by statement through the model layer
-    it took ten round trips and cost several times the statements themselves.
+    Two round trips around the backend call: the claim (``BEGIN``, the
+    setting, the lock and every read: one batch) and the bookkeeping with
+    the ``COMMIT`` (one batch). Every replicated write runs this once per
+    backend; statement by statement it took ten round trips.
     """
     from routing.calls import backend_call
 
