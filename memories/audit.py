@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from memories.models import AccessEvent, Space
-from memoryhub.db import unflushed_commit
+from memoryhub.db import run_batch, unflushed_commit
 
 MAX_IDS_PER_EVENT = 1000
 
@@ -64,16 +64,11 @@ def access_record(
     if settings.AUDIT_FLUSH_READS or connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute(_INSERT, row)
-    elif connection.settings_dict["OPTIONS"].get("server_side_binding"):
-        with unflushed_commit(), connection.cursor() as cursor:
-            cursor.execute(_INSERT, row)
-    else:
-        # The row is the request's only write (a read). Both statements go in
-        # one round trip: a multi-statement query string runs as one implicit
-        # transaction, so SET LOCAL covers exactly this INSERT's commit.
-        # (Parameters bound client-side, Django's default, allow this.)
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off; " + _INSERT, row)
+        return
+    # The row is the request's only write (a read): its own transaction, the
+    # BEGIN, setting, INSERT and COMMIT in one round trip (run_batch).
+    with unflushed_commit() as bracket, connection.cursor() as cursor:
+        run_batch(cursor, [*bracket.first, (_INSERT, row), *bracket.last])
 
 
 _JSON = AccessEvent._meta.get_field("detail")

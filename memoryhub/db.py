@@ -13,18 +13,16 @@ SET_UNFLUSHED = "SET LOCAL synchronous_commit = off"
 
 @dataclass(frozen=True)
 class Bracket:
-    """Statements a caller of ``unflushed_commit(batched=True)`` sends itself:
-    ``first`` before its first statement, ``last`` after its last one (both
-    empty inside an enclosing transaction, which brackets the block)."""
+    """Statements the block of :func:`unflushed_commit` sends itself: ``first``
+    before its first statement, ``last`` after its last one (both empty
+    inside an enclosing transaction, which brackets the block)."""
 
     first: list[tuple[str, tuple]] = field(default_factory=list)
     last: list[tuple[str, tuple]] = field(default_factory=list)
 
 
 @contextmanager
-def unflushed_commit(
-    using: str = "default", *, batched: bool = False
-) -> Iterator[Bracket]:
+def unflushed_commit(using: str = "default") -> Iterator[Bracket]:
     """Run the block in a transaction whose COMMIT does not wait for the WAL flush.
 
     ``SET LOCAL synchronous_commit = off``: the commit returns before the
@@ -36,37 +34,24 @@ def unflushed_commit(
     accepted uses it: redoable bookkeeping (outbox deliveries, which are
     idempotent) and the audit row of a read.
 
-    Inside an enclosing transaction the block is a savepoint like any nested
-    ``atomic`` and commits with the enclosing work, as durably as that needs.
-
-    ``batched``: the transaction's ``BEGIN`` and setting and its ``COMMIT``
-    are not sent here; the yielded :class:`Bracket` holds them for the
-    caller to put first in its first :func:`run_batch` and last in its last
-    one, saving three round trips. The block must send ``first`` before any
-    other statement and nothing after ``last``; if it leaves without sending
+    The transaction's ``BEGIN`` and setting and its ``COMMIT`` are not sent
+    here: the yielded :class:`Bracket` holds them for the block to put first
+    in its first :func:`run_batch` and last in its last one, so they cost no
+    round trips of their own. The block must send ``first`` before any other
+    statement and nothing after ``last``; if it leaves without sending
     ``last`` the transaction commits here (or rolls back on an exception).
-    Django sees no atomic block meanwhile, so the block must not open one.
+    The connection stays in autocommit mode, so psycopg sends no ``BEGIN``
+    of its own, and Django sees no atomic block: the block must not open one.
+
+    Inside an enclosing transaction the block is a savepoint like any nested
+    ``atomic`` (the bracket is empty) and commits with the enclosing work, as
+    durably as that needs.
     """
     connection = connections[using]
     if connection.in_atomic_block or not connection.get_autocommit():
         with transaction.atomic(using=using):  # a savepoint
             yield Bracket()
         return
-    if batched:
-        yield from _bracketed(connection)
-        return
-    with transaction.atomic(using=using):
-        with connection.cursor() as cursor:
-            cursor.execute(SET_UNFLUSHED)
-        yield Bracket()
-
-
-def _bracketed(connection) -> Iterator[Bracket]:
-    """A transaction the caller opens and closes in its own batches (see above).
-
-    The connection stays in autocommit mode, so psycopg sends no ``BEGIN``
-    of its own: the caller's ``BEGIN`` opens the transaction on the server.
-    """
     connection.ensure_connection()
     info = connection.connection.info
     bracket = Bracket(first=[("BEGIN", ()), (SET_UNFLUSHED, ())], last=[("COMMIT", ())])

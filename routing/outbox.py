@@ -343,7 +343,7 @@ def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
 
     # Delivery is idempotent: a delivery lost to a database crash is redone.
     with (
-        unflushed_commit(batched=True) as bracket,
+        unflushed_commit() as bracket,
         connection.cursor() as cursor,
     ):
         claim = _claim(cursor, bracket.first, memory_id, backend_id)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from memories.models import AccessEvent
-from memoryhub.db import unflushed_commit
+from memoryhub.db import run_batch, unflushed_commit
 from tests.api_support import add_memory, memory_url, space_url
 from tests.permission_matrix import CALLERS, Call, check_matrix, reads
 
@@ -147,10 +147,12 @@ def test_a_reads_audit_row_commits_unflushed_and_a_writes_with_the_write(
         return [q["sql"] for q in captured.captured_queries]
 
     read = audit_statements(lambda: client.get(memory_url(cast.space, memory)))
-    # One statement string, one implicit transaction: the SET LOCAL and the row.
+    # One statement string, one round trip: its own transaction, the SET LOCAL
+    # and the row.
     assert read[-1].startswith(
-        "SET LOCAL synchronous_commit = off; INSERT INTO memories_accessevent"
+        "BEGIN; SET LOCAL synchronous_commit = off; INSERT INTO memories_accessevent"
     )
+    assert read[-1].endswith("; COMMIT")
     assert _synchronous_commit() == "on"  # SET LOCAL ended with its transaction
     write = audit_statements(
         lambda: client.post(
@@ -180,10 +182,12 @@ def test_a_reads_audit_row_commits_unflushed_and_a_writes_with_the_write(
 
 @pytest.mark.django_db(transaction=True)
 def test_unflushed_commit_applies_only_to_its_own_transaction():
-    with unflushed_commit():
+    with unflushed_commit() as bracket, connection.cursor() as cursor:
+        run_batch(cursor, bracket.first)
         assert _synchronous_commit() == "off"
     assert _synchronous_commit() == "on"
     with transaction.atomic():
-        with unflushed_commit():  # nested: commits with the outer work
+        with unflushed_commit() as bracket:  # nested: commits with the outer work
+            assert bracket.first == []
             assert _synchronous_commit() == "on"
         assert _synchronous_commit() == "on"

@@ -112,7 +112,7 @@ def _in_transaction() -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_a_bracketed_transaction_opens_and_commits_in_the_callers_batches(scratch):
     def block():
-        with unflushed_commit(batched=True) as bracket:
+        with unflushed_commit() as bracket:
             _batch([*bracket.first, _insert(1)])
             assert _in_transaction() and _synchronous_commit() == "off"
             _batch([_insert(2), *bracket.last])
@@ -130,7 +130,7 @@ def test_a_bracketed_transaction_opens_and_commits_in_the_callers_batches(scratc
 
 @pytest.mark.django_db(transaction=True)
 def test_a_bracketed_block_that_does_not_send_its_commit_commits_on_leaving(scratch):
-    with unflushed_commit(batched=True) as bracket:
+    with unflushed_commit() as bracket:
         _batch([*bracket.first, _insert(1)])
     assert not _in_transaction()
     assert _values() == [1]
@@ -138,7 +138,7 @@ def test_a_bracketed_block_that_does_not_send_its_commit_commits_on_leaving(scra
 
 @pytest.mark.django_db(transaction=True)
 def test_a_bracketed_block_that_raises_rolls_back(scratch):
-    with pytest.raises(RuntimeError), unflushed_commit(batched=True) as bracket:
+    with pytest.raises(RuntimeError), unflushed_commit() as bracket:
         _batch([*bracket.first, _insert(1)])
         raise RuntimeError
     assert not _in_transaction()
@@ -146,7 +146,7 @@ def test_a_bracketed_block_that_raises_rolls_back(scratch):
     # A failed statement (the transaction is aborted) rolls back too.
     with (
         pytest.raises(DataError, match="division by zero"),
-        unflushed_commit(batched=True) as bracket,
+        unflushed_commit() as bracket,
     ):
         _batch([*bracket.first, _insert(2), ("SELECT 1 / %s", [0])])
     assert not _in_transaction()
@@ -156,7 +156,7 @@ def test_a_bracketed_block_that_raises_rolls_back(scratch):
 @pytest.mark.django_db(transaction=True)
 def test_inside_an_enclosing_transaction_the_bracket_is_empty(scratch):
     with transaction.atomic():
-        with unflushed_commit(batched=True) as bracket:
+        with unflushed_commit() as bracket:
             assert bracket.first == [] and bracket.last == []
             _batch([_insert(1)])
         assert _synchronous_commit() == "on"  # commits as durably as the outer work
