@@ -3,7 +3,7 @@
 #   web     (default)  gunicorn memoryhub.wsgi           -> port 8000
 #   worker             celery -A memoryhub worker -Q default
 #   beat               celery -A memoryhub beat --scheduler django_celery_beat.schedulers:DatabaseScheduler
-#   mcp                python -m memoryhub.mcp --host 0.0.0.0   -> port 8001 (MCP_PORT)
+#   mcp                python -m memories.mcp --host 0.0.0.0   -> port 8001 (MCP_PORT)
 #   one-off            python manage.py migrate | bootstrap | create_api_key ...
 #
 # Needs at run time: DATABASE_URL (PostgreSQL >= 15 with pgvector),

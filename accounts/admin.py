@@ -7,40 +7,14 @@ and are never editable here; the hash is never displayed, and revocation is
 an admin action.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.text import slugify
 
 from accounts import services
 from accounts.models import ApiKey, Membership, Team, User
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that are written by services only: view, never add/change/delete."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class SlugForm(forms.ModelForm):
-    """A model form whose ``slug`` must already be a slug (as services require)."""
-
-    def clean_slug(self):
-        slug = self.cleaned_data["slug"]
-        if slugify(slug) != slug:
-            raise forms.ValidationError(
-                "Use lowercase letters, digits and hyphens only."
-            )
-        return slug
+from memoryhub.admin import ReadOnlyAdmin, SlugForm
 
 
 class MembershipInline(admin.TabularInline):

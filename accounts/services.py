@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from accounts.actors import Actor
 from accounts.models import ApiKey, Membership, Role, Team, User
 from memoryhub.errors import Forbidden
+from memoryhub.seams import resolve
 
 KEY_PREFIX = "mh_"
 PREFIX_CHARS = 12
@@ -104,9 +105,8 @@ def _require_key_admin(actor: Actor, team: Team) -> None:
 
 
 def _audit_key(actor: Actor, action: str, api_key: ApiKey, surface: str) -> None:
-    from memories.audit import access_record
-
-    access_record(
+    # The audit sits above accounts: reach it through its seam, not an import.
+    resolve("MEMORYHUB_AUDIT_RECORDER")(
         actor=actor,
         action=action,
         surface=surface,

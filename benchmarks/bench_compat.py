@@ -5,7 +5,7 @@
    scripts at once) and a scratch space for writes, each with its own
    single-space key, which is how the mem0 API picks a key's space.
 2. Starts gunicorn (native ``/api/v1`` and mem0 ``/v1``-``/v3`` paths in the
-   same processes) and the MCP process (``python -m memoryhub.mcp``) on free
+   same processes) and the MCP process (``python -m memories.mcp``) on free
    127.0.0.1 ports.
 3. Search and add through both HTTP APIs with the same bodies' meaning, one
    request of each in turn so both see the same machine state: hybrid search
@@ -89,7 +89,7 @@ def prepare(args) -> dict:
 
 
 class McpProcess:
-    """``python -m memoryhub.mcp`` on a free loopback port, in its own session."""
+    """``python -m memories.mcp`` on a free loopback port, in its own session."""
 
     def __init__(self) -> None:
         """Pick a free port."""
@@ -101,7 +101,7 @@ class McpProcess:
         """Start the process and wait until it answers (401 without a key)."""
         import httpx
 
-        command = [sys.executable, "-m", "memoryhub.mcp", "--port", str(self.port)]
+        command = [sys.executable, "-m", "memories.mcp", "--port", str(self.port)]
         self.proc = subprocess.Popen(
             command, cwd=harness.REPO, env=os.environ.copy(),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -246,8 +246,8 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
     from django.db import connection, transaction
 
     from accounts.actors import SYSTEM
+    from audit.services import access_record
     from memories import keyring
-    from memories.audit import access_record
     from memories.models import Memory, MemoryEvent
     from memories.sealing import event_build, memory_build
     from memories.services import dedupe_key

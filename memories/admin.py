@@ -12,8 +12,6 @@ Rules the console keeps:
   services, so guardian permissions, keys and the audit stay consistent.
 """
 
-import uuid
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -28,12 +26,10 @@ from guardian.admin import (
 )
 
 from accounts.actors import actor_for_user
-from accounts.admin import ReadOnlyAdmin, SlugForm
+from audit.services import access_record
 from memories import erasure, permissions, sealing, sharing
 from memories import spaces as space_services
-from memories.audit import access_record
 from memories.models import (
-    AccessEvent,
     Memory,
     MemoryEvent,
     Space,
@@ -42,6 +38,7 @@ from memories.models import (
     SpaceUserObjectPermission,
 )
 from memories.rotation import space_data_key_rotate
+from memoryhub.admin import ReadOnlyAdmin, SlugForm, uuid_or_none
 from memoryhub.crypto import DecryptionError
 from memoryhub.errors import DomainError
 
@@ -302,13 +299,6 @@ class SpaceGroupObjectPermissionAdmin(ReadOnlyAdmin):
 # --- memories -----------------------------------------------------------------------
 
 
-def _uuid_or_none(term: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(term.strip())
-    except ValueError:
-        return None
-
-
 @admin.register(Memory)
 class MemoryAdmin(admin.ModelAdmin):
     """Memories: lists without content; the detail page decrypts, and is audited."""
@@ -359,7 +349,7 @@ class MemoryAdmin(admin.ModelAdmin):
         found, may_have_duplicates = super().get_search_results(
             request, queryset, search_term
         )
-        memory_id = _uuid_or_none(search_term)
+        memory_id = uuid_or_none(search_term)
         if memory_id is not None:
             found = found | queryset.filter(pk=memory_id)
         return found, may_have_duplicates
@@ -441,35 +431,7 @@ class MemoryEventAdmin(ReadOnlyAdmin):
         found, may_have_duplicates = super().get_search_results(
             request, queryset, search_term
         )
-        memory_id = _uuid_or_none(search_term)
+        memory_id = uuid_or_none(search_term)
         if memory_id is not None:
             found = found | queryset.filter(Q(memory_id=memory_id) | Q(pk=memory_id))
-        return found, may_have_duplicates
-
-
-@admin.register(AccessEvent)
-class AccessEventAdmin(ReadOnlyAdmin):
-    """The append-only access audit: browse and filter, never change."""
-
-    list_display = [
-        "at",
-        "actor",
-        "action",
-        "surface",
-        "space_slug",
-        "count",
-        "backend",
-    ]
-    list_filter = ["action", "surface", "backend", "at"]
-    search_fields = ["actor", "action", "space_slug"]
-    search_help_text = "An actor (user:…, key:…), action, space slug or memory id."
-    date_hierarchy = "at"
-
-    def get_search_results(self, request, queryset, search_term):
-        found, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
-        memory_id = _uuid_or_none(search_term)
-        if memory_id is not None:
-            found = found | queryset.filter(memory_ids__contains=[memory_id])
         return found, may_have_duplicates

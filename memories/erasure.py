@@ -17,15 +17,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.actors import SYSTEM, Actor
+from audit.services import access_record
 from memories import keyring, permissions
-from memories.audit import access_record
+from memories.adapter import routing_adapter
 from memories.filters import compile_filters
 from memories.models import Memory, MemoryEvent, MemoryState, Space
 from memories.sealing import event_build, memory_content
 from memories.services import memory_for_update, require_perm
 from memoryhub.crypto import blind_tokens
 from memoryhub.errors import InvalidInput
-from routing import services as routing_services
 
 
 @transaction.atomic
@@ -36,7 +36,7 @@ def memory_delete(
     memory = memory_for_update(
         actor=actor, space=space, memory_id=memory_id, perm=permissions.DELETE
     )
-    routing_services.outbox_enqueue_for(memory=memory, op="delete")
+    routing_adapter().enqueue(memories=[memory], op="delete")
     if hard:
         memory.delete()
     else:
@@ -72,7 +72,7 @@ def memory_delete_where(
     ids = list(queryset.filter(space=space).values_list("pk", flat=True))
     if not ids:
         return 0
-    routing_services.outbox_enqueue_deletes(memory_ids=ids, space_id=space.pk)
+    routing_adapter().enqueue_deletes(memory_ids=ids, space_id=space.pk)
     if hard:
         for start in range(0, len(ids), 1000):
             Memory.objects.filter(pk__in=ids[start : start + 1000]).delete()
@@ -204,7 +204,7 @@ def expired_archive(*, space: Space, memory_ids: list, surface: str) -> None:
         )
         for memory in memories
     )
-    routing_services.outbox_enqueue_many(memories=memories, op="update")
+    routing_adapter().enqueue(memories=memories, op="update")
     access_record(
         actor=SYSTEM,
         action="memory.update",

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.actors import Actor
+from audit.services import access_record
 from memories import keyring, permissions
-from memories.audit import access_record
 from memories.models import Memory, MemoryEvent, Space, SpaceKey
 from memories.sealing import event_aad, memory_aad
 from memories.services import require_perm

@@ -10,10 +10,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.actors import Actor
+from audit.models import AccessEvent
+from audit.services import access_record
 from memories import keyring, permissions
-from memories.audit import access_record
+from memories.adapter import routing_adapter
 from memories.erasure import expired_q
-from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState, Space
+from memories.models import Memory, MemoryEvent, MemoryState, Space
 from memories.sealing import event_contents, memories_decrypt
 from memories.services import embed_texts, require_perm
 from memoryhub.crypto import blind_tokens
@@ -237,7 +239,7 @@ def memory_search(
 
     Each result carries ``score`` and ``plaintext``. A routing rule with a
     non-local read strategy for this space sends hybrid and vector searches
-    to its backends (:func:`routing.selectors.search_routed`); ``mode`` and
+    to its backends (through :func:`memories.adapter.routing_adapter`); ``mode`` and
     ``threshold`` then do not apply and ``score`` is the fused rank score.
     ``routing_info``, if given, is filled with which rule and backends served.
     """
@@ -274,9 +276,8 @@ def memory_search(
     qs = queryset if queryset is not None else memories_in(space=space)
     qs = qs.filter(compile_filters(filters, keyword_tokens=_keyword_tokens(space)))
     if mode != "keyword":  # only the canonical store has the blind index
-        from routing.selectors import local_search_info, search_routed
-
-        routed = search_routed(
+        adapter = routing_adapter()
+        routed = adapter.search(
             actor=actor,
             space=space,
             query=query,
@@ -286,11 +287,11 @@ def memory_search(
             surface=surface,
         )
         if routing_info is not None:
-            routing_info.update(routed[1] if routed else local_search_info())
+            routing_info.update(routed[1] if routed else adapter.local_search_info())
         if routed is not None:
             return routed[0]
     elif routing_info is not None:
-        routing_info.update(local_search_info())
+        routing_info.update(routing_adapter().local_search_info())
     embedding = embed_texts([query])[0] if mode != "keyword" else None
     tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
     hits = search_memories(

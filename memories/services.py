@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from audit.services import access_record
 from memories import keyring, permissions
-from memories.audit import access_record
+from memories.adapter import routing_adapter
 from memories.models import Memory, MemoryEvent, MemoryState, Space
 from memories.sealing import (
     event_build,
@@ -34,7 +35,6 @@ from memories.validation import (
 )
 from memoryhub.crypto import blind_tokens, content_mac
 from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
-from routing import services as routing_services
 
 UNSET = object()
 EMBED_CHUNK = 32  # texts per embedding call when embedding overlaps inserts
@@ -288,7 +288,7 @@ def _add_cleaned(
                 for memory, (_, item, _, _) in zip(to_insert, firsts, strict=True)
             ]
         )
-        routing_services.outbox_enqueue_many(memories=to_insert, op="add")
+        routing_adapter().enqueue(memories=to_insert, op="add")
     access_record(
         actor=actor,
         action="memory.add",
@@ -464,7 +464,7 @@ def memory_update(
         raise Conflict(
             "an identical active memory already exists in this scope"
         ) from None
-    routing_services.outbox_enqueue_for(memory=memory, op="update")
+    routing_adapter().enqueue(memories=[memory], op="update")
     version = keyring.active_version(space)
     event_build(
         memory=memory,

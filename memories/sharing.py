@@ -12,8 +12,8 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from accounts.actors import Actor
 from accounts.models import Team, User
+from audit.services import access_record
 from memories import permissions
-from memories.audit import access_record
 from memories.models import Space, SpaceGroupObjectPermission, SpaceUserObjectPermission
 from memories.services import require_perm
 from memoryhub.errors import InvalidInput

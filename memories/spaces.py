@@ -4,12 +4,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
+from audit.services import access_record
 from memories import keyring, permissions
-from memories.audit import access_record
+from memories.adapter import routing_adapter
 from memories.models import Memory, Space
 from memories.services import require_perm
 from memoryhub.errors import Conflict, Forbidden, InvalidInput
-from routing import services as routing_services
 
 
 @transaction.atomic
@@ -104,7 +104,7 @@ def space_purge(*, space_pk: int, batch: int = 5000) -> bool:
     ids = list(Memory.objects.filter(space=space).values_list("pk", flat=True)[:batch])
     if ids:
         with transaction.atomic():
-            routing_services.outbox_enqueue_deletes(memory_ids=ids, space_id=space.pk)
+            routing_adapter().enqueue_deletes(memory_ids=ids, space_id=space.pk)
             Memory.objects.filter(pk__in=ids).delete()
         return False
     space.delete()

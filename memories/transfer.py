@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from django.conf import settings
 
 from accounts.actors import Actor
+from audit.services import MAX_IDS_PER_EVENT, access_record
 from memories import permissions
-from memories.audit import MAX_IDS_PER_EVENT, access_record
 from memories.models import Memory, MemoryState, Space
 from memories.sealing import memory_content
 from memories.selectors import memories_in

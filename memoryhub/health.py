@@ -20,10 +20,13 @@ import time
 from collections.abc import Callable
 
 import psycopg
+from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from memoryhub.seams import resolve_path
 
 logger = logging.getLogger(__name__)
 
@@ -95,23 +98,17 @@ def check_broker() -> dict:
         return {"transport": conn.transport_cls}
 
 
-def check_embedder() -> dict:
-    """The process-wide embedder, built now if this process has not used it yet."""
-    # Imported here: the embedder stack (numpy, tokenizers, maybe torch) is
-    # heavy, and liveness must not pay for it.
-    from memories.embedders import get_embedder
-
-    embedder = get_embedder()
-    return {"name": getattr(embedder, "name", type(embedder).__name__)}
-
-
 def _checks() -> dict[str, Callable[[], dict]]:
-    # Looked up per call, so tests (and future checks) can replace one.
-    return {
-        "database": check_database,
-        "broker": check_broker,
-        "embedder": check_embedder,
-    }
+    """The database and broker checks, then those the apps add in settings.
+
+    ``MEMORYHUB_READINESS_CHECKS`` maps a name to a dotted path (a seam, see
+    :mod:`memoryhub.seams`): the embedder's check lives with the embedders, so
+    this core module names no app. Looked up per call, so tests can replace one.
+    """
+    checks = {"database": check_database, "broker": check_broker}
+    for name, path in settings.MEMORYHUB_READINESS_CHECKS.items():
+        checks[name] = resolve_path(path)
+    return checks
 
 
 def _run(check: Callable[[], dict]) -> dict:

@@ -156,7 +156,7 @@ def celery_worker_argv(*, hostname: str, options: list[str]) -> list[str]:
 def mcp_command(port: int) -> Child | None:
     """The MCP endpoint process: its own ASGI server on ``MCP_PORT`` (8001).
 
-    Streamable HTTP, stateless, JSON responses (see ``memoryhub/mcp``); like
+    Streamable HTTP, stateless, JSON responses (see ``memories/mcp``); like
     the web process it binds to 127.0.0.1 only.
     """
     mcp_port = os.environ.get("MCP_PORT", "8001")
@@ -167,7 +167,7 @@ def mcp_command(port: int) -> Child | None:
     python = sys.executable
     return Child(
         "mcp",
-        [python, "-m", "memoryhub.mcp", "--host", HOST, "--port", mcp_port],
+        [python, "-m", "memories.mcp", "--host", HOST, "--port", mcp_port],
     )
 
 

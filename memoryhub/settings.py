@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "accounts",
+    "audit",
     "memories",
     "routing",
     "memoryhub.apps.MemoryhubConfig",
@@ -172,7 +173,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "memoryhub.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "memoryhub.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["memoryhub.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env_str("MEMORYHUB_API_KEY_RATE", "6000/min"),
     },
@@ -207,8 +208,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
     "MEMORYHUB_MAX_REQUEST_BYTES", 32 * 1024 * 1024, minimum=1024
 )
 # Audit rows of reads commit without waiting for the WAL flush unless this is
-# set (memories/audit.py): a crash may lose the last fraction of a second.
+# set (audit/services.py): a crash may lose the last fraction of a second.
 AUDIT_FLUSH_READS = env_bool("MEMORYHUB_AUDIT_FLUSH_READS", False)
+
+# Seams (memoryhub/seams.py): a lower layer reaches the one above through
+# these dotted paths, never an import (docs/architecture.md).
+MEMORYHUB_ROUTING_ADAPTER = "routing.adapter.HubRoutingAdapter"
+MEMORYHUB_AUDIT_RECORDER = "audit.services.access_record"
+MEMORYHUB_READINESS_CHECKS = {"embedder": "memories.embedders.readiness_check"}
 API_KEY_CACHE_SECONDS = env_int("MEMORYHUB_API_KEY_CACHE_SECONDS", 30, minimum=0)
 REENCRYPT_BATCH_SIZE = env_int("MEMORYHUB_REENCRYPT_BATCH_SIZE", 500, minimum=1)
 

@@ -17,8 +17,8 @@ import uuid
 from django.db.models import QuerySet
 
 from accounts.actors import Actor
+from audit.services import access_record
 from memories import permissions
-from memories.audit import access_record
 from memories.models import Memory, Space
 from memoryhub.errors import InvalidInput, NotFound, Unavailable
 from routing import rules
@@ -239,15 +239,6 @@ def route_search(
         routing_info=info,
     )
     return found, info
-
-
-def local_search_info() -> dict:
-    """The routing info of a search the canonical store served."""
-    return {
-        "rule": None,
-        "strategy": "local",
-        "backends": [{"backend": rules.LOCAL, "status": "ok"}],
-    }
 
 
 def _memory_ids(backend: Backend, hits) -> list[str]:

@@ -55,10 +55,8 @@ RULE_FIELDS = (
 
 
 def require_operator(actor: Actor) -> None:
-    """Backends and rules are for operators (staff users, or the system)."""
-    if actor.is_system:
-        return
-    if actor.user is None or not actor.user.is_staff:
+    """Backends and rules are for operators (:attr:`Actor.is_operator`)."""
+    if not actor.is_operator:
         raise Forbidden("only operators (staff users) may manage routing")
 
 

@@ -139,7 +139,7 @@ def free_port() -> int:
 
 @contextmanager
 def mcp_hub_process(log: Path, *, timeout: float = 90, **env: str):
-    """``python -m memoryhub.mcp`` (MemoryHub's MCP endpoint) in its own process
+    """``python -m memories.mcp`` (MemoryHub's MCP endpoint) in its own process
     on a free port and this test database; yields its URL. ``env`` adds
     environment variables.
 
@@ -149,7 +149,7 @@ def mcp_hub_process(log: Path, *, timeout: float = 90, **env: str):
     url = f"http://127.0.0.1:{port}/mcp"
     with log.open("ab") as out:
         proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-            [sys.executable, "-m", "memoryhub.mcp", "--port", str(port)],
+            [sys.executable, "-m", "memories.mcp", "--port", str(port)],
             cwd=ROOT,
             env=child_env(MEMORYHUB_LOG_LEVEL="WARNING", **env),
             stdout=out,

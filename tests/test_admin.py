@@ -6,8 +6,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership, Team
+from audit.models import AccessEvent
 from memories import permissions, sealing, services
-from memories.models import AccessEvent, Memory, SpaceKey
+from memories.models import Memory, SpaceKey
 from tests.factories import (
     SYSTEM,
     UserFactory,
@@ -61,7 +62,7 @@ LIST_PAGES = [
     "memories_spacekey",
     "memories_memory",
     "memories_memoryevent",
-    "memories_accessevent",
+    "audit_accessevent",
     "memories_spaceuserobjectpermission",
     "memories_spacegroupobjectpermission",
 ]
@@ -87,7 +88,7 @@ def test_list_filters_and_search_work(admin_client, memory):
         assert response.status_code == 200
         assert str(memory.pk) in response.content.decode()
         _assert_no_plaintext(response)
-    audit = reverse("admin:memories_accessevent_changelist")
+    audit = reverse("admin:audit_accessevent_changelist")
     response = admin_client.get(audit, {"q": str(memory.pk)})
     assert response.status_code == 200
     assert "memory.add" in response.content.decode()
@@ -145,7 +146,7 @@ def test_audit_history_and_keys_are_read_only(admin_client, memory):
     event = AccessEvent.objects.latest("at")
     key = SpaceKey.objects.filter(space=memory.space).first()
     for name, pk in (
-        ("memories_accessevent", event.pk),
+        ("audit_accessevent", event.pk),
         ("memories_spacekey", key.pk),
         ("memories_memoryevent", memory.events.first().pk),
     ):

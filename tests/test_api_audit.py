@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from memories.models import AccessEvent
+from audit.models import AccessEvent
 from memoryhub.db import run_batch, unflushed_commit
 from tests.api_support import add_memory, memory_url, space_url
 from tests.permission_matrix import CALLERS, Call, check_matrix, reads

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from memories.models import AccessEvent
+from audit.models import AccessEvent
 from tests.api_support import space_url
 from tests.conftest import client_for_key
 from tests.factories import make_key

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState
+from audit.models import AccessEvent
+from memories.models import Memory, MemoryEvent, MemoryState
 from tests.api_support import add_memory, memory_url, space_url
 from tests.factories import make_space
 from tests.permission_matrix import CALLERS, Call, check_matrix, reads, writes

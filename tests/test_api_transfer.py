@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Team
-from memories.models import AccessEvent, Memory
+from audit.models import AccessEvent
+from memories.models import Memory
 from tests.api_support import add_memory, space_url
 from tests.factories import make_space
 from tests.permission_matrix import Call, check_matrix, reads, response_text, writes

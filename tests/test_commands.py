@@ -13,8 +13,9 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import authenticate_key
 from accounts.models import ApiKey, Membership, Team, User
+from audit.models import AccessEvent
 from memories import sealing, services
-from memories.models import AccessEvent, Memory, MemoryEvent, Space, SpaceKey
+from memories.models import Memory, MemoryEvent, Space, SpaceKey
 from memoryhub.crypto import peek_key_id
 from memoryhub.crypto.keys import master_keyring
 from tests.factories import SYSTEM, make_key, make_space, unit_vector

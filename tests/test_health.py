@@ -12,14 +12,17 @@ from memoryhub import health
 from memoryhub.celery import app as celery_app
 
 
-class FakeEmbedder:
-    name = "fake-384"
+def fake_embedder_check() -> dict:
+    """Stands in for ``memories.embedders.readiness_check``."""
+    return {"name": "fake-384"}
 
 
 @pytest.fixture
-def embedder_ok(monkeypatch):
+def embedder_ok(settings):
     """Readiness without loading the real model (its own tests cover it)."""
-    monkeypatch.setattr(health, "check_embedder", lambda: {"name": FakeEmbedder.name})
+    settings.MEMORYHUB_READINESS_CHECKS = {
+        "embedder": "tests.test_health.fake_embedder_check"
+    }
 
 
 def test_healthz_is_ok_without_touching_the_database(client):

@@ -1,6 +1,6 @@
 """The MCP endpoint, driven by the official SDK's client over streamable HTTP.
 
-A real uvicorn serves ``memoryhub.mcp.server.build_app()`` on a free local
+A real uvicorn serves ``memories.mcp.server.build_app()`` on a free local
 port; tools run against the test database through the same services as
 every other surface.
 """
@@ -50,7 +50,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def mcp_url():
     """The MCP app served by uvicorn in a background thread."""
-    from memoryhub.mcp.server import build_app
+    from memories.mcp.server import build_app
 
     port = _free_port()
     server = uvicorn.Server(

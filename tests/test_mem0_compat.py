@@ -21,7 +21,8 @@ from mem0.exceptions import (
     ValidationError,
 )
 
-from memories.models import AccessEvent, Memory, MemoryState
+from audit.models import AccessEvent
+from memories.models import Memory, MemoryState
 from tests.api_support import add_memory
 from tests.factories import make_key, make_space, make_team
 from tests.permission_matrix import CALLERS, Call, check_matrix

@@ -7,8 +7,9 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
+from audit.models import AccessEvent
 from memories import erasure, keyring, sealing, services, spaces
-from memories.models import AccessEvent, Memory, MemoryEvent, MemoryState, SpaceKey
+from memories.models import Memory, MemoryEvent, MemoryState, SpaceKey
 from memories.rotation import space_data_key_rotate, space_reencrypt_batch
 from memories.selectors import memory_get, memory_history, memory_search
 from memoryhub.crypto import DecryptionError

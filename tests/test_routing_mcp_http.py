@@ -1,5 +1,5 @@
 """The ``mcp_memory`` backend over streamable HTTP (a URL), against MemoryHub's
-own MCP endpoint — ``python -m memoryhub.mcp`` in a process of its own on
+own MCP endpoint — ``python -m memories.mcp`` in a process of its own on
 this test database — whose nine graph tools have the official server's
 schemas. The official server itself speaks stdio only (see
 ``test_routing_outbox.py``).

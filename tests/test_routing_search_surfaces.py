@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.actors import SYSTEM
-from memories.models import AccessEvent
+from audit.models import AccessEvent
 from memories.selectors import memory_search
 from routing import rules, services
 from routing.models import RoutingRule

@@ -2,12 +2,12 @@
 
 from drf_spectacular.utils import extend_schema
 
+from accounts.api.viewsets import ActorViewSet
 from memories import selectors
 from memories.api.serializers import AccessEventSerializer, AuditQuerySerializer
-from memoryhub.api.viewsets import ApiViewSet
 
 
-class AuditViewSet(ApiViewSet):
+class AuditViewSet(ActorViewSet):
     """``GET /api/v1/audit/``."""
 
     serializer_class = AccessEventSerializer

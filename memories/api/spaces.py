@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from accounts.api.viewsets import ActorViewSet
 from accounts.selectors import team_get
 from memories import permissions, sharing
 from memories import spaces as space_services
@@ -18,14 +19,14 @@ from memories.api.serializers import (
     SpaceUpdateSerializer,
     UnshareSerializer,
 )
+from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
 from memories.sharing import PERM_ORDER
 from memoryhub.api.schema import error_responses
-from memoryhub.api.viewsets import TEAM_PARAMETER, ApiViewSet, SpaceViewSet
 
 TAG = "spaces"
 
 
-class SpaceListViewSet(ApiViewSet):
+class SpaceListViewSet(ActorViewSet):
     """The spaces the caller can see, and creating one."""
 
     serializer_class = SpaceSerializer

@@ -9,9 +9,9 @@ from rest_framework.response import Response
 
 from memories import permissions, transfer
 from memories.api.serializers import ImportResultSerializer
+from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
 from memoryhub.api.parsers import JSONLinesParser, JSONLParser
 from memoryhub.api.schema import error_responses
-from memoryhub.api.viewsets import TEAM_PARAMETER, SpaceViewSet
 
 TAG = "transfer"
 NDJSON = "application/x-ndjson"

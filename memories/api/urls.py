@@ -3,6 +3,7 @@
 from django.urls import path
 
 from memories.api.audit import AuditViewSet
+from memories.api.keys import ApiKeyViewSet
 from memories.api.spaces import SpaceDetailViewSet, SpaceListViewSet
 from memories.api.transfer import TransferViewSet
 from memories.api.views import MemoryViewSet, SearchViewSet
@@ -11,6 +12,16 @@ SPACE = "spaces/<slug:slug>/"
 MEMORY = SPACE + "memories/<uuid:memory_id>/"
 
 urlpatterns = [
+    path(
+        "teams/<slug:team_slug>/keys/",
+        ApiKeyViewSet.as_view({"get": "list", "post": "create"}),
+        name="apikey-list",
+    ),
+    path(
+        "teams/<slug:team_slug>/keys/<int:key_id>/",
+        ApiKeyViewSet.as_view({"delete": "destroy"}),
+        name="apikey-detail",
+    ),
     path(
         "spaces/",
         SpaceListViewSet.as_view({"get": "list", "post": "create"}),

@@ -28,11 +28,11 @@ from memories.api.serializers import (
     SearchResultSerializer,
     SearchSerializer,
 )
+from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
 from memories.filters import STATES
 from memories.validation import SCOPE_FIELDS
 from memoryhub.api.exceptions import first_error
 from memoryhub.api.schema import error_responses
-from memoryhub.api.viewsets import TEAM_PARAMETER, SpaceViewSet
 
 TAG = "memories"
 

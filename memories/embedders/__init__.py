@@ -103,3 +103,13 @@ def reset_embedder(embedder: Embedder | None = None) -> None:
     with _lock:
         _embedder = embedder
         _embedder_pid = os.getpid() if embedder is not None else None
+
+
+def readiness_check() -> dict:
+    """``/readyz``: the process-wide embedder, built now if not used yet.
+
+    Named in ``MEMORYHUB_READINESS_CHECKS``; ``memoryhub.health`` resolves it
+    only when a readiness probe runs, so liveness never loads the model stack.
+    """
+    embedder = get_embedder()
+    return {"name": getattr(embedder, "name", type(embedder).__name__)}

@@ -14,13 +14,13 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.actors import actor_from_request
+from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.authentication import ApiKeyAuthentication
 from memories import permissions, sealing, selectors, services
 from memories.mem0api import mapping, serializers
 from memories.models import MemoryState
 from memories.validation import clean_memory_input
 from memoryhub.api.parsers import JSONParser
-from memoryhub.api.throttling import ApiKeyRateThrottle
 from memoryhub.errors import InvalidInput, NotFound, TooLarge
 
 SURFACE = "mem0"

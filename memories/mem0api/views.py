@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
+from audit.services import access_record
 from memories import erasure, selectors, services
-from memories.audit import access_record
 from memories.mem0api import mapping, serializers
 from memories.mem0api.base import (
     SURFACE,

@@ -1,4 +1,4 @@
-"""OpenAPI helpers: the API-key security scheme and documented error responses.
+"""OpenAPI helpers: documented error responses for every operation.
 
 :class:`ApiAutoSchema` (``DEFAULT_SCHEMA_CLASS``) adds the error responses any
 operation can produce — 400, 401, 429, 404 on paths with parameters, 413/415
@@ -7,7 +7,6 @@ undocumented; views declare the specific ones (403, 409...) with
 :func:`error_responses`.
 """
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import AllowAny
@@ -61,19 +60,3 @@ class ApiAutoSchema(AutoSchema):
                     error_response(status), str(status), direction=direction
                 )
         return responses
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Documents ``accounts.authentication.ApiKeyAuthentication``."""
-
-    target_class = "accounts.authentication.ApiKeyAuthentication"
-    name = "apiKey"
-
-    def get_security_definition(self, auto_schema):
-        """HTTP bearer; ``Token <key>`` (mem0 clients) is accepted as well."""
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A team API key `mh_<prefix>_<secret>` as "
-            "`Authorization: Bearer <key>`; `Token <key>` also works.",
-        }

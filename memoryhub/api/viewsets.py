@@ -1,52 +1,26 @@
-"""Base viewsets every API endpoint derives from.
+"""The base viewset every API endpoint derives from, knowing no app.
 
-:class:`ApiViewSet` fixes the plumbing (strict JSON parser with the size
-limit, cursor pagination, the actor behind the request, typed body and query
-validation). :class:`SpaceViewSet` resolves ``<slug>`` through the one space
-selector before any action runs, with the permission the action declares in
-``action_perms``: a space the caller cannot see is a 404, a forbidden action
-on a visible one a 403, and no subclass can skip the check. Services check
-the same permission again, so a view that forgot to declare one still fails
-closed.
+:class:`ApiViewSet` fixes the plumbing: the strict JSON parser with the size
+limit, cursor pagination, and typed body and query validation. Who is calling
+is the business of :mod:`accounts.api.viewsets`; which space an action works
+on, of :mod:`memories.api.viewsets`.
 """
 
-import re
-
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, viewsets
 
-import memoryhub.api.schema  # noqa: F401  (registers the auth scheme for OpenAPI)
-from accounts.actors import Actor, actor_from_request
-from memories import permissions
-from memories.selectors import space_get
 from memoryhub.api.pagination import ApiCursorPagination
 from memoryhub.api.parsers import JSONParser
 
-SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 PAGINATION_PARAMS = ("cursor", "limit")
-
-TEAM_PARAMETER = OpenApiParameter(
-    "team",
-    OpenApiTypes.STR,
-    OpenApiParameter.QUERY,
-    description="Team slug owning the space; needed only when two visible "
-    "spaces share the slug (a space shared from another team).",
-)
 
 
 class ApiViewSet(viewsets.GenericViewSet):
-    """Shared plumbing: parser, pagination, actor, body and query validation."""
+    """Shared plumbing: parser, pagination, body and query validation."""
 
     parser_classes = [JSONParser]
     pagination_class = ApiCursorPagination
     # Query parameters every action of the viewset accepts besides its own.
     common_query_params: tuple[str, ...] = ()
-
-    @property
-    def actor(self) -> Actor:
-        """Who is calling: a user or an API key (see :mod:`accounts.actors`)."""
-        return actor_from_request(self.request)
 
     def body(self, serializer_class, *, data=None) -> dict:
         """The request body validated by ``serializer_class`` (400 otherwise)."""
@@ -90,26 +64,3 @@ class ApiViewSet(viewsets.GenericViewSet):
         """
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(render(page))
-
-
-class SpaceViewSet(ApiViewSet):
-    """Actions under ``/spaces/<slug>/``: ``self.space`` is resolved first."""
-
-    common_query_params = ("team",)
-    # action name -> permission codename needed on the space (default: view).
-    action_perms: dict[str, str] = {}
-
-    def initial(self, request, *args, **kwargs):
-        """After authentication and throttling, look the space up (404/403)."""
-        super().initial(request, *args, **kwargs)
-        team = request.query_params.get("team")
-        if team is not None and not SLUG_RE.match(team):
-            raise serializers.ValidationError(
-                {"team": ["must be a team slug (letters, digits, - and _)"]}
-            )
-        self.space = space_get(
-            actor=self.actor,
-            team_slug=team,
-            slug=kwargs["slug"],
-            perm=self.action_perms.get(self.action, permissions.VIEW),
-        )

@@ -7,10 +7,10 @@ a space they can view.
 """
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions as drf_permissions
 from rest_framework.response import Response
 
-from memoryhub.api.viewsets import ApiViewSet, SpaceViewSet
+from accounts.api.viewsets import OperatorViewSet
+from memories.api.viewsets import SpaceViewSet
 from memoryhub.errors import Forbidden, InvalidInput, NotFound
 from routing import rules, selectors, services
 from routing.api.serializers import (
@@ -26,25 +26,6 @@ from routing.api.serializers import (
     SpaceBackendListSerializer,
 )
 from routing.models import OutboxEntry, RoutingRule
-
-
-class IsOperator(drf_permissions.BasePermission):
-    """Staff users only (API keys act for teams, never as operators)."""
-
-    message = "only operators (staff users) may manage routing"
-
-    def has_permission(self, request, view) -> bool:
-        """A logged-in staff user without an API key."""
-        user = request.user
-        return bool(
-            user and user.is_authenticated and user.is_staff and not request.auth
-        )
-
-
-class OperatorViewSet(ApiViewSet):
-    """Base: authenticated operators."""
-
-    permission_classes = [drf_permissions.IsAuthenticated, IsOperator]
 
 
 class BackendViewSet(OperatorViewSet):

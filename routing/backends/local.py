@@ -19,7 +19,8 @@ with ``get``.
 
 from __future__ import annotations
 
-from memories.models import AccessEvent, Memory, MemoryState, Space
+from audit.models import AccessEvent
+from memories.models import Memory, MemoryState, Space
 from routing.backends.base import (
     BackendAdapter,
     Change,

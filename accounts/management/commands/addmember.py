@@ -1,8 +1,9 @@
 """``manage.py addmember``: give a user a team role (creating the user if needed)."""
 
+from accounts.management import team_by_slug
 from accounts.models import Role, User
 from accounts.services import membership_set, user_create
-from memoryhub.commands import ServiceCommand, team_by_slug
+from memoryhub.commands import ServiceCommand
 
 
 class Command(ServiceCommand):

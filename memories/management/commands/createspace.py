@@ -1,8 +1,9 @@
 """``manage.py createspace``: a new space in a team, with fresh encryption keys."""
 
 from accounts.actors import SYSTEM
+from accounts.management import team_by_slug
 from memories.spaces import space_create
-from memoryhub.commands import ServiceCommand, team_by_slug
+from memoryhub.commands import ServiceCommand
 
 
 class Command(ServiceCommand):

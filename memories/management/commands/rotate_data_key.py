@@ -9,10 +9,12 @@ keys are destroyed. Both may run at once: batches lock rows with SKIP LOCKED.
 import time
 
 from accounts.actors import SYSTEM
+from accounts.management import team_by_slug
 from memories import keyring
+from memories.management import space_by_slug
 from memories.models import Memory, MemoryEvent, SpaceKey
 from memories.rotation import space_data_key_rotate, space_reencrypt_batch
-from memoryhub.commands import ServiceCommand, space_by_slug, team_by_slug
+from memoryhub.commands import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -5,7 +5,7 @@
 REST API); without one, or with a bad, revoked or expired key, the answer is
 401 before the MCP SDK sees the request. Each request also counts against the
 key's rate limit, the same bucket the REST APIs use
-(:class:`~memoryhub.api.throttling.ApiKeyRateThrottle`): over it the answer is
+(:class:`~accounts.api.throttling.ApiKeyRateThrottle`): over it the answer is
 429 with ``Retry-After``. The resolved actor travels in the
 ASGI scope (``scope["state"]["memoryhub_actor"]``), which the SDK hands to
 tools as the Starlette request.
@@ -66,7 +66,7 @@ def authenticate_and_throttle(raw_key: str) -> tuple[Actor, float | None]:
     """The key's actor, and the seconds to wait if it is over its rate limit."""
     from types import SimpleNamespace
 
-    from memoryhub.api.throttling import ApiKeyRateThrottle
+    from accounts.api.throttling import ApiKeyRateThrottle
 
     actor = authenticate_key(raw_key)
     throttle = ApiKeyRateThrottle()

@@ -7,7 +7,7 @@ models validate the same arguments and shape the results, adding provenance.
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from memoryhub.mcp.tools import NOTICE
+from memories.mcp.tools import NOTICE
 
 # --- the official input schemas (draft-07, as the official server lists them) -------
 

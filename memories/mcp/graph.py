@@ -29,7 +29,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
 from memories import erasure, selectors, services
-from memoryhub.mcp.graph_schemas import (
+from memories.mcp.graph_schemas import (
     INPUT_SCHEMAS,
     AddedObservations,
     CreatedEntities,
@@ -43,7 +43,7 @@ from memoryhub.mcp.graph_schemas import (
     Provenance,
     Relation,
 )
-from memoryhub.mcp.tools import NOTICE, SURFACE, call, space_label
+from memories.mcp.tools import NOTICE, SURFACE, call, space_label
 
 GRAPH_APP = "mcp-graph"
 MAX_RECORDS = 50_000

@@ -4,9 +4,9 @@ from django.conf import settings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
-from memoryhub.mcp.auth import ApiKeyMiddleware
-from memoryhub.mcp.graph import graph_tools
-from memoryhub.mcp.tools import NOTICE, memory_tools
+from memories.mcp.auth import ApiKeyMiddleware
+from memories.mcp.graph import graph_tools
+from memories.mcp.tools import NOTICE, memory_tools
 
 MCP_PATH = "/mcp"
 INSTRUCTIONS = (

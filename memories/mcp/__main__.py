@@ -1,4 +1,4 @@
-"""``python -m memoryhub.mcp``: serve the MCP endpoint with uvicorn.
+"""``python -m memories.mcp``: serve the MCP endpoint with uvicorn.
 
 Listens on ``MCP_HOST``:``MCP_PORT`` (default 127.0.0.1:8001); ``--host`` and
 ``--port`` override them, e.g. ``--host 0.0.0.0`` in a container.
@@ -12,7 +12,7 @@ import uvicorn
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the options and run uvicorn until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m memoryhub.mcp")
+    parser = argparse.ArgumentParser(prog="python -m memories.mcp")
     parser.add_argument("--host", default=os.environ.get("MCP_HOST", "127.0.0.1"))
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("MCP_PORT", "8001"))
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     uvicorn.run(
-        "memoryhub.mcp.asgi:app",
+        "memories.mcp.asgi:app",
         host=args.host,
         port=args.port,
         workers=args.workers,

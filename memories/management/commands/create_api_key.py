@@ -5,8 +5,10 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from accounts.management import team_by_slug
 from accounts.services import api_key_create
-from memoryhub.commands import ServiceCommand, space_by_slug, team_by_slug
+from memories.management import space_by_slug
+from memoryhub.commands import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.actors import Actor
-from memories.models import AccessEvent, Space
+from audit.models import AccessEvent
 from memoryhub.db import run_batch, unflushed_commit
 
 MAX_IDS_PER_EVENT = 1000
@@ -21,7 +21,7 @@ def access_record(
     actor: Actor,
     action: str,
     surface: str,
-    space: Space | None = None,
+    space=None,
     memory_ids: Iterable = (),
     count: int | None = None,
     detail: dict | None = None,
@@ -30,7 +30,10 @@ def access_record(
 ) -> None:
     """Append an audit row; ids beyond ``MAX_IDS_PER_EVENT`` are counted, not listed.
 
-    ``team_pk`` attributes a row without a space (API key changes) to a team.
+    ``space`` is any object with ``pk``, ``slug`` and ``team_id`` (a
+    :class:`memories.models.Space`; the audit sits below memories and names
+    none of its models). ``team_pk`` attributes a row without a space (API
+    key changes) to a team.
     Every request writes one, so it is one plain ``INSERT`` without
     the model layer's per-call query compilation (about a millisecond).
 

@@ -24,10 +24,10 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from memories import erasure, sealing, selectors, services
+from memories.mcp.auth import actor_of, run_orm
 from memories.mem0api.base import key_space
 from memories.mem0api.mapping import parse_uuid, read_filters
 from memoryhub.errors import DomainError
-from memoryhub.mcp.auth import actor_of, run_orm
 
 SURFACE = "mcp"
 NOTICE = (

@@ -1,0 +1,1 @@
+"""Access audit: who read or changed what, through which surface, when."""
