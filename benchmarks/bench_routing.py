@@ -89,8 +89,8 @@ CLOCK = Clock()
 
 def instrument() -> None:
     """Wrap the adapter call and the routing sections (this process only)."""
-    from memories import services as memory_services
     from routing import calls, outbox, selectors, strategies
+    from routing import services as routing_services
 
     CLOCK.wrap(calls, "_translate", "backend")  # the adapter method itself
     CLOCK.wrap(selectors, "_plan_rule", "plan")
@@ -98,8 +98,9 @@ def instrument() -> None:
     CLOCK.wrap(selectors, "rrf_merge", "fuse")
     for strategy in strategies.STRATEGIES.values():
         CLOCK.wrap(strategy, "search", "strategy")
-    CLOCK.wrap(memory_services.routing_services, "outbox_enqueue_many", "enqueue")
-    CLOCK.wrap(memory_services.routing_services, "outbox_enqueue_for", "enqueue")
+    # Memory writes reach the outbox through routing.adapter, which looks the
+    # service up on the module at each call.
+    CLOCK.wrap(routing_services, "outbox_enqueue_many", "enqueue")
     # Phases 1-2 deliver in this process; nothing goes to the broker.
     outbox.dispatch = lambda *args, **kwargs: None
 
@@ -481,7 +482,7 @@ def main() -> int:
 
     DISPATCH = outbox.dispatch
     instrument()
-    from memories.services import embed_texts
+    from memories.embedding import embed_texts
 
     embed_texts(["warm up the embedder"])
     stamp = str(int(time.time()))

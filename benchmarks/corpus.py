@@ -247,9 +247,9 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
 
     from accounts.actors import SYSTEM
     from audit.services import access_record
-    from memories import keyring
+    from memories.encryption import keyring
+    from memories.encryption.sealing import event_build, memory_build
     from memories.models import Memory, MemoryEvent
-    from memories.sealing import event_build, memory_build
     from memories.services import dedupe_key
     from memories.validation import clean_memory_input
     from memoryhub.crypto import content_mac

@@ -65,7 +65,7 @@ def bootstrap_space(*, team_slug: str, space_slugs: Sequence[str]) -> tuple[list
     from accounts import services as account_services
     from accounts.actors import SYSTEM
     from accounts.models import Team
-    from memories import spaces as space_services
+    from memories import services as memory_services
     from memories.models import Space
 
     team = Team.objects.filter(slug=team_slug).first()
@@ -77,7 +77,7 @@ def bootstrap_space(*, team_slug: str, space_slugs: Sequence[str]) -> tuple[list
             team=team, slug=slug, shredded_at__isnull=True
         ).first()
         if space is None:
-            space = space_services.space_create(
+            space = memory_services.space_create(
                 actor=SYSTEM, team=team, slug=slug, name=slug
             )
         spaces.append(space)

@@ -5,7 +5,7 @@ Rules the console keeps:
 - a memory's detail page shows its decrypted content read-only, and each
   view is recorded in the audit log (``memory.read``, surface ``admin``);
 - content is never added or edited here, and deletion goes through
-  :func:`memories.erasure.memory_delete`;
+  :func:`memories.services.services.memory_delete`;
 - wrapped key bytes, ciphertexts and MACs are never displayed;
 - audit, history and key rows are read-only;
 - spaces are created, changed, shared, rotated and shredded through the
@@ -27,8 +27,9 @@ from guardian.admin import (
 
 from accounts.actors import actor_for_user
 from audit.services import access_record
-from memories import erasure, permissions, sealing, sharing
-from memories import spaces as space_services
+from memories import permissions, services
+from memories.encryption import sealing
+from memories.encryption.rotation import space_data_key_rotate
 from memories.models import (
     Memory,
     MemoryEvent,
@@ -37,7 +38,6 @@ from memories.models import (
     SpaceKey,
     SpaceUserObjectPermission,
 )
-from memories.rotation import space_data_key_rotate
 from memoryhub.admin import ReadOnlyAdmin, SlugForm, uuid_or_none
 from memoryhub.crypto import DecryptionError
 from memoryhub.errors import DomainError
@@ -85,7 +85,7 @@ class ShreddedFilter(admin.SimpleListFilter):
 
 def _space_perm_form(base, actor, target: str):
     """A guardian object-permission form limited to space permissions that
-    saves through :mod:`memories.sharing` (so grants are audited and imply
+    saves through :mod:`memories.services.sharing` (so grants are audited and imply
     ``view_space``, as everywhere else)."""
 
     class SpacePermissionsForm(base):
@@ -116,20 +116,20 @@ def _space_perm_form(base, actor, target: str):
             held = set(self.get_obj_perms_field_initial()) & permissions.ALL_PERMS
             if not wanted:
                 if held:
-                    sharing.space_unshare(
+                    services.space_unshare(
                         actor=actor, space=self.obj, surface="admin", **principal
                     )
                 return
             dropped = held - wanted - {permissions.VIEW}
             if dropped:
-                sharing.space_unshare(
+                services.space_unshare(
                     actor=actor,
                     space=self.obj,
                     perms=sorted(dropped),
                     surface="admin",
                     **principal,
                 )
-            sharing.space_share(
+            services.space_share(
                 actor=actor,
                 space=self.obj,
                 perms=sorted(wanted),
@@ -178,11 +178,9 @@ class SpaceAdmin(GuardedModelAdmin):
                 for name in form.changed_data
                 if name in editable
             }
-            space_services.space_update(
-                actor=actor, space=obj, surface="admin", **fields
-            )
+            services.space_update(actor=actor, space=obj, surface="admin", **fields)
             return
-        created = space_services.space_create(
+        created = services.space_create(
             actor=actor,
             team=obj.team,
             slug=obj.slug,
@@ -192,7 +190,7 @@ class SpaceAdmin(GuardedModelAdmin):
             surface="admin",
         )
         if obj.default_route != created.default_route:
-            space_services.space_update(
+            services.space_update(
                 actor=actor,
                 space=created,
                 surface="admin",
@@ -237,7 +235,7 @@ class SpaceAdmin(GuardedModelAdmin):
         if request.POST.get("post") == "yes":
             actor = actor_for_user(request.user)
             for space in spaces:
-                space_services.space_shred(actor=actor, space=space, surface="admin")
+                services.space_shred(actor=actor, space=space, surface="admin")
             self.message_user(
                 request,
                 f"Shredded {len(spaces)} space(s): their keys are destroyed and "
@@ -389,7 +387,7 @@ class MemoryAdmin(admin.ModelAdmin):
         return [str(memory) for memory in objs], {"memories": len(objs)}, set(), []
 
     def delete_model(self, request, obj: Memory) -> None:
-        erasure.memory_delete(
+        services.memory_delete(
             actor=actor_for_user(request.user),
             space=obj.space,
             memory_id=obj.pk,
@@ -402,7 +400,7 @@ class MemoryAdmin(admin.ModelAdmin):
         for memory_id, space_id in queryset.values_list("pk", "space_id"):
             by_space.setdefault(space_id, []).append(memory_id)
         for space in Space.objects.filter(pk__in=by_space):
-            erasure.memory_delete_where(
+            services.memory_delete_where(
                 actor=actor,
                 space=space,
                 queryset=Memory.objects.filter(pk__in=by_space[space.pk]).exclude(

@@ -5,6 +5,7 @@ Content is stored only as sealed ciphertext (see :mod:`memoryhub.crypto`);
 """
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -13,6 +14,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from pgvector.django import HnswIndex, VectorField
 
@@ -220,3 +222,8 @@ class MemoryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.memory_id}"
+
+
+def expired_q(now: datetime | None = None) -> Q:
+    """Memories whose expiry has passed."""
+    return Q(expires_at__isnull=False, expires_at__lte=now or timezone.now())

@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from accounts.actors import Actor
 from accounts.models import Membership, Role
 from memories.models import Space, SpaceGroupObjectPermission, SpaceUserObjectPermission
+from memoryhub.errors import Forbidden, NotFound
 
 VIEW = "view_space"
 ADD = "add_memory"
@@ -124,3 +125,13 @@ def team_role(actor: Actor, team_id: int) -> str | None:
 def can_admin_team(actor: Actor, team_id: int) -> bool:
     """Owners and admins (and superusers) administer a team: spaces, keys."""
     return team_role(actor, team_id) in (Role.OWNER, Role.ADMIN)
+
+
+def require_perm(actor: Actor, space: Space, perm: str) -> frozenset[str]:
+    """Raise 404 if ``actor`` cannot see ``space``, 403 if it lacks ``perm``."""
+    perms = space_perms(actor, space)
+    if VIEW not in perms:
+        raise NotFound(f"space {space.slug!r} not found")
+    if perm not in perms:
+        raise Forbidden(f"you may not {perm.replace('_', ' ')} in space {space.slug!r}")
+    return perms

@@ -249,7 +249,7 @@ def _backoff(attempts: int) -> float:
 
 
 def _record(memory) -> Record:
-    from memories.sealing import memory_content
+    from memories.encryption.sealing import memory_content
 
     return Record(
         memory_id=str(memory.pk),

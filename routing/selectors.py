@@ -181,7 +181,7 @@ def search_routed(
         top_k=top_k,
         timeout=compiled.rule.read_timeout_seconds,
     )
-    from memories.sealing import memories_decrypt
+    from memories.encryption.sealing import memories_decrypt
 
     fused = rrf_merge([_memory_ids(backend, hits) for backend, hits in outcome.hits])
     by_id = {str(m.pk): m for m in queryset.filter(pk__in=[key for key, _ in fused])}
@@ -274,7 +274,7 @@ def _uuid_text(value) -> str | None:
 
 def backends_serving(*, actor: Actor, space: Space) -> list[dict]:
     """Read-only: the backends the rules route this space's operations to."""
-    from memories.services import require_perm
+    from memories.permissions import require_perm
 
     require_perm(actor, space, permissions.VIEW)
     label = f"{space.team.slug}/{space.slug}"

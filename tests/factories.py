@@ -6,7 +6,7 @@ import numpy as np
 from accounts import services as account_services
 from accounts.actors import SYSTEM, actor_for_key, actor_for_user
 from accounts.models import Team, User
-from memories import spaces as space_services
+from memories import services as memory_services
 
 
 def unit_vector(seed: int) -> list[float]:
@@ -45,7 +45,7 @@ def make_member(team: Team, role: str = "member", **kwargs) -> User:
 
 def make_space(team: Team, slug: str = "default", **kwargs):
     """A space through the real service (keys initialised)."""
-    return space_services.space_create(actor=SYSTEM, team=team, slug=slug, **kwargs)
+    return memory_services.space_create(actor=SYSTEM, team=team, slug=slug, **kwargs)
 
 
 def make_key(team: Team, **kwargs):

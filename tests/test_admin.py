@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from accounts.models import Membership, Team
 from audit.models import AccessEvent
-from memories import permissions, sealing, services
+from memories import permissions, services
+from memories.encryption import sealing
 from memories.models import Memory, SpaceKey
 from tests.factories import (
     SYSTEM,

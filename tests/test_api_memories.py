@@ -454,7 +454,7 @@ def test_memory_representation_matches_the_fields(cast, expires):
     from rest_framework import serializers
 
     from memories.api.serializers import MemorySerializer, ScoredMemorySerializer
-    from memories.sealing import memories_decrypt
+    from memories.encryption.sealing import memories_decrypt
 
     memory = add_memory(
         cast.space,

@@ -6,9 +6,9 @@ from django.core.cache import cache
 from accounts.actors import SYSTEM
 from accounts.models import Team
 from audit.models import AccessEvent
-from memories import keyring, sealing
+from memories.encryption import keyring, sealing
 from memories.models import Memory, Space, SpaceKey
-from memories.sharing import space_share
+from memories.services.sharing import space_share
 from memoryhub.errors import Conflict
 from tests.api_support import TEAM_QS, add_memory, memory_url, space_url
 from tests.conftest import client_for_key, client_for_user

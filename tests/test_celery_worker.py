@@ -11,9 +11,10 @@ CI an unreachable Redis skips these tests with the reason; in CI
 import pytest
 
 from accounts.actors import SYSTEM
-from memories import sealing, services
+from memories import services
+from memories.encryption import sealing
+from memories.encryption.rotation import space_data_key_rotate
 from memories.models import Memory, MemoryEvent, SpaceKey
-from memories.rotation import space_data_key_rotate
 from memoryhub.celery import app as celery_app
 from tests.celery_support import start_worker, stop_worker, wait_for
 from tests.factories import make_space, make_team, unit_vector

@@ -14,7 +14,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from accounts.authentication import authenticate_key
 from accounts.models import ApiKey, Membership, Team, User
 from audit.models import AccessEvent
-from memories import sealing, services
+from memories import services
+from memories.encryption import sealing
 from memories.models import Memory, MemoryEvent, Space, SpaceKey
 from memoryhub.crypto import peek_key_id
 from memoryhub.crypto.keys import master_keyring

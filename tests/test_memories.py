@@ -8,10 +8,12 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from audit.models import AccessEvent
-from memories import erasure, keyring, sealing, services, spaces
+from memories import services
+from memories.encryption import keyring, sealing
+from memories.encryption.rotation import space_data_key_rotate, space_reencrypt_batch
 from memories.models import Memory, MemoryEvent, MemoryState, SpaceKey
-from memories.rotation import space_data_key_rotate, space_reencrypt_batch
 from memories.selectors import memory_get, memory_history, memory_search
+from memories.services import erasure, spaces
 from memoryhub.crypto import DecryptionError
 from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from tests.factories import SYSTEM, make_key, make_member, make_space, make_team

@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from accounts.actors import SYSTEM
-from memories import erasure
 from memories import services as memory_services
 from memories.models import Memory
+from memories.services import erasure
 from routing import selectors, services
 from routing.backends.base import PermanentError
 from routing.backends.changes import (

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from accounts.actors import SYSTEM
-from memories import erasure
 from memories import services as memory_services
+from memories.services import erasure
 from routing import selectors, services
 from routing.backends import mem0_platform
 from routing.backends.changes import InvalidCursor, cursor_encode

@@ -12,9 +12,9 @@ import pytest
 
 from accounts.actors import SYSTEM
 from accounts.services import api_key_revoke
-from memories import erasure
 from memories import services as memory_services
 from memories.models import Memory
+from memories.services import erasure
 from routing import calls, outbox, selectors, services
 from routing.backends.base import PermanentError
 from routing.backends.registry import adapter_for

@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from accounts.actors import SYSTEM
-from memories import erasure
 from memories import services as memory_services
+from memories.services import erasure
 from routing import selectors, services
 from routing.backends.changes import InvalidCursor, cursor_encode
 from routing.backends.registry import adapter_for

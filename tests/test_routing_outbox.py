@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from psycopg import pq
 
 from accounts.actors import SYSTEM
-from memories import erasure
 from memories import services as memory_services
+from memories.services import erasure
 from routing import outbox, rules, services
 from routing.models import ExternalRef, OutboxEntry, OutboxState
 from tests.routing_helpers import (

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from accounts.actors import SYSTEM
-from memories.services import embed_texts
+from memories.embedding import embed_texts
 from memoryhub.errors import Unavailable
 from routing import calls, selectors, services
 from routing.backends.base import CircuitOpen, PermanentError, TransientError

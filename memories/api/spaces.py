@@ -7,8 +7,7 @@ from rest_framework.response import Response
 
 from accounts.api.viewsets import ActorViewSet
 from accounts.selectors import team_get
-from memories import permissions, sharing
-from memories import spaces as space_services
+from memories import permissions, services
 from memories.api.serializers import (
     GrantListSerializer,
     GrantSerializer,
@@ -20,7 +19,7 @@ from memories.api.serializers import (
     UnshareSerializer,
 )
 from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
-from memories.sharing import PERM_ORDER
+from memories.services.sharing import PERM_ORDER
 from memoryhub.api.schema import error_responses
 
 TAG = "spaces"
@@ -63,7 +62,7 @@ class SpaceListViewSet(ActorViewSet):
         self.query()
         body = dict(self.body(SpaceCreateSerializer))
         team = team_get(actor=self.actor, slug=body.pop("team"))
-        space = space_services.space_create(actor=self.actor, team=team, **body)
+        space = services.space_create(actor=self.actor, team=team, **body)
         return Response(_detail(self.actor, space), status=status.HTTP_201_CREATED)
 
 
@@ -110,7 +109,7 @@ class SpaceDetailViewSet(SpaceViewSet):
         """``PATCH /spaces/<slug>/`` (manage_space)."""
         self.query()
         body = self.body(SpaceUpdateSerializer)
-        space = space_services.space_update(actor=self.actor, space=self.space, **body)
+        space = services.space_update(actor=self.actor, space=self.space, **body)
         return Response(_detail(self.actor, space))
 
     @extend_schema(
@@ -125,7 +124,7 @@ class SpaceDetailViewSet(SpaceViewSet):
     def destroy(self, request, slug):
         """``DELETE /spaces/<slug>/`` (manage_space)."""
         self.query()
-        space_services.space_shred(actor=self.actor, space=self.space)
+        services.space_shred(actor=self.actor, space=self.space)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -141,7 +140,7 @@ class SpaceDetailViewSet(SpaceViewSet):
         """``POST /spaces/<slug>/share/``."""
         self.query()
         body = self.body(ShareSerializer)
-        grant = sharing.space_share(
+        grant = services.space_share(
             actor=self.actor,
             space=self.space,
             user=body.get("user"),
@@ -163,7 +162,7 @@ class SpaceDetailViewSet(SpaceViewSet):
         """``POST /spaces/<slug>/unshare/``."""
         self.query()
         body = self.body(UnshareSerializer)
-        grant = sharing.space_unshare(
+        grant = services.space_unshare(
             actor=self.actor,
             space=self.space,
             user=body.get("user"),
@@ -183,5 +182,5 @@ class SpaceDetailViewSet(SpaceViewSet):
     def grants(self, request, slug):
         """``GET /spaces/<slug>/permissions/`` (manage_space)."""
         self.query()
-        grants = sharing.space_grants(actor=self.actor, space=self.space)
+        grants = services.space_grants(actor=self.actor, space=self.space)
         return Response(GrantListSerializer({"results": grants}).data)

@@ -7,9 +7,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from memories import permissions, transfer
+from memories import permissions
 from memories.api.serializers import ImportResultSerializer
 from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
+from memories.services import transfer
 from memoryhub.api.parsers import JSONLinesParser, JSONLParser
 from memoryhub.api.schema import error_responses
 

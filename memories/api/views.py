@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from memories import erasure, permissions, sealing, selectors, services
+from memories import permissions, selectors, services
 from memories.api.serializers import (
     BatchCreateSerializer,
     BatchResultSerializer,
@@ -29,7 +29,9 @@ from memories.api.serializers import (
     SearchSerializer,
 )
 from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
+from memories.encryption import sealing
 from memories.filters import STATES
+from memories.services import erasure
 from memories.validation import SCOPE_FIELDS
 from memoryhub.api.exceptions import first_error
 from memoryhub.api.schema import error_responses

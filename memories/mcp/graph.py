@@ -28,7 +28,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
-from memories import erasure, selectors, services
+from memories import selectors, services
 from memories.mcp.graph_schemas import (
     INPUT_SCHEMAS,
     AddedObservations,
@@ -44,6 +44,7 @@ from memories.mcp.graph_schemas import (
     Relation,
 )
 from memories.mcp.tools import NOTICE, SURFACE, call, space_label
+from memories.services import erasure
 
 GRAPH_APP = "mcp-graph"
 MAX_RECORDS = 50_000

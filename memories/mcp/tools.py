@@ -23,10 +23,12 @@ from mcp.server.mcpserver.tools import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from memories import erasure, sealing, selectors, services
+from memories import selectors, services
+from memories.encryption import sealing
 from memories.mcp.auth import actor_of, run_orm
 from memories.mem0api.base import key_space
 from memories.mem0api.mapping import parse_uuid, read_filters
+from memories.services import erasure
 from memoryhub.errors import DomainError
 
 SURFACE = "mcp"

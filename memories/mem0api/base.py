@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from accounts.actors import actor_from_request
 from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.authentication import ApiKeyAuthentication
-from memories import permissions, sealing, selectors, services
+from memories import permissions, selectors, services
+from memories.encryption import sealing
 from memories.mem0api import mapping, serializers
 from memories.models import MemoryState
 from memories.validation import clean_memory_input

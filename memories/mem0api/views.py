@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from audit.services import access_record
-from memories import erasure, selectors, services
+from memories import selectors, services
 from memories.mem0api import mapping, serializers
 from memories.mem0api.base import (
     SURFACE,
@@ -22,6 +22,7 @@ from memories.mem0api.base import (
     query_params,
     update_memory,
 )
+from memories.services import erasure
 from memoryhub.errors import InvalidInput, NotFound, TooLarge
 
 MAX_EXPORT = 10_000

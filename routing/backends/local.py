@@ -70,10 +70,10 @@ class Adapter(BackendAdapter):
 
     def search(self, query: str, *, scope: SearchScope, top_k: int) -> list[Hit]:
         """Hybrid search over the space's active memories."""
-        from memories import keyring
+        from memories.embedding import embed_texts
+        from memories.encryption import keyring
         from memories.search import search_memories
         from memories.selectors import memories_in
-        from memories.services import embed_texts
         from memoryhub.crypto import blind_tokens
 
         space = Space.objects.get(pk=scope.space_pk)

@@ -13,7 +13,7 @@ from django.db import transaction
 from accounts import services as account_services
 from accounts.actors import SYSTEM
 from accounts.models import ApiKey, Role, Team, User
-from memories import spaces as space_services
+from memories import services as memory_services
 from memories.models import Space
 from memoryhub.commands import ServiceCommand
 
@@ -91,7 +91,7 @@ class Command(ServiceCommand):
         if space is not None:
             self.stdout.write(f"Space '{team.slug}/{SPACE_SLUG}' exists.")
             return space
-        space = space_services.space_create(
+        space = memory_services.space_create(
             actor=SYSTEM,
             team=team,
             slug=SPACE_SLUG,

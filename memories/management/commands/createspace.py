@@ -2,7 +2,7 @@
 
 from accounts.actors import SYSTEM
 from accounts.management import team_by_slug
-from memories.spaces import space_create
+from memories.services.spaces import space_create
 from memoryhub.commands import ServiceCommand
 
 

@@ -10,10 +10,10 @@ import time
 
 from accounts.actors import SYSTEM
 from accounts.management import team_by_slug
-from memories import keyring
+from memories.encryption import keyring
+from memories.encryption.rotation import space_data_key_rotate, space_reencrypt_batch
 from memories.management import space_by_slug
 from memories.models import Memory, MemoryEvent, SpaceKey
-from memories.rotation import space_data_key_rotate, space_reencrypt_batch
 from memoryhub.commands import ServiceCommand
 
 

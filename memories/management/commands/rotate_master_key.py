@@ -5,7 +5,7 @@ Procedure (docs/operations.md): put a new entry first in
 and drop the old entries once it reports 0 keys left to rewrap.
 """
 
-from memories.keyring import master_key_rewrap
+from memories.encryption.keyring import master_key_rewrap
 from memoryhub.commands import ServiceCommand
 from memoryhub.crypto.keys import master_keyring
 

@@ -15,7 +15,7 @@ from accounts.models import Team, User
 from audit.services import access_record
 from memories import permissions
 from memories.models import Space, SpaceGroupObjectPermission, SpaceUserObjectPermission
-from memories.services import require_perm
+from memories.permissions import require_perm
 from memoryhub.errors import InvalidInput
 
 PERM_ORDER = (

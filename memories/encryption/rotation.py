@@ -15,10 +15,11 @@ from django.db.models import Q
 
 from accounts.actors import Actor
 from audit.services import access_record
-from memories import keyring, permissions
+from memories import permissions
+from memories.encryption import keyring
+from memories.encryption.sealing import event_aad, memory_aad
 from memories.models import Memory, MemoryEvent, Space, SpaceKey
-from memories.sealing import event_aad, memory_aad
-from memories.services import require_perm
+from memories.permissions import require_perm
 
 
 def space_data_key_rotate(

@@ -5,10 +5,11 @@ from django.utils import timezone
 
 from accounts.actors import Actor
 from audit.services import access_record
-from memories import keyring, permissions
+from memories import permissions
 from memories.adapter import routing_adapter
+from memories.encryption import keyring
 from memories.models import Memory, Space
-from memories.services import require_perm
+from memories.permissions import require_perm
 from memoryhub.errors import Conflict, Forbidden, InvalidInput
 
 

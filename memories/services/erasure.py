@@ -9,21 +9,23 @@ grace period. Every deletion queues replication through the outbox inside
 its transaction, as the other writes in :mod:`memories.services` do.
 """
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.actors import SYSTEM, Actor
 from audit.services import access_record
-from memories import keyring, permissions
+from memories import permissions
 from memories.adapter import routing_adapter
+from memories.encryption import keyring
+from memories.encryption.sealing import event_build, memory_content
 from memories.filters import compile_filters
 from memories.models import Memory, MemoryEvent, MemoryState, Space
-from memories.sealing import event_build, memory_content
-from memories.services import memory_for_update, require_perm
+from memories.permissions import require_perm
+from memories.services.memories import memory_for_update
 from memoryhub.crypto import blind_tokens
 from memoryhub.errors import InvalidInput
 
@@ -156,62 +158,6 @@ def memory_erase_user(
         queryset=Memory.objects.filter(user_id=user_id),
         hard=True,
         surface=surface,
-    )
-
-
-def expired_q(now: datetime | None = None) -> Q:
-    """Memories whose expiry has passed."""
-    return Q(expires_at__isnull=False, expires_at__lte=now or timezone.now())
-
-
-def expired_archive(*, space: Space, memory_ids: list, surface: str) -> None:
-    """Archive expired memories the way ``memory_update(state="archived")`` does.
-
-    Adds call it for expired duplicates: an expired memory no longer counts as
-    one, and archiving it lets the unique "one active copy" index admit the
-    fresh one. Like any state change it moves ``version`` and ``updated_at``
-    (so the local change feed reports it), records history and audit, and
-    queues replication (replicas drop archived copies). The expiry did it, so
-    the actor is the system; ``surface`` is the add's.
-    """
-    memories = list(
-        Memory.objects.select_for_update()
-        .filter(pk__in=memory_ids, state=MemoryState.ACTIVE)
-        .defer("embedding", "keyword_index")
-    )
-    if not memories:
-        return  # a concurrent add archived them first
-    now = timezone.now()
-    Memory.objects.filter(pk__in=[m.pk for m in memories]).update(
-        state=MemoryState.ARCHIVED, version=F("version") + 1, updated_at=now
-    )
-    for memory in memories:
-        memory.space = space
-        memory.state = MemoryState.ARCHIVED
-        memory.version += 1
-        memory.updated_at = now
-    version = keyring.active_version(space)
-    MemoryEvent.objects.bulk_create(
-        event_build(
-            memory=memory,
-            space=space,
-            kind=MemoryEvent.Kind.UPDATE,
-            old=None,
-            new=None,
-            actor=SYSTEM,
-            surface=surface,
-            version=version,
-        )
-        for memory in memories
-    )
-    routing_adapter().enqueue(memories=memories, op="update")
-    access_record(
-        actor=SYSTEM,
-        action="memory.update",
-        surface=surface,
-        space=space,
-        memory_ids=[m.pk for m in memories],
-        detail={"fields": ["state", "version"], "expired": True},
     )
 
 

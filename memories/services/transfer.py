@@ -15,10 +15,11 @@ from django.conf import settings
 from accounts.actors import Actor
 from audit.services import MAX_IDS_PER_EVENT, access_record
 from memories import permissions
+from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
-from memories.sealing import memory_content
-from memories.selectors import memories_in
-from memories.services import memory_add_many, require_perm
+from memories.permissions import require_perm
+from memories.selectors.memories import memories_in
+from memories.services.memories import memory_add_many
 from memoryhub.errors import InvalidInput
 from memoryhub.safejson import check_strings, loads_strict
 

@@ -1,30 +1,34 @@
-"""Memory services: adds and updates, and the permission check every write uses.
+"""Memory services: adds (one or many), updates, and retiring expired duplicates.
 
 Surfaces (REST, mem0-compatible API, MCP, UI, admin, commands, tasks) call
 these functions; they check permissions, validate, encrypt, record history
-and audit, all in one transaction. Deletion, erasure and expiry live in
-:mod:`memories.erasure`; sealing and opening rows in :mod:`memories.sealing`.
+and audit, all in one transaction. Deletion and erasure live in
+:mod:`memories.services.erasure`; sealing and opening rows in
+:mod:`memories.encryption.sealing`.
 """
 
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from accounts.actors import Actor
+from accounts.actors import SYSTEM, Actor
 from audit.services import access_record
-from memories import keyring, permissions
+from memories import permissions
 from memories.adapter import routing_adapter
-from memories.models import Memory, MemoryEvent, MemoryState, Space
-from memories.sealing import (
+from memories.embedding import embed_chunks, embed_texts
+from memories.encryption import keyring
+from memories.encryption.sealing import (
     event_build,
     memory_aad,
     memory_build,
     memory_content,
 )
+from memories.models import Memory, MemoryEvent, MemoryState, Space
+from memories.permissions import require_perm
 from memories.validation import (
     MemoryInput,
     clean_categories,
@@ -34,55 +38,9 @@ from memories.validation import (
     clean_metadata,
 )
 from memoryhub.crypto import blind_tokens, content_mac
-from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
+from memoryhub.errors import Conflict, InvalidInput, NotFound, TooLarge
 
 UNSET = object()
-EMBED_CHUNK = 32  # texts per embedding call when embedding overlaps inserts
-
-
-def require_perm(actor: Actor, space: Space, perm: str) -> frozenset[str]:
-    """Raise 404 if ``actor`` cannot see ``space``, 403 if it lacks ``perm``."""
-    perms = permissions.space_perms(actor, space)
-    if permissions.VIEW not in perms:
-        raise NotFound(f"space {space.slug!r} not found")
-    if perm not in perms:
-        raise Forbidden(f"you may not {perm.replace('_', ' ')} in space {space.slug!r}")
-    return perms
-
-
-def embed_texts(texts: Sequence[str]):
-    """Embed texts with the process-wide embedder (loaded once per process).
-
-    Returns float32 unit vectors (a numpy array, one row per text).
-    """
-    from memories.embedders import get_embedder
-
-    return get_embedder().embed(list(texts))
-
-
-def embed_chunks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence]]:
-    """Yield ``(offset, vectors)`` per ``EMBED_CHUNK`` texts, embedded ahead.
-
-    A worker thread embeds the chunks one after another while the caller
-    writes the ones already done: the model (which releases the GIL) and
-    PostgreSQL then work on different cores instead of taking turns. One
-    chunk is embedded inline, without a thread.
-    """
-    if len(texts) <= EMBED_CHUNK:
-        if texts:
-            yield 0, embed_texts(texts)
-        return
-    offsets = range(0, len(texts), EMBED_CHUNK)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
-    try:
-        futures = [
-            pool.submit(embed_texts, texts[offset : offset + EMBED_CHUNK])
-            for offset in offsets
-        ]
-        for offset, future in zip(offsets, futures, strict=True):
-            yield offset, future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- memories -------------------------------------------------------------------
@@ -103,8 +61,6 @@ def _live_duplicates(
             continue
         found[dedupe_key(memory.content_mac, memory)] = memory
     if expired:
-        from memories.erasure import expired_archive  # erasure imports this module
-
         expired_archive(space=space, memory_ids=expired, surface=surface)
     return found
 
@@ -485,3 +441,54 @@ def memory_update(
         detail={"fields": sorted(set(changed) - {"updated_at"})},
     )
     return memory
+
+
+def expired_archive(*, space: Space, memory_ids: list, surface: str) -> None:
+    """Archive expired memories the way ``memory_update(state="archived")`` does.
+
+    Adds call it for expired duplicates: an expired memory no longer counts as
+    one, and archiving it lets the unique "one active copy" index admit the
+    fresh one. Like any state change it moves ``version`` and ``updated_at``
+    (so the local change feed reports it), records history and audit, and
+    queues replication (replicas drop archived copies). The expiry did it, so
+    the actor is the system; ``surface`` is the add's.
+    """
+    memories = list(
+        Memory.objects.select_for_update()
+        .filter(pk__in=memory_ids, state=MemoryState.ACTIVE)
+        .defer("embedding", "keyword_index")
+    )
+    if not memories:
+        return  # a concurrent add archived them first
+    now = timezone.now()
+    Memory.objects.filter(pk__in=[m.pk for m in memories]).update(
+        state=MemoryState.ARCHIVED, version=F("version") + 1, updated_at=now
+    )
+    for memory in memories:
+        memory.space = space
+        memory.state = MemoryState.ARCHIVED
+        memory.version += 1
+        memory.updated_at = now
+    version = keyring.active_version(space)
+    MemoryEvent.objects.bulk_create(
+        event_build(
+            memory=memory,
+            space=space,
+            kind=MemoryEvent.Kind.UPDATE,
+            old=None,
+            new=None,
+            actor=SYSTEM,
+            surface=surface,
+            version=version,
+        )
+        for memory in memories
+    )
+    routing_adapter().enqueue(memories=memories, op="update")
+    access_record(
+        actor=SYSTEM,
+        action="memory.update",
+        surface=surface,
+        space=space,
+        memory_ids=[m.pk for m in memories],
+        detail={"fields": ["state", "version"], "expired": True},
+    )

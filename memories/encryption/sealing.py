@@ -2,7 +2,7 @@
 
 Every encrypted field is bound to its row, space and column by its AAD, so a
 ciphertext copied to another row or column fails to open. The write services
-(:mod:`memories.services`, :mod:`memories.erasure`), rotation, export and the
+(:mod:`memories.services`, :mod:`memories.services.erasure`), rotation, export and the
 replication outbox all seal and open rows through these helpers.
 """
 
@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from accounts.actors import Actor
-from memories import keyring
+from memories.encryption import keyring
 from memories.models import Memory, MemoryEvent, Space
 from memories.validation import MemoryInput
 from memoryhub.crypto import blind_tokens

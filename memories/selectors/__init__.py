@@ -1,0 +1,44 @@
+"""Memory reads that cross a permission boundary; every surface calls these.
+
+Each takes the actor and scopes its queryset *before* lookup, so an object the
+caller may not see is a 404, never a 403. This package re-exports the public
+selectors of its modules:
+
+- :mod:`~memories.selectors.spaces`: a space by slug, a key's own space.
+- :mod:`~memories.selectors.memories`: list, get, search, history, entities.
+- :mod:`~memories.selectors.audit`: the audit rows a team may read.
+"""
+
+from memories.selectors.audit import access_events_for
+from memories.selectors.memories import (
+    SEARCH_MODES,
+    expired_count,
+    memories_in,
+    memories_list,
+    memory_add_request,
+    memory_authors,
+    memory_entities,
+    memory_get,
+    memory_history,
+    memory_page_decrypt,
+    memory_search,
+)
+from memories.selectors.spaces import key_own_space, space_get, spaces_of_team
+
+__all__ = [
+    "SEARCH_MODES",
+    "access_events_for",
+    "expired_count",
+    "key_own_space",
+    "memories_in",
+    "memories_list",
+    "memory_add_request",
+    "memory_authors",
+    "memory_entities",
+    "memory_get",
+    "memory_history",
+    "memory_page_decrypt",
+    "memory_search",
+    "space_get",
+    "spaces_of_team",
+]

@@ -1,0 +1,61 @@
+"""Memory writes: every surface (REST, mem0, MCP, admin, commands, tasks) calls these.
+
+One module per subdomain; this package re-exports their public services so
+callers write ``from memories import services`` or
+``from memories.services import memory_add``.
+
+- :mod:`~memories.services.memories`: add (one, many), update, expiry on add.
+- :mod:`~memories.services.spaces`: create, change, shred, purge.
+- :mod:`~memories.services.sharing`: grant and revoke object permissions.
+- :mod:`~memories.services.erasure`: delete, erase by filter or user, sweeps.
+- :mod:`~memories.services.transfer`: JSON Lines export and import.
+"""
+
+from memories.services.erasure import (
+    memories_expire_sweep,
+    memory_delete,
+    memory_delete_by_filter,
+    memory_delete_where,
+    memory_erase_user,
+)
+from memories.services.memories import (
+    batch_size_check,
+    dedupe_key,
+    expired_archive,
+    memory_add,
+    memory_add_many,
+    memory_for_update,
+    memory_update,
+)
+from memories.services.sharing import space_grants, space_share, space_unshare
+from memories.services.spaces import (
+    space_create,
+    space_purge,
+    space_shred,
+    space_update,
+)
+from memories.services.transfer import memories_export, memories_import
+
+__all__ = [
+    "batch_size_check",
+    "dedupe_key",
+    "expired_archive",
+    "memories_expire_sweep",
+    "memories_export",
+    "memories_import",
+    "memory_add",
+    "memory_add_many",
+    "memory_delete",
+    "memory_delete_by_filter",
+    "memory_delete_where",
+    "memory_erase_user",
+    "memory_for_update",
+    "memory_update",
+    "space_create",
+    "space_grants",
+    "space_purge",
+    "space_share",
+    "space_shred",
+    "space_unshare",
+    "space_update",
+]
