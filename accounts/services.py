@@ -13,6 +13,7 @@ from django.utils.text import slugify
 
 from accounts.actors import Actor
 from accounts.models import ApiKey, Membership, Role, Team, User
+from accounts.selectors import teams_administered_by
 from memoryhub.errors import Forbidden
 from memoryhub.seams import resolve
 
@@ -94,7 +95,6 @@ def split_key(raw: str) -> tuple[str, str] | None:
 
 def _require_key_admin(actor: Actor, team: Team) -> None:
     """Keys are managed by signed-in team owners/admins, never by another key."""
-    from accounts.selectors import teams_administered_by
 
     if actor.api_key is not None:
         raise Forbidden(

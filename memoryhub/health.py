@@ -26,6 +26,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from memoryhub.celery import app
 from memoryhub.seams import resolve_path
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,6 @@ def _database_target(params: dict) -> str:
 
 def check_broker() -> dict:
     """Open (and close) one broker connection: a single try, short timeouts."""
-    from memoryhub.celery import app
 
     with app.connection_for_write(
         connect_timeout=BROKER_TIMEOUT_SECONDS,

@@ -36,9 +36,12 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from memories.encryption.sealing import memory_content
+from memories.models import Memory, MemoryState, Space
 from memoryhub.db import model_from_row, run_batch, unflushed_commit
 from routing import rules
 from routing.backends.base import BackendError, CircuitOpen, Record
+from routing.calls import backend_call
 from routing.models import (
     Backend,
     ExternalRef,
@@ -249,7 +252,6 @@ def _backoff(attempts: int) -> float:
 
 
 def _record(memory) -> Record:
-    from memories.encryption.sealing import memory_content
 
     return Record(
         memory_id=str(memory.pk),
@@ -339,7 +341,6 @@ def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
     the ``COMMIT`` (one batch). Every replicated write runs this once per
     backend; statement by statement it took ten round trips.
     """
-    from routing.calls import backend_call
 
     # Delivery is idempotent: a delivery lost to a database crash is redone.
     with (
@@ -392,7 +393,6 @@ def _canonical(fields: _ClaimFields, memory_row, space_row):
     space not shredded; anything else (deleted, archived, erased, shredded)
     makes delivery delete the copy.
     """
-    from memories.models import Memory, MemoryState, Space
 
     memory = model_from_row(Memory, fields.memory, memory_row)
     space = model_from_row(Space, fields.space, space_row)
@@ -428,7 +428,6 @@ _SPACE_FIELDS = frozenset(
 def _claim_fields() -> _ClaimFields:
     """The claim's columns of a memory and its space (built once: the models
     do not change)."""
-    from memories.models import Memory, Space
 
     def columns(fields) -> str:
         return ", ".join(connection.ops.quote_name(field.column) for field in fields)

@@ -19,13 +19,18 @@ from django.db.models import QuerySet
 from accounts.actors import Actor
 from audit.services import access_record
 from memories import permissions
+from memories.encryption.sealing import memories_decrypt
 from memories.models import Memory, Space
+from memories.permissions import require_perm
+from memories.selectors import memory_search
 from memoryhub.errors import InvalidInput, NotFound, Unavailable
 from routing import rules
 from routing.backends.base import BackendError, SearchScope
 from routing.backends.changes import MAX_LIMIT, InvalidCursor
 from routing.breaker import breaker_for
+from routing.calls import backend_call
 from routing.models import Backend, ExternalRef
+from routing.services import require_operator
 from routing.strategies import STRATEGIES, rrf_merge
 
 LOCAL_BACKEND = Backend(
@@ -181,7 +186,6 @@ def search_routed(
         top_k=top_k,
         timeout=compiled.rule.read_timeout_seconds,
     )
-    from memories.encryption.sealing import memories_decrypt
 
     fused = rrf_merge([_memory_ids(backend, hits) for backend, hits in outcome.hits])
     by_id = {str(m.pk): m for m in queryset.filter(pk__in=[key for key, _ in fused])}
@@ -226,7 +230,6 @@ def route_search(
     routes too), plus which rule, strategy and backends served it.
     ``filters`` is the memory filter language.
     """
-    from memories.selectors import memory_search
 
     info: dict = {}
     found = memory_search(
@@ -274,7 +277,6 @@ def _uuid_text(value) -> str | None:
 
 def backends_serving(*, actor: Actor, space: Space) -> list[dict]:
     """Read-only: the backends the rules route this space's operations to."""
-    from memories.permissions import require_perm
 
     require_perm(actor, space, permissions.VIEW)
     label = f"{space.team.slug}/{space.slug}"
@@ -322,8 +324,6 @@ def backend_changes(
     Ids and content-free details only. A bad limit or a cursor the backend
     did not issue is a 400; a backend that cannot answer is a 503.
     """
-    from routing.calls import backend_call
-    from routing.services import require_operator
 
     require_operator(actor)
     if isinstance(limit, bool) or not isinstance(limit, int):

@@ -21,7 +21,9 @@ from accounts.actors import Actor
 from memoryhub.crypto import unwrap_key, wrap_key
 from memoryhub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from routing import rules
+from routing.backends.base import BackendError
 from routing.backends.registry import adapter_class
+from routing.calls import backend_call
 from routing.models import Backend, RoutingRule, RoutingState, WriteMode
 from routing.outbox import (  # noqa: F401  (re-exported entry points)
     outbox_deliver,
@@ -372,8 +374,6 @@ def rule_delete(*, actor: Actor, rule: RoutingRule) -> None:
 
 def backends_probe() -> int:
     """Health-check every enabled backend through its breaker; returns the count."""
-    from routing.backends.base import BackendError
-    from routing.calls import backend_call
 
     count = 0
     for backend in Backend.objects.filter(enabled=True):

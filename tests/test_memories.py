@@ -82,16 +82,16 @@ def test_batch_add_reports_per_item_and_dedupes_within_batch(space):
             {"content": "owns a cat named Miso"},
         ],
     )
-    assert [r["status"] for r in results] == [
+    assert [r.status for r in results] == [
         "created",
         "duplicate",
         "error",
         "error",
         "created",
     ]
-    assert results[1]["memory"].pk == results[0]["memory"].pk
-    assert "content must not be empty" in results[2]["error"]
-    assert results[3]["field"] == "metadata"
+    assert results[1].memory.pk == results[0].memory.pk
+    assert "content must not be empty" in results[2].error
+    assert results[3].field == "metadata"
     assert MemoryEvent.objects.filter(event="ADD").count() == 2
 
 
@@ -127,15 +127,15 @@ def test_a_large_batch_embeds_only_new_rows_in_chunks_and_keeps_order(space):
         )
     finally:
         reset_embedder(real)
-    statuses = [r["status"] for r in results]
+    statuses = [r.status for r in results]
     assert statuses.count("created") == 88
     assert statuses[40] == statuses[77] == "duplicate"
-    assert results[40]["memory"].pk == results[3]["memory"].pk
+    assert results[40].memory.pk == results[3].memory.pk
     assert sorted(embedded) == sorted(set(texts) - {"already here 7"})
     assert len(embedded) == 88  # duplicates cost no embedding
     singles = real.embed(texts)
     for i in (0, 31, 32, 33, 63, 64, 89):  # around the chunk edges
-        stored = Memory.objects.get(pk=results[i]["memory"].pk)
+        stored = Memory.objects.get(pk=results[i].memory.pk)
         sealing.memories_decrypt([stored], space)
         assert stored.plaintext == texts[i]
         # Its own text's embedding is the nearest (int8 activations are

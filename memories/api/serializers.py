@@ -139,14 +139,25 @@ class BatchCreateSerializer(StrictSerializer):
     )
 
 
-class BatchItemResultSerializer(serializers.Serializer):
-    """One batch item's outcome, in request order."""
+def _add_result_serializer(name: str, doc: str, position: str, **kwargs) -> type:
+    """The serializer of :meth:`memories.services.AddResult.as_item` items.
 
-    index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
-    id = serializers.UUIDField(required=False)
-    error = serializers.CharField(required=False)
-    field = serializers.CharField(required=False)
+    One definition for every batch path (batch create, import); ``position``
+    (``index`` or ``line``) comes first, as the items put it.
+    """
+    fields = {
+        position: serializers.IntegerField(**kwargs),
+        "status": serializers.ChoiceField(choices=["created", "duplicate", "error"]),
+        "id": serializers.UUIDField(required=False),
+        "error": serializers.CharField(required=False),
+        "field": serializers.CharField(required=False),
+    }
+    return type(name, (serializers.Serializer,), {"__doc__": doc, **fields})
+
+
+BatchItemResultSerializer = _add_result_serializer(
+    "BatchItemResultSerializer", "One batch item's outcome, in request order.", "index"
+)
 
 
 class BatchResultSerializer(serializers.Serializer):
@@ -277,14 +288,12 @@ class HistorySerializer(serializers.Serializer):
     results = HistoryEventSerializer(many=True)
 
 
-class ImportLineResultSerializer(serializers.Serializer):
-    """One imported line's outcome."""
-
-    line = serializers.IntegerField(help_text="1-based line number.")
-    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
-    id = serializers.UUIDField(required=False)
-    error = serializers.CharField(required=False)
-    field = serializers.CharField(required=False)
+ImportLineResultSerializer = _add_result_serializer(
+    "ImportLineResultSerializer",
+    "One imported line's outcome.",
+    "line",
+    help_text="1-based line number.",
+)
 
 
 class ImportResultSerializer(serializers.Serializer):

@@ -7,10 +7,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from memories import permissions
+from memories import permissions, services
 from memories.api.serializers import ImportResultSerializer
 from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
-from memories.services import transfer
 from memoryhub.api.parsers import JSONLinesParser, JSONLParser
 from memoryhub.api.schema import error_responses
 
@@ -41,7 +40,7 @@ class TransferViewSet(SpaceViewSet):
     def export(self, request, slug):
         """``GET .../export/``."""
         self.query()
-        rows = transfer.memories_export(actor=self.actor, space=self.space)
+        rows = services.memories_export(actor=self.actor, space=self.space)
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         response = StreamingHttpResponse(lines, content_type=NDJSON)
         response["Content-Disposition"] = (
@@ -67,7 +66,7 @@ class TransferViewSet(SpaceViewSet):
     def import_lines(self, request, slug):
         """``POST .../import/``."""
         self.query()
-        result = transfer.memories_import(
+        result = services.memories_import(
             actor=self.actor, space=self.space, lines=request.data
         )
         return Response(ImportResultSerializer(result).data)

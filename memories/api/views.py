@@ -31,10 +31,11 @@ from memories.api.serializers import (
 from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
 from memories.encryption import sealing
 from memories.filters import STATES
-from memories.services import erasure
+from memories.services import AddResult
 from memories.validation import SCOPE_FIELDS
 from memoryhub.api.exceptions import first_error
 from memoryhub.api.schema import error_responses
+from memoryhub.errors import InvalidInput
 
 TAG = "memories"
 
@@ -58,13 +59,10 @@ def _list_filters(params: dict) -> dict:
     return filters
 
 
-def _item_error(errors) -> dict:
-    """A batch item's ``error`` (and ``field``) from its serializer errors."""
+def _item_error(errors) -> InvalidInput:
+    """A batch item's error (naming its ``field``) from its serializer errors."""
     message, field, _ = first_error(errors)
-    result = {"error": f"{field}: {message}" if field else message}
-    if field:
-        result["field"] = field
-    return result
+    return InvalidInput(f"{field}: {message}" if field else message, field=field)
 
 
 class MemoryViewSet(SpaceViewSet):
@@ -183,11 +181,9 @@ class MemoryViewSet(SpaceViewSet):
             if serializer.is_valid():
                 valid.append((index, serializer.validated_data))
                 continue
-            results[index] = {
-                "index": index,
-                "status": "error",
-                **_item_error(serializer.errors),
-            }
+            results[index] = AddResult.failed(_item_error(serializer.errors)).as_item(
+                index=index
+            )
         if valid:
             added = services.memory_add_many(
                 actor=self.actor,
@@ -195,14 +191,7 @@ class MemoryViewSet(SpaceViewSet):
                 items=[data for _, data in valid],
             )
             for (index, _), outcome in zip(valid, added, strict=True):
-                result = {"index": index, "status": outcome["status"]}
-                if "memory" in outcome:
-                    result["id"] = outcome["memory"].pk
-                else:
-                    result["error"] = outcome["error"]
-                    if outcome.get("field"):
-                        result["field"] = outcome["field"]
-                results[index] = result
+                results[index] = outcome.as_item(index=index)
         return Response(BatchResultSerializer({"results": results}).data)
 
     @extend_schema(
@@ -272,7 +261,7 @@ class MemoryViewSet(SpaceViewSet):
     def destroy(self, request, slug, memory_id):
         """``DELETE .../memories/<id>/``."""
         hard = self.query(DeleteQuerySerializer)["hard"]
-        erasure.memory_delete(
+        services.memory_delete(
             actor=self.actor, space=self.space, memory_id=memory_id, hard=hard
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -293,7 +282,7 @@ class MemoryViewSet(SpaceViewSet):
         """``POST .../memories/delete/``."""
         self.query()
         body = self.body(BulkDeleteSerializer)
-        deleted = erasure.memory_delete_by_filter(
+        deleted = services.memory_delete_by_filter(
             actor=self.actor,
             space=self.space,
             filters=body["filters"],

@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import threading
 
+from django.conf import settings
+
 from memories.embedders.base import (
     BATCH_SIZE,
     DIMENSIONS,
@@ -85,7 +87,6 @@ def get_embedder() -> Embedder:
 
 def build_embedder() -> Embedder:
     """A new embedder as configured by settings.EMBEDDER."""
-    from django.conf import settings
 
     kind = settings.EMBEDDER
     if kind == "local":

@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
 from memories.embedders.base import BATCH_SIZE, DIMENSIONS, EmbedderError
 
@@ -146,7 +147,6 @@ class LocalEmbedder:
     @classmethod
     def from_settings(cls) -> LocalEmbedder:
         """Build from Django settings (EMBEDDER_MODEL_PATH, _BACKEND, ...)."""
-        from django.conf import settings
 
         return cls(
             model_path=settings.EMBEDDER_MODEL_PATH or None,

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import numpy as np
+from django.conf import settings
 
 from memories.embedders.base import BATCH_SIZE, DIMENSIONS, EmbedderError, normalise
 
@@ -48,7 +49,6 @@ class OpenAIEmbedder:
     @classmethod
     def from_settings(cls) -> OpenAIEmbedder:
         """Build from Django settings (OPENAI_EMBEDDER_URL, _KEY, _MODEL)."""
-        from django.conf import settings
 
         return cls(
             url=settings.OPENAI_EMBEDDER_URL,

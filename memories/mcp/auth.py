@@ -19,6 +19,7 @@ request cycle would.
 import math
 from collections.abc import Callable
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -29,6 +30,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
 from accounts.actors import Actor
+from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.authentication import authenticate_key, key_from_header
 
 ACTOR_KEY = "memoryhub_actor"
@@ -64,9 +66,6 @@ async def run_orm(fn: Callable, /, *args, **kwargs) -> Any:
 
 def authenticate_and_throttle(raw_key: str) -> tuple[Actor, float | None]:
     """The key's actor, and the seconds to wait if it is over its rate limit."""
-    from types import SimpleNamespace
-
-    from accounts.api.throttling import ApiKeyRateThrottle
 
     actor = authenticate_key(raw_key)
     throttle = ApiKeyRateThrottle()

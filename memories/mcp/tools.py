@@ -28,7 +28,6 @@ from memories.encryption import sealing
 from memories.mcp.auth import actor_of, run_orm
 from memories.mem0api.base import key_space
 from memories.mem0api.mapping import parse_uuid, read_filters
-from memories.services import erasure
 from memoryhub.errors import DomainError
 
 SURFACE = "mcp"
@@ -386,7 +385,7 @@ async def delete_memory(
     parsed = memory_uuid(memory_id)
 
     def work(*, actor, space):
-        erasure.memory_delete(
+        services.memory_delete(
             actor=actor, space=space, memory_id=parsed, surface=SURFACE
         )
 

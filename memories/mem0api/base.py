@@ -154,9 +154,9 @@ class Mem0View(APIView):
             audit_detail={"request_id": str(event_id)},
         )
         for result in results:
-            if result["status"] == "error":
-                raise InvalidInput(result["error"], field=result.get("field"))
-        sealing.memories_decrypt([r["memory"] for r in results], self.space)
+            if not result.ok:
+                raise InvalidInput(result.error, field=result.field)
+        sealing.memories_decrypt([r.memory for r in results], self.space)
         rendered = [serializers.add_result(result) for result in results]
         if body.get("output_format") == mapping.OUTPUT_V1_0:
             return Response(rendered)
@@ -181,15 +181,11 @@ class Mem0View(APIView):
             default=PAGE_SIZE,
             maximum=MAX_PAGE_SIZE,
         )
-        if mapping.query_bool(params, "show_expired"):
-            from memories.filters import compile_filters
-
-            services.require_perm(self.actor, self.space, permissions.VIEW)
-            queryset = selectors.memories_in(
-                space=self.space, include_expired=True
-            ).filter(compile_filters(filters))
-        else:
-            queryset = selectors.memories_list(**self.scope(), filters=filters)
+        queryset = selectors.memories_list(
+            **self.scope(),
+            filters=filters,
+            include_expired=mapping.query_bool(params, "show_expired"),
+        )
         count = queryset.count()
         rows = queryset[(page - 1) * size : page * size]
         memories = selectors.memory_page_decrypt(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from memories.mem0api.mapping import ENTITY_FIELDS
 from memories.models import Memory
+from memories.services import AddResult
 
 # --- rendering --------------------------------------------------------------------
 
@@ -42,13 +43,13 @@ def memory_object(memory: Memory, *, score: float | None = None) -> dict:
     return data
 
 
-def add_result(result: dict) -> dict:
+def add_result(result: AddResult) -> dict:
     """One item of an add response: ``ADD`` when stored, ``NONE`` for a duplicate."""
-    memory = result["memory"]
+    memory = result.memory
     return {
         "id": str(memory.pk),
         "memory": memory.plaintext,
-        "event": "ADD" if result["status"] == "created" else "NONE",
+        "event": "ADD" if result.status == "created" else "NONE",
         "data": {"memory": memory.plaintext},
     }
 

@@ -22,7 +22,6 @@ from memories.mem0api.base import (
     query_params,
     update_memory,
 )
-from memories.services import erasure
 from memoryhub.errors import InvalidInput, NotFound, TooLarge
 
 MAX_EXPORT = 10_000
@@ -78,7 +77,7 @@ class MemoriesV1View(Mem0View):
                 "name whose memories to delete: at least one of user_id, agent_id, "
                 "app_id, run_id (or filters)"
             )
-        count = erasure.memory_delete_by_filter(
+        count = services.memory_delete_by_filter(
             **self.scope(), filters=filters, surface=SURFACE
         )
         return Response({"message": "Memories deleted successfully!", "count": count})
@@ -120,7 +119,7 @@ class MemoryDetailView(Mem0View):
 
     def delete(self, request, memory_id):
         """Delete a memory (soft: its history stays readable)."""
-        erasure.memory_delete(
+        services.memory_delete(
             **self.scope(), memory_id=memory_id_or_404(memory_id), surface=SURFACE
         )
         return Response({"message": "Memory deleted successfully!"})
@@ -158,7 +157,7 @@ class EntityDeleteView(Mem0View):
             raise InvalidInput(
                 f"invalid entity type {entity_type[:20]!r}; use user, agent, app or run"
             )
-        count = erasure.memory_delete_by_filter(
+        count = services.memory_delete_by_filter(
             **self.scope(), filters={field: name}, hard=True, surface=SURFACE
         )
         if not count:
@@ -203,7 +202,7 @@ class BatchView(Mem0View):
         items = self.items(request)
         with transaction.atomic():
             for item in items:
-                erasure.memory_delete(
+                services.memory_delete(
                     **self.scope(),
                     memory_id=memory_id_or_404(item["memory_id"]),
                     surface=SURFACE,

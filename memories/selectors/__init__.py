@@ -7,9 +7,15 @@ selectors of its modules:
 - :mod:`~memories.selectors.spaces`: a space by slug, a key's own space.
 - :mod:`~memories.selectors.memories`: list, get, search, history, entities.
 - :mod:`~memories.selectors.audit`: the audit rows a team may read.
+- :mod:`~memories.selectors.graph`: the MCP-style knowledge graph of a space.
 """
 
 from memories.selectors.audit import access_events_for
+from memories.selectors.graph import (
+    Graph,
+    graph_load,
+    graph_search_nodes,
+)
 from memories.selectors.memories import (
     SEARCH_MODES,
     expired_count,
@@ -27,8 +33,11 @@ from memories.selectors.spaces import key_own_space, space_get, spaces_of_team
 
 __all__ = [
     "SEARCH_MODES",
+    "Graph",
     "access_events_for",
     "expired_count",
+    "graph_load",
+    "graph_search_nodes",
     "key_own_space",
     "memories_in",
     "memories_list",

@@ -4,7 +4,10 @@ Every function takes the actor and scopes the queryset *before* lookup, so an
 object the caller may not see is a 404, never a 403.
 """
 
-from django.db.models import QuerySet
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -15,8 +18,10 @@ from memories.adapter import routing_adapter
 from memories.embedding import embed_texts
 from memories.encryption import keyring
 from memories.encryption.sealing import event_contents, memories_decrypt
+from memories.filters import compile_filters
 from memories.models import Memory, MemoryEvent, MemoryState, Space, expired_q
 from memories.permissions import require_perm
+from memories.search import search_memories
 from memoryhub.crypto import blind_tokens
 from memoryhub.errors import InvalidInput, NotFound
 
@@ -44,18 +49,18 @@ def memories_list(
     space: Space,
     filters: dict | None = None,
     states=(MemoryState.ACTIVE,),
+    include_expired: bool = False,
 ) -> QuerySet[Memory]:
     """The memories of ``space`` in ``states`` matching ``filters`` (not decrypted).
 
-    Expired memories are hidden. Callers paginate the queryset and pass the
-    page to :func:`memory_page_decrypt`, which decrypts and audits it.
+    Expired memories are hidden unless ``include_expired``. Callers paginate
+    the queryset and pass the page to :func:`memory_page_decrypt`, which
+    decrypts and audits it.
     """
-    from memories.filters import compile_filters
-
     require_perm(actor, space, permissions.VIEW)
-    return memories_in(space=space, states=states).filter(
-        compile_filters(filters, keyword_tokens=_keyword_tokens(space))
-    )
+    return memories_in(
+        space=space, states=states, include_expired=include_expired
+    ).filter(compile_filters(filters, keyword_tokens=_keyword_tokens(space)))
 
 
 def memory_get(
@@ -132,10 +137,6 @@ def memory_search(
     ``threshold`` then do not apply and ``score`` is the fused rank score.
     ``routing_info``, if given, is filled with which rule and backends served.
     """
-    from django.conf import settings
-
-    from memories.filters import compile_filters
-    from memories.search import search_memories
 
     require_perm(actor, space, permissions.VIEW)
     if not isinstance(query, str) or not query.strip():
@@ -254,7 +255,6 @@ def memory_add_request(
     the query stays on the ``at`` index. ``None`` if no such add happened in
     ``space``.
     """
-    from datetime import timedelta
 
     require_perm(actor, space, permissions.VIEW)
     window = timedelta(seconds=window_seconds)
@@ -281,7 +281,6 @@ def memory_entities(*, actor: Actor, space: Space, surface: str = "api") -> list
     One row per ``(type, name)`` with ``total_memories`` and the first and
     last change; audited as a read of the space (ids and counts only).
     """
-    from django.db.models import Count, Max, Min
 
     require_perm(actor, space, permissions.VIEW)
     base = memories_in(space=space).order_by()

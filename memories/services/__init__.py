@@ -9,6 +9,7 @@ callers write ``from memories import services`` or
 - :mod:`~memories.services.sharing`: grant and revoke object permissions.
 - :mod:`~memories.services.erasure`: delete, erase by filter or user, sweeps.
 - :mod:`~memories.services.transfer`: JSON Lines export and import.
+- :mod:`~memories.services.graph`: the MCP-style knowledge graph's writes.
 """
 
 from memories.services.erasure import (
@@ -18,7 +19,16 @@ from memories.services.erasure import (
     memory_delete_where,
     memory_erase_user,
 )
+from memories.services.graph import (
+    graph_entities_create,
+    graph_entities_delete,
+    graph_observations_add,
+    graph_observations_delete,
+    graph_relations_create,
+    graph_relations_delete,
+)
 from memories.services.memories import (
+    AddResult,
     batch_size_check,
     dedupe_key,
     expired_archive,
@@ -37,9 +47,16 @@ from memories.services.spaces import (
 from memories.services.transfer import memories_export, memories_import
 
 __all__ = [
+    "AddResult",
     "batch_size_check",
     "dedupe_key",
     "expired_archive",
+    "graph_entities_create",
+    "graph_entities_delete",
+    "graph_observations_add",
+    "graph_observations_delete",
+    "graph_relations_create",
+    "graph_relations_delete",
     "memories_expire_sweep",
     "memories_export",
     "memories_import",

@@ -10,7 +10,9 @@ and audit, all in one transaction. Deletion and erasure live in
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import closing
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -38,7 +40,7 @@ from memories.validation import (
     clean_metadata,
 )
 from memoryhub.crypto import blind_tokens, content_mac
-from memoryhub.errors import Conflict, InvalidInput, NotFound, TooLarge
+from memoryhub.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge
 
 UNSET = object()
 
@@ -86,13 +88,49 @@ def memory_add(
 
 def batch_size_check(count: int) -> None:
     """Raise ``TooLarge`` if ``count`` items exceed ``MEMORY_MAX_BATCH``."""
-    from django.conf import settings
 
     if count > settings.MEMORY_MAX_BATCH:
         raise TooLarge(
             f"a batch holds at most {settings.MEMORY_MAX_BATCH} memories; "
             f"got {count}; split it (MEMORYHUB_MAX_BATCH)"
         )
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """One item's outcome of an add: ``created``, ``duplicate`` or ``error``.
+
+    Every batch path reads it: the REST batch, imports, the mem0 API's adds
+    and the knowledge graph. ``memory`` is set unless ``status`` is
+    ``error``; then ``error`` (never content) and maybe ``field`` say why.
+    """
+
+    status: str
+    memory: Memory | None = None
+    error: str | None = None
+    field: str | None = None
+
+    @classmethod
+    def failed(cls, exc: DomainError) -> "AddResult":
+        """The result of an item a service or a serializer rejected."""
+        return cls("error", error=exc.message, field=exc.field)
+
+    @property
+    def ok(self) -> bool:
+        """Stored or found: ``created`` or ``duplicate``."""
+        return self.status != "error"
+
+    def as_item(self, **position) -> dict:
+        """The JSON item of the REST API: ``position`` (``index``/``line``) first,
+        then ``status`` and ``id`` or ``error`` (and ``field`` when known)."""
+        item = {**position, "status": self.status}
+        if self.memory is not None:
+            item["id"] = self.memory.pk
+        else:
+            item["error"] = self.error
+            if self.field:
+                item["field"] = self.field
+        return item
 
 
 def memory_add_many(
@@ -103,40 +141,25 @@ def memory_add_many(
     surface: str = "api",
     embeddings: Sequence | None = None,
     audit_detail: dict | None = None,
-) -> list[dict]:
-    """Add up to ``MEMORY_MAX_BATCH`` memories; one result per item, in order.
+) -> list[AddResult]:
+    """Add up to ``MEMORY_MAX_BATCH`` memories; one :class:`AddResult` per item.
 
-    Results are ``{"status": "created"|"duplicate", "memory": Memory}`` or
-    ``{"status": "error", "error": str, "field": str|None}``; invalid items do
-    not stop valid ones. Embeddings are computed in one batch. ``audit_detail``
-    (ids and flags, never content) is merged into the audit row, so a caller
-    can find its request again (the mem0 API's add events use it).
+    Results come in the items' order; invalid items do not stop valid ones.
+    Embeddings are computed in one batch. ``audit_detail`` (ids and flags,
+    never content) is merged into the audit row, so a caller can find its
+    request again (the mem0 API's add events use it).
     """
     require_perm(actor, space, permissions.ADD)
     batch_size_check(len(items))
-    results: list[dict] = [{} for _ in items]
+    results: list[AddResult | None] = [None] * len(items)
     valid: list[tuple[int, MemoryInput]] = []
     for index, raw in enumerate(items):
         try:
             valid.append(
                 (index, clean_memory_input(raw, retention_days=space.retention_days))
             )
-        except InvalidInput as exc:
-            results[index] = {
-                "status": "error",
-                "error": exc.message,
-                "field": exc.field,
-            }
-        except Exception as exc:  # TooLarge and friends are DomainErrors too
-            from memoryhub.errors import DomainError
-
-            if not isinstance(exc, DomainError):
-                raise
-            results[index] = {
-                "status": "error",
-                "error": exc.message,
-                "field": exc.field,
-            }
+        except DomainError as exc:  # InvalidInput, TooLarge
+            results[index] = AddResult.failed(exc)
     if valid:
         vectors = (
             [None] * len(valid)
@@ -152,10 +175,9 @@ def memory_add_many(
             audit_detail=audit_detail,
         )
         for (index, _), (memory, created) in zip(valid, added, strict=True):
-            results[index] = {
-                "status": "created" if created else "duplicate",
-                "memory": memory,
-            }
+            results[index] = AddResult(
+                "created" if created else "duplicate", memory=memory
+            )
     return results
 
 

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.actors import Actor
 from audit.services import access_record
@@ -25,7 +26,6 @@ def space_create(
     surface: str = "api",
 ) -> Space:
     """Create a space in ``team`` with fresh keys (team owners/admins only)."""
-    from django.utils.text import slugify
 
     if not permissions.can_admin_team(actor, team.pk):
         raise Forbidden(

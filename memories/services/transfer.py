@@ -19,7 +19,7 @@ from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memories.permissions import require_perm
 from memories.selectors.memories import memories_in
-from memories.services.memories import memory_add_many
+from memories.services.memories import AddResult, memory_add_many
 from memoryhub.errors import InvalidInput
 from memoryhub.safejson import check_strings, loads_strict
 
@@ -148,14 +148,7 @@ def memories_import(
             surface=surface,
         )
         for (line, _), outcome in zip(pending, added, strict=True):
-            entry = {"line": line, "status": outcome["status"]}
-            if "memory" in outcome:
-                entry["id"] = outcome["memory"].pk
-            else:
-                entry["error"] = outcome["error"]
-                if outcome.get("field"):
-                    entry["field"] = outcome["field"]
-            results.append(entry)
+            results.append(outcome.as_item(line=line))
         pending.clear()
 
     for number, raw in enumerate(lines, start=1):
@@ -164,10 +157,7 @@ def memories_import(
         try:
             pending.append((number, _parse_line(raw)))
         except InvalidInput as exc:
-            entry = {"line": number, "status": "error", "error": exc.message}
-            if exc.field:
-                entry["field"] = exc.field
-            results.append(entry)
+            results.append(AddResult.failed(exc).as_item(line=number))
         if len(pending) >= chunk_size:
             flush()
     if pending:

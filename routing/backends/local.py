@@ -20,7 +20,12 @@ with ``get``.
 from __future__ import annotations
 
 from audit.models import AccessEvent
+from memories.embedding import embed_texts
+from memories.encryption import keyring
 from memories.models import Memory, MemoryState, Space
+from memories.search import search_memories
+from memories.selectors import memories_in
+from memoryhub.crypto import blind_tokens
 from routing.backends.base import (
     BackendAdapter,
     Change,
@@ -70,11 +75,6 @@ class Adapter(BackendAdapter):
 
     def search(self, query: str, *, scope: SearchScope, top_k: int) -> list[Hit]:
         """Hybrid search over the space's active memories."""
-        from memories.embedding import embed_texts
-        from memories.encryption import keyring
-        from memories.search import search_memories
-        from memories.selectors import memories_in
-        from memoryhub.crypto import blind_tokens
 
         space = Space.objects.get(pk=scope.space_pk)
         queryset = memories_in(space=space)

@@ -41,6 +41,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
+from django.db import connection
+from django.utils.crypto import salted_hmac
+
 from routing.backends import aio
 from routing.backends.base import (
     BackendAdapter,
@@ -68,7 +72,6 @@ MAX_SNAPSHOT_ENTITIES = 20_000
 
 def default_server_script() -> Path:
     """Where ``make npm-deps`` installs the official server."""
-    from django.conf import settings
 
     return (
         Path(settings.BASE_DIR)
@@ -361,7 +364,6 @@ def _hit(entity: dict, score: float = 0.0) -> Hit:
 
 def _observation_digest(text: str) -> str:
     """A keyed digest of an observation (the cursor never holds its text)."""
-    from django.utils.crypto import salted_hmac
 
     return salted_hmac("routing.mcp_memory.changes", text).hexdigest()[:16]
 
@@ -405,7 +407,6 @@ def _snapshot_from_state(state: dict | None, kind: str) -> dict[str, list[str]]:
 def _advisory_lock(label: str, deadline: float, backend: str):
     """A session-level PostgreSQL advisory lock (serializes across hosts),
     waited for until ``deadline``."""
-    from django.db import connection
 
     def take() -> bool:
         with connection.cursor() as cursor:

@@ -34,6 +34,8 @@ import threading
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
+from psycopg.conninfo import make_conninfo
 
 from routing.backends.base import (
     MEMORY_ID_KEY,
@@ -74,8 +76,6 @@ def _mem0_env() -> None:
 
 def django_conninfo() -> str:
     """A libpq connection string for the Django default database."""
-    from django.db import connection
-    from psycopg.conninfo import make_conninfo
 
     params = connection.settings_dict
     parts = {"dbname": params["NAME"], "user": params.get("USER") or "postgres"}
