@@ -15,6 +15,7 @@ def embed_texts(texts: Sequence[str]):
 
     Returns float32 unit vectors (a numpy array, one row per text).
     """
+    # The model stack loads on the first embedding, not when services import.
     from memories.embedders import get_embedder
 
     return get_embedder().embed(list(texts))

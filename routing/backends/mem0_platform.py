@@ -78,6 +78,7 @@ class Adapter(BackendAdapter):
 
     def _build(self):
         _mem0_env()
+        # mem0 reads MEM0_TELEMETRY and MEM0_DIR at import: after _mem0_env().
         from mem0 import MemoryClient
 
         api_key = self.secrets.get("api_key")
@@ -93,6 +94,7 @@ class Adapter(BackendAdapter):
             raise TransientError(f"ping failed: {str(exc)[:200]}") from exc
 
     def _do(self, fn, *args, **kwargs):
+        # mem0 is imported only after _mem0_env() (see _client).
         from mem0.exceptions import (
             AuthenticationError,
             MemoryError,
@@ -137,6 +139,7 @@ class Adapter(BackendAdapter):
 
     def get(self, external_id: str) -> Hit | None:
         """One memory by id (None when the server has none)."""
+        # mem0 is imported only after _mem0_env() (see _client).
         from mem0.exceptions import MemoryNotFoundError
 
         try:
@@ -155,6 +158,7 @@ class Adapter(BackendAdapter):
 
     def delete(self, external_id: str) -> None:
         """Delete; an unknown id is already deleted."""
+        # mem0 is imported only after _mem0_env() (see _client).
         from mem0.exceptions import MemoryNotFoundError
 
         with contextlib.suppress(MemoryNotFoundError):

@@ -55,6 +55,7 @@ def adapter_for(backend) -> BackendAdapter:
     cached = _adapters.get(backend.pk)
     if cached is not None and cached[0] == stamp:
         return cached[1]
+    # routing.services imports this registry: a cycle at module level.
     from routing.services import backend_secrets
 
     with _lock:
