@@ -112,27 +112,10 @@ def _space_perm_form(base, actor, target: str):
                 principal = {"user": self.user.get_username()}
             else:
                 principal = {"team": self.group.team.slug}
-            wanted = set(self.cleaned_data[self.get_obj_perms_field_name()])
-            held = set(self.get_obj_perms_field_initial()) & permissions.ALL_PERMS
-            if not wanted:
-                if held:
-                    services.space_unshare(
-                        actor=actor, space=self.obj, surface="admin", **principal
-                    )
-                return
-            dropped = held - wanted - {permissions.VIEW}
-            if dropped:
-                services.space_unshare(
-                    actor=actor,
-                    space=self.obj,
-                    perms=sorted(dropped),
-                    surface="admin",
-                    **principal,
-                )
-            services.space_share(
+            services.space_grant_set(
                 actor=actor,
                 space=self.obj,
-                perms=sorted(wanted),
+                perms=sorted(self.cleaned_data[self.get_obj_perms_field_name()]),
                 surface="admin",
                 **principal,
             )

@@ -37,7 +37,12 @@ from memories.services.memories import (
     memory_for_update,
     memory_update,
 )
-from memories.services.sharing import space_grants, space_share, space_unshare
+from memories.services.sharing import (
+    space_grant_set,
+    space_grants,
+    space_share,
+    space_unshare,
+)
 from memories.services.spaces import (
     space_create,
     space_purge,
@@ -69,6 +74,7 @@ __all__ = [
     "memory_for_update",
     "memory_update",
     "space_create",
+    "space_grant_set",
     "space_grants",
     "space_purge",
     "space_share",

@@ -141,6 +141,38 @@ def space_unshare(
     return {**label, "permissions": [p for p in PERM_ORDER if p in remaining]}
 
 
+@transaction.atomic
+def space_grant_set(
+    *,
+    actor: Actor,
+    space: Space,
+    user: str | None = None,
+    team: str | None = None,
+    perms,
+    surface: str = "api",
+) -> dict:
+    """Make a user's or team's grant on ``space`` exactly ``perms`` (plus view).
+
+    Empty ``perms`` withdraws the grant. Forms that edit a whole grant at once
+    (the admin's object-permission pages) call this instead of working out
+    what to add and what to withdraw themselves.
+    """
+    require_perm(actor, space, permissions.MANAGE)
+    wanted = _clean_perms(perms, required=False)
+    principal, label = _principal(user=user, team=team)
+    held = _held(space, principal) & permissions.ALL_PERMS
+    if not wanted:
+        if not held:
+            return {**label, "permissions": []}
+        return space_unshare(actor=actor, space=space, surface=surface, **label)
+    dropped = held - set(wanted) - {permissions.VIEW}
+    if dropped:
+        space_unshare(
+            actor=actor, space=space, perms=sorted(dropped), surface=surface, **label
+        )
+    return space_share(actor=actor, space=space, perms=wanted, surface=surface, **label)
+
+
 def space_grants(*, actor: Actor, space: Space) -> list[dict]:
     """Every explicit grant on ``space`` (team roles are implicit, not listed)."""
     require_perm(actor, space, permissions.MANAGE)
