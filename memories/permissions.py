@@ -57,6 +57,10 @@ def space_perms(actor: Actor, space: Space) -> frozenset[str]:
         ).values_list("permission__codename", flat=True)
         return frozenset(granted) & _key_ceiling(actor)
     user = actor.user
+    if user is None:
+        # Anonymous. Also why: ``group__user=None`` below would match every
+        # group without members, i.e. hand out a member-less team's grants.
+        return frozenset()
     perms: set[str] = set()
     role = (
         Membership.objects.filter(user=user, team_id=space.team_id)
@@ -95,6 +99,8 @@ def spaces_visible_to(actor: Actor, perm: str = VIEW) -> QuerySet[Space]:
             spaces = spaces.filter(pk__in=actor.key_space_ids)
         return spaces
     user = actor.user
+    if user is None:  # anonymous (and see space_perms: no group__user=None)
+        return spaces.none()
     by_role = Membership.objects.filter(
         user=user, role__in=roles_granting(perm)
     ).values("team_id")

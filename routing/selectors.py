@@ -172,6 +172,8 @@ def search_routed(
     snap = rules.snapshot()
     if not snap.rules:
         return None
+    # memory_search checked this already; a direct caller must not skip it.
+    require_perm(actor, space, permissions.VIEW)
     subjects = filter_subjects(filters)
     op = rules.Operation(
         op="search", space=f"{space.team.slug}/{space.slug}", **subjects

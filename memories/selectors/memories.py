@@ -104,7 +104,8 @@ def memory_page_decrypt(
     surface: str = "api",
     action: str = "memory.list",
 ) -> list[Memory]:
-    """Decrypt a page of listed memories and audit the read."""
+    """Decrypt a page of listed memories and audit the read (``view_space`` needed)."""
+    require_perm(actor, space, permissions.VIEW)
     memories = memories_decrypt(list(memories), space)
     access_record(
         actor=actor,

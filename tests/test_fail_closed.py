@@ -1,0 +1,387 @@
+"""Fail closed: an anonymous actor can do nothing in any service or selector.
+
+A request without a credential becomes :data:`accounts.actors.ANONYMOUS`.
+Every public service and selector that takes an ``actor`` is called here with
+it, against a team, a space with a memory, a routing backend and a rule that
+exist; each must refuse (``NotFound``/``Forbidden``) or return nothing, and no
+row may change. A new function with an ``actor`` parameter that is not in
+:data:`CALLS` fails :func:`test_every_service_taking_an_actor_is_covered`.
+"""
+
+import importlib
+import inspect
+import uuid
+
+import pytest
+from django.db.models import QuerySet
+from django.utils.timezone import now
+
+from accounts.actors import ANONYMOUS, SYSTEM
+from accounts.models import ApiKey, Membership, Team
+from audit.models import AccessEvent
+from memories import services
+from memories.models import Memory, MemoryEvent, Space, SpaceKey
+from memoryhub.errors import DomainError
+from routing import services as routing_services
+from routing.models import Backend, OutboxEntry, RoutingRule
+from tests.factories import make_key, make_member, make_team
+from tests.routing_helpers import reset_routing_state
+
+MODULES = (
+    "accounts.services",
+    "accounts.selectors",
+    "memories.permissions",
+    "memories.services.memories",
+    "memories.services.spaces",
+    "memories.services.sharing",
+    "memories.services.erasure",
+    "memories.services.transfer",
+    "memories.services.graph",
+    "memories.selectors.spaces",
+    "memories.selectors.memories",
+    "memories.selectors.audit",
+    "memories.selectors.graph",
+    "memories.encryption.rotation",
+    "routing.services",
+    "routing.selectors",
+)
+# Functions that take an actor to *record* it, not to authorize anything.
+NOT_AUTHORIZING = {
+    "audit.services.access_record": "writes the audit row naming the actor",
+}
+REFUSED = "refused"  # raises a domain error (404, 403, or a 400 revealing nothing)
+NOTHING = "nothing"  # returns an empty result
+
+
+@pytest.fixture
+def world(team, space, tmp_path):
+    """One of everything, made by the system actor."""
+    reset_routing_state()  # no rule cached from another test routes these writes
+    owner = make_member(team, "owner")
+    api_key, _, _ = make_key(team, name="existing")
+    memory, _ = services.memory_add(
+        actor=SYSTEM, space=space, data={"content": "Ada likes tea", "user_id": "ada"}
+    )
+    services.graph_entities_create(
+        actor=SYSTEM,
+        space=space,
+        entities=[{"name": "Ada", "entityType": "person", "observations": ["tea"]}],
+        surface="mcp",
+    )
+    # A team without members holding a grant: a query for "groups of no user"
+    # must not hand its grant to the anonymous actor.
+    partners = make_team("partners")
+    services.space_share(
+        actor=SYSTEM, space=space, team=partners.slug, perms=["add_memory"]
+    )
+    backend = routing_services.backend_create(
+        actor=SYSTEM,
+        name="graph",
+        kind="mcp_memory",
+        config={"memory_file": str(tmp_path / "graph.jsonl")},
+        allows_plaintext=True,
+    )
+    rule = routing_services.rule_create(
+        actor=SYSTEM,
+        name="everything",
+        write_backends=["graph"],
+        read_strategy="failover",
+        read_backends=["graph", "local"],
+    )
+    yield {
+        "team": team,
+        "space": space,
+        "owner": owner,
+        "api_key": api_key,
+        "memory": memory,
+        "backend": backend,
+        "rule": rule,
+    }
+    reset_routing_state()
+
+
+def _space(w):
+    return {"space": w["space"]}
+
+
+# qualified name -> (keyword arguments besides actor, expected outcome)
+CALLS = {
+    "accounts.services.api_key_create": (
+        lambda w: {"team": w["team"], "name": "stolen"},
+        REFUSED,
+    ),
+    "accounts.services.api_key_revoke": (
+        lambda w: {"api_key": w["api_key"]},
+        REFUSED,
+    ),
+    "accounts.selectors.api_key_get": (
+        lambda w: {"team": w["team"], "key_id": w["api_key"].pk},
+        REFUSED,
+    ),
+    "accounts.selectors.api_keys_of": (lambda w: {"team": w["team"]}, NOTHING),
+    "accounts.selectors.team_get": (lambda w: {"slug": w["team"].slug}, REFUSED),
+    "accounts.selectors.team_roles": (lambda w: {}, NOTHING),
+    "accounts.selectors.teams_administered_by": (lambda w: {}, NOTHING),
+    "accounts.selectors.teams_visible_to": (lambda w: {}, NOTHING),
+    "memories.permissions.can_admin_team": (
+        lambda w: {"team_id": w["team"].pk},
+        NOTHING,
+    ),
+    "memories.permissions.require_perm": (
+        lambda w: {**_space(w), "perm": "view_space"},
+        REFUSED,
+    ),
+    "memories.permissions.space_perms": (_space, NOTHING),
+    "memories.permissions.spaces_visible_to": (lambda w: {}, NOTHING),
+    "memories.permissions.team_role": (lambda w: {"team_id": w["team"].pk}, NOTHING),
+    "memories.services.memories.memory_add": (
+        lambda w: {**_space(w), "data": {"content": "planted"}},
+        REFUSED,
+    ),
+    "memories.services.memories.memory_add_many": (
+        lambda w: {**_space(w), "items": [{"content": "planted"}]},
+        REFUSED,
+    ),
+    "memories.services.memories.memory_for_update": (
+        lambda w: {**_space(w), "memory_id": w["memory"].pk, "perm": "change_memory"},
+        REFUSED,
+    ),
+    "memories.services.memories.memory_update": (
+        lambda w: {**_space(w), "memory_id": w["memory"].pk, "content": "changed"},
+        REFUSED,
+    ),
+    "memories.services.spaces.space_create": (
+        lambda w: {"team": w["team"], "slug": "stolen"},
+        REFUSED,
+    ),
+    "memories.services.spaces.space_update": (
+        lambda w: {**_space(w), "name": "renamed"},
+        REFUSED,
+    ),
+    "memories.services.spaces.space_shred": (_space, REFUSED),
+    "memories.services.sharing.space_grant_set": (
+        lambda w: {**_space(w), "team": w["team"].slug, "perms": ["view_space"]},
+        REFUSED,
+    ),
+    "memories.services.sharing.space_grants": (_space, REFUSED),
+    "memories.services.sharing.space_share": (
+        lambda w: {**_space(w), "team": w["team"].slug, "perms": ["view_space"]},
+        REFUSED,
+    ),
+    "memories.services.sharing.space_unshare": (
+        lambda w: {**_space(w), "team": w["team"].slug},
+        REFUSED,
+    ),
+    "memories.services.erasure.memory_delete": (
+        lambda w: {**_space(w), "memory_id": w["memory"].pk, "hard": True},
+        REFUSED,
+    ),
+    "memories.services.erasure.memory_delete_by_filter": (
+        lambda w: {**_space(w), "filters": {"user_id": "ada"}, "hard": True},
+        REFUSED,
+    ),
+    "memories.services.erasure.memory_delete_where": (
+        lambda w: {**_space(w), "queryset": Memory.objects.all(), "hard": True},
+        REFUSED,
+    ),
+    "memories.services.erasure.memory_erase_user": (
+        lambda w: {**_space(w), "user_id": "ada"},
+        REFUSED,
+    ),
+    "memories.services.transfer.memories_export": (_space, REFUSED),
+    "memories.services.transfer.memories_import": (
+        lambda w: {**_space(w), "lines": [b'{"content": "planted"}']},
+        REFUSED,
+    ),
+    "memories.services.graph.graph_entities_create": (
+        lambda w: {
+            **_space(w),
+            "entities": [{"name": "Eve", "entityType": "spy", "observations": []}],
+            "surface": "mcp",
+        },
+        REFUSED,
+    ),
+    "memories.services.graph.graph_entities_delete": (
+        lambda w: {**_space(w), "names": ["Ada"], "surface": "mcp"},
+        REFUSED,
+    ),
+    "memories.services.graph.graph_observations_add": (
+        lambda w: {**_space(w), "observations": [("Ada", ["x"])], "surface": "mcp"},
+        REFUSED,
+    ),
+    "memories.services.graph.graph_observations_delete": (
+        lambda w: {**_space(w), "deletions": [("Ada", ["tea"])], "surface": "mcp"},
+        REFUSED,
+    ),
+    "memories.services.graph.graph_relations_create": (
+        lambda w: {**_space(w), "relations": [("Ada", "Ada", "is")], "surface": "mcp"},
+        REFUSED,
+    ),
+    "memories.services.graph.graph_relations_delete": (
+        lambda w: {**_space(w), "relations": [("Ada", "Ada", "is")], "surface": "mcp"},
+        REFUSED,
+    ),
+    "memories.selectors.spaces.key_own_space": (
+        lambda w: {"slug": w["space"].slug},
+        NOTHING,
+    ),
+    "memories.selectors.spaces.space_get": (
+        lambda w: {"slug": w["space"].slug},
+        REFUSED,
+    ),
+    "memories.selectors.spaces.spaces_of_team": (
+        lambda w: {"team": w["team"], "slugs": [w["space"].slug]},
+        REFUSED,
+    ),
+    "memories.selectors.memories.memories_list": (_space, REFUSED),
+    "memories.selectors.memories.memory_add_request": (
+        lambda w: {**_space(w), "request_id": str(uuid.uuid4()), "near": now()},
+        REFUSED,
+    ),
+    "memories.selectors.memories.memory_authors": (
+        lambda w: {**_space(w), "memory_ids": [w["memory"].pk]},
+        REFUSED,
+    ),
+    "memories.selectors.memories.memory_entities": (_space, REFUSED),
+    "memories.selectors.memories.memory_get": (
+        lambda w: {**_space(w), "memory_id": w["memory"].pk},
+        REFUSED,
+    ),
+    "memories.selectors.memories.memory_history": (
+        lambda w: {**_space(w), "memory_id": w["memory"].pk},
+        REFUSED,
+    ),
+    "memories.selectors.memories.memory_page_decrypt": (
+        lambda w: {**_space(w), "memories": [w["memory"]]},
+        REFUSED,
+    ),
+    "memories.selectors.memories.memory_search": (
+        lambda w: {**_space(w), "query": "tea", "mode": "keyword"},
+        REFUSED,
+    ),
+    "memories.selectors.audit.access_events_for": (lambda w: {}, NOTHING),
+    "memories.selectors.graph.graph_load": (
+        lambda w: {**_space(w), "surface": "mcp"},
+        REFUSED,
+    ),
+    "memories.selectors.graph.graph_search_nodes": (
+        lambda w: {**_space(w), "query": "Ada", "surface": "mcp"},
+        REFUSED,
+    ),
+    "memories.encryption.rotation.space_data_key_rotate": (_space, REFUSED),
+    "routing.services.backend_create": (
+        lambda w: {"name": "stolen", "kind": "local"},
+        REFUSED,
+    ),
+    "routing.services.backend_delete": (lambda w: {"backend": w["backend"]}, REFUSED),
+    "routing.services.backend_update": (
+        lambda w: {"backend": w["backend"], "enabled": False},
+        REFUSED,
+    ),
+    "routing.services.backend_validate": (
+        lambda w: {"name": "stolen", "kind": "local"},
+        REFUSED,
+    ),
+    "routing.services.require_operator": (lambda w: {}, REFUSED),
+    "routing.services.rule_create": (lambda w: {"name": "stolen"}, REFUSED),
+    "routing.services.rule_delete": (lambda w: {"rule": w["rule"]}, REFUSED),
+    "routing.services.rule_update": (
+        lambda w: {"rule": w["rule"], "enabled": False},
+        REFUSED,
+    ),
+    "routing.selectors.backend_changes": (lambda w: {"backend": w["backend"]}, REFUSED),
+    "routing.selectors.backends_serving": (_space, REFUSED),
+    "routing.selectors.route_search": (
+        lambda w: {**_space(w), "query": "tea", "top_k": 5, "filters": None},
+        REFUSED,
+    ),
+    "routing.selectors.search_routed": (
+        lambda w: {
+            **_space(w),
+            "query": "tea",
+            "top_k": 5,
+            "filters": None,
+            "queryset": Memory.objects.all(),
+            "surface": "api",
+        },
+        REFUSED,
+    ),
+}
+
+
+def _functions_taking_an_actor() -> dict[str, object]:
+    found = {}
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for attr, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != name or attr.startswith("_"):
+                continue
+            if "actor" in inspect.signature(fn).parameters:
+                found[f"{name}.{attr}"] = fn
+    return found
+
+
+def _snapshot() -> dict[str, int]:
+    """Row counts (and versions) an anonymous call must leave as they were."""
+    models = (
+        Team,
+        Membership,
+        ApiKey,
+        Space,
+        SpaceKey,
+        Memory,
+        MemoryEvent,
+        Backend,
+        RoutingRule,
+        OutboxEntry,
+        AccessEvent,
+    )
+    counts = {model.__name__: model.objects.count() for model in models}
+    counts["memory versions"] = sum(Memory.objects.values_list("version", flat=True))
+    counts["revoked keys"] = ApiKey.objects.filter(revoked_at__isnull=False).count()
+    counts["enabled backends"] = Backend.objects.filter(enabled=True).count()
+    counts["enabled rules"] = RoutingRule.objects.filter(enabled=True).count()
+    return counts
+
+
+def _empty(result) -> bool:
+    if isinstance(result, QuerySet):
+        return not result.exists()
+    return not result
+
+
+def test_every_service_taking_an_actor_is_covered():
+    found = set(_functions_taking_an_actor())
+    covered = set(CALLS)
+    assert found - covered == set(), "add these to CALLS (or NOT_AUTHORIZING)"
+    assert covered - found == set(), "stale CALLS entries"
+    for name in NOT_AUTHORIZING:
+        module, attr = name.rsplit(".", 1)
+        assert (
+            "actor"
+            in inspect.signature(
+                getattr(importlib.import_module(module), attr)
+            ).parameters
+        )
+
+
+def test_the_anonymous_actor_holds_no_permission_and_is_no_operator():
+    assert ANONYMOUS.is_anonymous and not ANONYMOUS.is_system
+    assert not ANONYMOUS.is_operator and not ANONYMOUS.is_superuser
+    assert ANONYMOUS.label == "anonymous" and SYSTEM.label == "system"
+    assert SYSTEM.is_operator and not SYSTEM.is_anonymous
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_an_anonymous_actor_can_do_nothing(name, world):
+    fn = _functions_taking_an_actor()[name]
+    build, expected = CALLS[name]
+    before = _snapshot()
+    if expected == REFUSED:
+        with pytest.raises(DomainError) as caught:
+            fn(actor=ANONYMOUS, **build(world))
+        assert caught.value.status in (400, 403, 404), caught.value.message
+    else:
+        assert _empty(fn(actor=ANONYMOUS, **build(world)))
+    assert _snapshot() == before
