@@ -13,9 +13,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.actors import SYSTEM
 from routing import breaker as breaker_module
-from routing import selectors, services
+from routing import selectors
 from routing.backends.base import CircuitOpen
 from routing.breaker import (
     FAILURE_THRESHOLD,
@@ -25,6 +24,7 @@ from routing.breaker import (
 )
 from routing.calls import backend_call
 from routing.models import Backend, CircuitState
+from tests.factories import BackendFactory
 from tests.routing_helpers import ROOT
 from tests.subprocess_env import child_env
 
@@ -33,15 +33,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing")]
 
 @pytest.fixture
 def backend(db):
-    return services.backend_create(
-        actor=SYSTEM,
-        name="shared",
-        kind="mcp_memory",
-        allows_plaintext=True,
-        max_retries=2,
-        timeout_seconds=2,
-        config={"url": "http://127.0.0.1:9/mcp"},
-    )
+    """An MCP backend at a URL where nothing listens."""
+    return BackendFactory(name="shared", max_retries=2, timeout_seconds=2)
 
 
 def _age(breaker) -> None:

@@ -15,6 +15,7 @@ from routing.backends.registry import adapter_for
 from routing.breaker import CircuitBreaker, breaker_for
 from routing.models import CircuitState
 from routing.strategies import rrf_merge
+from tests.factories import BackendFactory
 from tests.routing_helpers import add, deliver_all, mcp_backend
 
 pytestmark = [
@@ -141,15 +142,7 @@ def world(space, tmp_path):
     and one unreachable backend."""
     graph = mcp_backend(tmp_path, name="graph")
     slow = mcp_backend(tmp_path, name="slow", config={"inject_latency_ms": 300})
-    down = services.backend_create(
-        actor=SYSTEM,
-        name="down",
-        kind="mcp_memory",
-        allows_plaintext=True,
-        max_retries=0,
-        timeout_seconds=2,
-        config={"url": "http://127.0.0.1:9/mcp"},
-    )
+    down = BackendFactory(name="down", max_retries=0, timeout_seconds=2)
     services.rule_create(
         actor=SYSTEM, name="replicate", priority=100, write_backends=["graph", "slow"]
     )
