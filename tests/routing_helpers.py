@@ -49,6 +49,20 @@ def graph_names(backend) -> list[str]:
     return sorted(e["name"] for e in adapter_for(backend).read_graph())
 
 
+class FakeClock:
+    """A monotonic clock for circuit breakers that moves only when advanced."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """As if ``seconds`` had passed."""
+        self.now += seconds
+
+
 def reset_routing_state() -> None:
     """Close adapters and forget breakers and the rule cache."""
     adapters_reset()

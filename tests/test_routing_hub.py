@@ -159,7 +159,7 @@ def peer_backend(peer, key: str):
     )
 
 
-def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
+def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer, breaker_clock):
     key = peer.bootstrap()
     peer.start()
     space = make_space(make_team("origin"), "default")
@@ -204,7 +204,7 @@ def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
     # Back on the same data directory: every write arrives, in its final state.
     peer.start()
     breaker = breaker_for(backend)
-    breaker.opened_at -= breaker.cooldown
+    breaker_clock.advance(breaker.cooldown)
     assert deliver_all() == ["delivered", "delivered"]
     assert peer.contents(key) == ["changed offline", "written while the peer was down"]
     assert not OutboxEntry.objects.exclude(state=OutboxState.DELIVERED).exists()

@@ -2,7 +2,6 @@
 
 import fcntl
 import threading
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ from routing.breaker import CircuitBreaker, breaker_for
 from routing.models import CircuitState
 from routing.strategies import rrf_merge
 from tests.factories import BackendFactory
-from tests.routing_helpers import add, deliver_all, mcp_backend
+from tests.routing_helpers import FakeClock, add, deliver_all, mcp_backend
 
 pytestmark = [
     pytest.mark.django_db,
@@ -26,17 +25,20 @@ pytestmark = [
 
 
 def test_breaker_opens_half_opens_and_closes():
-    breaker = CircuitBreaker(backend_id=-1, failure_threshold=2, cooldown=0.2)
+    clock = FakeClock()
+    breaker = CircuitBreaker(
+        backend_id=-1, failure_threshold=2, cooldown=0.2, clock=clock
+    )
     breaker.record_failure("boom")
     assert breaker.allow() and breaker.state == CircuitState.CLOSED
     breaker.record_failure("boom")
     assert breaker.state == CircuitState.OPEN and not breaker.allow()
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert breaker.allow() and breaker.state == CircuitState.HALF_OPEN
     assert not breaker.allow()  # one probe at a time
     breaker.record_failure("still down")
     assert breaker.state == CircuitState.OPEN and not breaker.allow()
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert breaker.allow()
     breaker.record_success(3.0)
     assert breaker.state == CircuitState.CLOSED and breaker.failures == 0
