@@ -35,14 +35,16 @@ def access_record(
     none of its models). ``team_pk`` attributes a row without a space (API
     key changes) to a team.
     Every request writes one, so it is one plain ``INSERT`` without
-    the model layer's per-call query compilation (about a millisecond).
+    the model layer's per-call query compilation (its cost:
+    docs/operations.md, "Measured costs").
 
     Inside a transaction (every write) the row commits with the write. On
     its own (a read: search, get, list, export) it is the request's only
     write, and unless ``MEMORYHUB_AUDIT_FLUSH_READS`` is set its commit does
     not wait for the WAL flush (as in :func:`memoryhub.db.unflushed_commit`):
     a database crash may lose the last fraction of a second of read records,
-    and a search saves the 4 ms a flush costs on this machine.
+    and a search does not wait for a disk flush (its cost: docs/operations.md,
+    "Measured costs").
     """
     ids = list(memory_ids)
     if space is not None:

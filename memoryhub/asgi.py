@@ -1,4 +1,8 @@
-"""ASGI entry point (reserved for the MCP process; the REST API stays on WSGI)."""
+"""Django's ASGI entry point; no shipped process serves it.
+
+The web process runs on WSGI (:mod:`memoryhub.wsgi`) and the MCP process has
+its own ASGI app (:mod:`memories.mcp.asgi`).
+"""
 
 import os
 

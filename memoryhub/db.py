@@ -29,10 +29,10 @@ def unflushed_commit(using: str = "default") -> Iterator[Bracket]:
     write-ahead log reaches the disk (PostgreSQL's *asynchronous commit*). A
     database crash can lose the last few hundred milliseconds of such
     transactions (at most ``3 * wal_writer_delay``), never corrupt anything
-    or reorder them. A flush costs about 4 ms on this machine's disk, more
-    than the rest of a search, so only work whose loss is harmless or
-    accepted uses it: redoable bookkeeping (outbox deliveries, which are
-    idempotent) and the audit row of a read.
+    or reorder them. A flush can cost more than the rest of a search
+    (docs/operations.md, "Measured costs"), so only work whose loss is
+    harmless or accepted uses it: redoable bookkeeping (outbox deliveries,
+    which are idempotent) and the audit row of a read.
 
     The transaction's ``BEGIN`` and setting and its ``COMMIT`` are not sent
     here: the yielded :class:`Bracket` holds them for the block to put first

@@ -1,1 +1,1 @@
-"""Backends, routing rules, outbox and sync (models arrive with issue #4)."""
+"""Routing: backends, routing rules, the replication outbox and change feeds."""

@@ -18,6 +18,10 @@ adopts a circuit another process opened, keeping its opening time: it
 refuses calls for the rest of the cooldown, then probes like any open
 circuit. The periodic flush never writes the circuit state, so a healthy
 process cannot overwrite another one's open circuit; only transitions do.
+
+Cooldowns and flush intervals are measured on a breaker's ``clock``
+(``time.monotonic`` unless a test passes a fake one it advances); the row's
+timestamps are wall-clock time (``timezone.now``), which processes share.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -51,8 +56,9 @@ class CircuitBreaker:
     latency_ms: float | None = None
     error_rate: float = 0.0
     last_error: str = ""
-    synced_at: float = 0.0  # monotonic time the row was last read/written
+    synced_at: float = 0.0  # clock time the row was last read/written
     dirty: bool = False  # figures changed since they were written
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def allow(self) -> bool:
@@ -61,7 +67,7 @@ class CircuitBreaker:
             if self.state == CircuitState.CLOSED:
                 return True
             if self.state == CircuitState.OPEN:
-                if time.monotonic() - self.opened_at < self.cooldown:
+                if self.clock() - self.opened_at < self.cooldown:
                     return False
                 self.state = CircuitState.HALF_OPEN
                 self.probing = False
@@ -73,7 +79,7 @@ class CircuitBreaker:
     def available(self) -> bool:
         """Would a call be allowed (without claiming the half-open probe)?"""
         if self.state == CircuitState.OPEN:
-            return time.monotonic() - self.opened_at >= self.cooldown
+            return self.clock() - self.opened_at >= self.cooldown
         return not (self.state == CircuitState.HALF_OPEN and self.probing)
 
     def release(self) -> None:
@@ -104,7 +110,7 @@ class CircuitBreaker:
                 and self.failures >= self.failure_threshold
             ):
                 self.state = CircuitState.OPEN
-                self.opened_at = time.monotonic()
+                self.opened_at = self.clock()
                 changed = True
             self.probing = False
         self._flush(force=changed)
@@ -124,13 +130,13 @@ class CircuitBreaker:
         return (
             self.backend_id > 0
             and self.state == CircuitState.CLOSED
-            and time.monotonic() - self.synced_at >= FLUSH_SECONDS
+            and self.clock() - self.synced_at >= FLUSH_SECONDS
         )
 
     def sync(self) -> None:
         """Write the figures if they changed; adopt a circuit opened elsewhere."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             if self.backend_id <= 0 or now - self.synced_at < FLUSH_SECONDS:
                 return  # another thread got here first
             self.synced_at = now
@@ -154,7 +160,7 @@ class CircuitBreaker:
             if self.state != CircuitState.CLOSED:
                 return
             self.state = CircuitState.OPEN
-            self.opened_at = time.monotonic() - elapsed
+            self.opened_at = self.clock() - elapsed
             self.probing = False
 
     def _figures(self) -> dict:
@@ -169,11 +175,11 @@ class CircuitBreaker:
     def _flush(self, *, force: bool) -> None:
         """Write a transition now; otherwise sync when due."""
         if not force:
-            if time.monotonic() - self.synced_at >= FLUSH_SECONDS:
+            if self.clock() - self.synced_at >= FLUSH_SECONDS:
                 self.sync()
             return
         with self._lock:
-            self.synced_at = time.monotonic()
+            self.synced_at = self.clock()
             self.dirty = False
             opened = None
             if self.state != CircuitState.CLOSED:
@@ -190,7 +196,8 @@ class CircuitBreaker:
 class BreakerRegistry:
     """The breakers of one process, by backend id (tests build several)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # handed to every breaker it creates
         self._lock = threading.Lock()
         self._breakers: dict[int, CircuitBreaker] = {}
 
@@ -212,16 +219,18 @@ class BreakerRegistry:
                     latency_ms=backend.latency_ewma_ms,
                     error_rate=backend.error_rate,
                     failures=backend.consecutive_failures,
-                    synced_at=time.monotonic(),
+                    synced_at=self.clock(),
+                    clock=self.clock,
                 )
                 found._adopt(backend.circuit_state, backend.opened_at)
                 self._breakers[backend.pk] = found
             return found
 
-    def reset(self) -> None:
-        """Forget every breaker."""
+    def reset(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        """Forget every breaker; new ones read time from ``clock``."""
         with self._lock:
             self._breakers.clear()
+            self.clock = clock
 
 
 _registry = BreakerRegistry()
@@ -232,6 +241,7 @@ def breaker_for(backend: Backend) -> CircuitBreaker:
     return _registry.get(backend)
 
 
-def breakers_reset() -> None:
-    """Forget every breaker (tests)."""
-    _registry.reset()
+def breakers_reset(*, clock: Callable[[], float] = time.monotonic) -> None:
+    """Forget every breaker (tests); new ones read time from ``clock`` (a test
+    passes a fake clock it advances instead of sleeping)."""
+    _registry.reset(clock=clock)

@@ -16,8 +16,9 @@ from rest_framework.test import APIClient
 
 from accounts.actors import SYSTEM, actor_for_user
 from memoryhub.celery import app as celery_app
+from routing.breaker import breakers_reset
 from tests.factories import make_key, make_member, make_space, make_team
-from tests.routing_helpers import reset_routing_state
+from tests.routing_helpers import FakeClock, reset_routing_state
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -125,6 +126,15 @@ def fresh_routing():
     reset_routing_state()
     yield
     reset_routing_state()
+
+
+@pytest.fixture
+def breaker_clock(fresh_routing):
+    """This process's breakers read time from a fake clock the test advances
+    (instead of sleeping through a cooldown or a flush interval)."""
+    clock = FakeClock()
+    breakers_reset(clock=clock)
+    return clock
 
 
 # --- a real Celery broker (see tests/celery_support.py for the worker) --------------

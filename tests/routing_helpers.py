@@ -13,12 +13,12 @@ import httpx
 
 from accounts.actors import SYSTEM
 from memories import services as memory_services
-from routing import outbox, services
+from routing import outbox
 from routing.backends.registry import adapter_for, adapters_reset
 from routing.breaker import breakers_reset
 from routing.models import OutboxEntry, OutboxState
 from routing.rules import invalidate
-from tests.factories import unit_vector
+from tests.factories import BackendFactory, unit_vector
 from tests.subprocess_env import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,22 +37,30 @@ def add(space, text: str, seed: int = 0, **fields):
 
 def mcp_backend(tmp_path, name: str = "graph", **fields):
     """A backend on the real official MCP memory server (stdio, own file)."""
-    return services.backend_create(
-        actor=SYSTEM,
-        name=name,
-        kind="mcp_memory",
-        allows_plaintext=True,
-        config={
-            "memory_file": str(tmp_path / f"{name}.jsonl"),
-            **fields.pop("config", {}),
-        },
-        **fields,
-    )
+    config = {
+        "memory_file": str(tmp_path / f"{name}.jsonl"),
+        **fields.pop("config", {}),
+    }
+    return BackendFactory(name=name, config=config, **fields)
 
 
 def graph_names(backend) -> list[str]:
     """Entity names the MCP server of ``backend`` holds."""
     return sorted(e["name"] for e in adapter_for(backend).read_graph())
+
+
+class FakeClock:
+    """A monotonic clock for circuit breakers that moves only when advanced."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """As if ``seconds`` had passed."""
+        self.now += seconds
 
 
 def reset_routing_state() -> None:

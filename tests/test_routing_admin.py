@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.actors import SYSTEM
 from routing import services
 from routing.models import Backend
-from tests.factories import UserFactory
+from tests.factories import BackendFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing")]
 
@@ -51,11 +51,9 @@ def peer(
     secrets: dict | None = None,
 ):
     """A backend named ``peer`` that may receive plaintext (nothing listens)."""
-    return services.backend_create(
-        actor=SYSTEM,
+    return BackendFactory(
         name="peer",
         kind=kind,
-        allows_plaintext=True,
         config=config or {"host": "http://127.0.0.1:9"},
         secrets=secrets,
     )

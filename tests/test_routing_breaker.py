@@ -13,9 +13,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.actors import SYSTEM
-from routing import breaker as breaker_module
-from routing import selectors, services
+from routing import selectors
 from routing.backends.base import CircuitOpen
 from routing.breaker import (
     FAILURE_THRESHOLD,
@@ -25,7 +23,8 @@ from routing.breaker import (
 )
 from routing.calls import backend_call
 from routing.models import Backend, CircuitState
-from tests.routing_helpers import ROOT
+from tests.factories import BackendFactory
+from tests.routing_helpers import ROOT, FakeClock
 from tests.subprocess_env import child_env
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing")]
@@ -33,27 +32,16 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing")]
 
 @pytest.fixture
 def backend(db):
-    return services.backend_create(
-        actor=SYSTEM,
-        name="shared",
-        kind="mcp_memory",
-        allows_plaintext=True,
-        max_retries=2,
-        timeout_seconds=2,
-        config={"url": "http://127.0.0.1:9/mcp"},
-    )
-
-
-def _age(breaker) -> None:
-    """As if ``FLUSH_SECONDS`` had passed since the breaker last read its row."""
-    breaker.synced_at -= FLUSH_SECONDS
+    """An MCP backend at a URL where nothing listens."""
+    return BackendFactory(name="shared", max_retries=2, timeout_seconds=2)
 
 
 def test_an_open_circuit_reaches_the_other_process_within_the_flush_interval(
     backend,
 ):
-    one, two = BreakerRegistry(), BreakerRegistry()
-    seen_by_two = two.get(backend)
+    clock = FakeClock()
+    one, two = BreakerRegistry(clock=clock), BreakerRegistry(clock=clock)
+    two.get(backend)  # two holds a closed breaker before the circuit opens
     opener = one.get(backend)
     for _ in range(FAILURE_THRESHOLD):
         opener.record_failure("ConnectError: refused")
@@ -68,7 +56,7 @@ def test_an_open_circuit_reaches_the_other_process_within_the_flush_interval(
     assert queries.captured_queries == []
 
     # The first call after it reads the row once and adopts the open circuit.
-    _age(seen_by_two)
+    clock.advance(FLUSH_SECONDS)
     with CaptureQueriesContext(connection) as queries:
         adopted = two.get(backend)
         assert two.get(backend) is adopted
@@ -78,7 +66,7 @@ def test_an_open_circuit_reaches_the_other_process_within_the_flush_interval(
 
     # It keeps the opening time: after the cooldown it probes, like any open
     # circuit, and its success closes the circuit for everyone.
-    adopted.opened_at -= adopted.cooldown
+    clock.advance(adopted.cooldown)
     assert adopted.allow() and adopted.state == CircuitState.HALF_OPEN
     adopted.record_success(4.0)
     backend.refresh_from_db()
@@ -87,13 +75,14 @@ def test_an_open_circuit_reaches_the_other_process_within_the_flush_interval(
 
 def test_a_healthy_process_never_overwrites_another_ones_open_circuit(backend):
     """Its periodic flush writes figures only; it adopts the open circuit."""
-    one, two = BreakerRegistry(), BreakerRegistry()
+    clock = FakeClock()
+    one, two = BreakerRegistry(clock=clock), BreakerRegistry(clock=clock)
     healthy = two.get(backend)
     healthy.record_success(2.0)
     opener = one.get(backend)
     for _ in range(FAILURE_THRESHOLD):
         opener.record_failure("ReadTimeout")
-    _age(healthy)
+    clock.advance(FLUSH_SECONDS)
     healthy.record_success(3.0)  # flushes its figures, reads the row
     backend.refresh_from_db()
     assert backend.circuit_state == CircuitState.OPEN
@@ -109,17 +98,18 @@ def test_a_process_starting_up_inherits_an_open_circuit(backend):
     assert BreakerRegistry().get(fresh).state == CircuitState.OPEN
 
 
-def test_the_canonical_store_and_open_circuits_are_never_re_read(backend, monkeypatch):
+def test_the_canonical_store_and_open_circuits_are_never_re_read(backend):
     """Only closed breakers of real backends sync; an open one waits for its
     own probe."""
-    monkeypatch.setattr(breaker_module, "FLUSH_SECONDS", 0.0)
-    registry = BreakerRegistry()
+    clock = FakeClock()
+    registry = BreakerRegistry(clock=clock)
     local = registry.get(selectors.LOCAL_BACKEND)
     opened = registry.get(backend)
     for _ in range(FAILURE_THRESHOLD):
         opened.record_failure("ConnectError")
     with CaptureQueriesContext(connection) as queries:
         for _ in range(20):
+            clock.advance(FLUSH_SECONDS)
             registry.get(selectors.LOCAL_BACKEND)
             registry.get(backend)
     assert queries.captured_queries == []
@@ -128,7 +118,7 @@ def test_the_canonical_store_and_open_circuits_are_never_re_read(backend, monkey
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_circuit_another_process_opened_stops_calls_here(backend):
+def test_a_circuit_another_process_opened_stops_calls_here(backend, breaker_clock):
     """A separate process fails against the backend until its circuit opens;
     this process, closed so far, refuses calls after its next sync."""
     here = breaker_for(backend)
@@ -151,7 +141,7 @@ def test_a_circuit_another_process_opened_stops_calls_here(backend):
     )
     assert "failed as expected" in done.stdout, done.stderr[-2000:]
     assert here.allow()  # not known here yet
-    _age(here)
+    breaker_clock.advance(FLUSH_SECONDS)
     with pytest.raises(CircuitOpen):
         backend_call(backend, "health_check")
     assert breaker_for(backend) is here and here.state == CircuitState.OPEN

@@ -27,7 +27,7 @@ from routing.backends.changes import InvalidCursor, cursor_encode
 from routing.backends.registry import adapter_for
 from routing.breaker import breaker_for
 from routing.models import ExternalRef, OutboxEntry, OutboxState
-from tests.factories import make_space, make_team
+from tests.factories import BackendFactory, make_space, make_team
 from tests.routing_helpers import add, deliver_all, drain, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,11 +149,9 @@ def peer(tmp_path):
 
 def peer_backend(peer, key: str):
     """The live peer hub as a ``mem0_platform`` backend named ``peer``."""
-    return services.backend_create(
-        actor=SYSTEM,
+    return BackendFactory(
         name="peer",
         kind="mem0_platform",
-        allows_plaintext=True,
         max_retries=0,
         timeout_seconds=30,
         config={"host": peer.url, "space": "default"},
@@ -161,7 +159,7 @@ def peer_backend(peer, key: str):
     )
 
 
-def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
+def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer, breaker_clock):
     key = peer.bootstrap()
     peer.start()
     space = make_space(make_team("origin"), "default")
@@ -206,7 +204,7 @@ def test_writes_replicate_to_a_separate_hub_and_survive_its_crash(peer):
     # Back on the same data directory: every write arrives, in its final state.
     peer.start()
     breaker = breaker_for(backend)
-    breaker.opened_at -= breaker.cooldown
+    breaker_clock.advance(breaker.cooldown)
     assert deliver_all() == ["delivered", "delivered"]
     assert peer.contents(key) == ["changed offline", "written while the peer was down"]
     assert not OutboxEntry.objects.exclude(state=OutboxState.DELIVERED).exists()

@@ -20,7 +20,7 @@ from routing.backends.base import PermanentError
 from routing.backends.registry import adapter_for
 from routing.breaker import breaker_for
 from routing.models import ExternalRef
-from tests.factories import make_key, make_space, make_team
+from tests.factories import BackendFactory, make_key, make_space, make_team
 from tests.routing_helpers import (
     add,
     deliver_all,
@@ -55,11 +55,8 @@ def graph_key(transactional_db):
 
 
 def hub_backend(url: str, secret: str | None, name: str = "hubgraph", **fields):
-    return services.backend_create(
-        actor=SYSTEM,
+    return BackendFactory(
         name=name,
-        kind="mcp_memory",
-        allows_plaintext=True,
         timeout_seconds=30,
         config={"url": url},
         secrets={"api_key": secret} if secret else {},

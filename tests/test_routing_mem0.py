@@ -12,6 +12,7 @@ from routing import selectors, services
 from routing.backends.changes import InvalidCursor, cursor_encode
 from routing.backends.registry import adapter_for
 from routing.models import ExternalRef
+from tests.factories import BackendFactory
 from tests.routing_helpers import add, deliver_all, drain
 
 pytestmark = [
@@ -22,11 +23,9 @@ pytestmark = [
 
 
 def test_mem0_backend_replicates_and_serves_searches(space):
-    backend = services.backend_create(
-        actor=SYSTEM,
+    backend = BackendFactory(
         name="oss",
         kind="mem0",
-        allows_plaintext=True,
         timeout_seconds=60,
         config={"collection": "mh_routing_test"},
     )
@@ -71,11 +70,9 @@ def test_mem0_feed_reads_the_history_store(space, tmp_path):
     """Adds, updates and deletes from mem0's own history, a page at a time;
     a cursor survives only as long as the history it points into."""
     history = tmp_path / "history.db"
-    backend = services.backend_create(
-        actor=SYSTEM,
+    backend = BackendFactory(
         name="oss-feed",
         kind="mem0",
-        allows_plaintext=True,
         timeout_seconds=60,
         config={"collection": "mh_routing_feed", "history_path": str(history)},
     )

@@ -16,6 +16,7 @@ from memories import services as memory_services
 from memories.services import erasure
 from routing import outbox, rules, services
 from routing.models import ExternalRef, OutboxEntry, OutboxState
+from tests.factories import BackendFactory
 from tests.routing_helpers import (
     add,
     deliver_all,
@@ -302,9 +303,7 @@ def test_a_pairs_pending_lookup_reads_only_its_rows_whatever_the_backlog(db, spa
     must not make each delivery scan every pending entry."""
     import uuid
 
-    backend = services.backend_create(
-        actor=SYSTEM, name="backlog", kind="local", allows_plaintext=True
-    )
+    backend = BackendFactory(name="backlog", kind="local")
     done = {(uuid.uuid4(), backend.pk): (space.pk, "add") for _ in range(5000)}
     outbox._create_entries(done, {}, fresh=True)
     OutboxEntry.objects.update(state=OutboxState.DELIVERED)

@@ -8,22 +8,15 @@ from memoryhub.errors import Conflict, Forbidden, InvalidInput
 from routing import rules, selectors, services
 from routing.models import Backend
 from tests.conftest import client_for_key, client_for_user
-from tests.factories import UserFactory, make_key, make_member
+from tests.factories import BackendFactory, UserFactory, make_key, make_member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_routing")]
 
 
 @pytest.fixture
 def backends(tmp_path):
-    services.backend_create(
-        actor=SYSTEM,
-        name="graph",
-        kind="mcp_memory",
-        allows_plaintext=True,
-        config={"memory_file": str(tmp_path / "g.jsonl")},
-    )
-    services.backend_create(
-        actor=SYSTEM,
+    BackendFactory(name="graph", config={"memory_file": str(tmp_path / "g.jsonl")})
+    BackendFactory(
         name="vault",
         kind="mem0_platform",
         allows_plaintext=False,

@@ -2,7 +2,6 @@
 
 import fcntl
 import threading
-import time
 
 import pytest
 
@@ -15,7 +14,8 @@ from routing.backends.registry import adapter_for
 from routing.breaker import CircuitBreaker, breaker_for
 from routing.models import CircuitState
 from routing.strategies import rrf_merge
-from tests.routing_helpers import add, deliver_all, mcp_backend
+from tests.factories import BackendFactory
+from tests.routing_helpers import FakeClock, add, deliver_all, mcp_backend
 
 pytestmark = [
     pytest.mark.django_db,
@@ -25,17 +25,20 @@ pytestmark = [
 
 
 def test_breaker_opens_half_opens_and_closes():
-    breaker = CircuitBreaker(backend_id=-1, failure_threshold=2, cooldown=0.2)
+    clock = FakeClock()
+    breaker = CircuitBreaker(
+        backend_id=-1, failure_threshold=2, cooldown=0.2, clock=clock
+    )
     breaker.record_failure("boom")
     assert breaker.allow() and breaker.state == CircuitState.CLOSED
     breaker.record_failure("boom")
     assert breaker.state == CircuitState.OPEN and not breaker.allow()
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert breaker.allow() and breaker.state == CircuitState.HALF_OPEN
     assert not breaker.allow()  # one probe at a time
     breaker.record_failure("still down")
     assert breaker.state == CircuitState.OPEN and not breaker.allow()
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert breaker.allow()
     breaker.record_success(3.0)
     assert breaker.state == CircuitState.CLOSED and breaker.failures == 0
@@ -141,15 +144,7 @@ def world(space, tmp_path):
     and one unreachable backend."""
     graph = mcp_backend(tmp_path, name="graph")
     slow = mcp_backend(tmp_path, name="slow", config={"inject_latency_ms": 300})
-    down = services.backend_create(
-        actor=SYSTEM,
-        name="down",
-        kind="mcp_memory",
-        allows_plaintext=True,
-        max_retries=0,
-        timeout_seconds=2,
-        config={"url": "http://127.0.0.1:9/mcp"},
-    )
+    down = BackendFactory(name="down", max_retries=0, timeout_seconds=2)
     services.rule_create(
         actor=SYSTEM, name="replicate", priority=100, write_backends=["graph", "slow"]
     )

