@@ -56,7 +56,6 @@ class SpaceForm(SlugForm):
             "name",
             "description",
             "retention_days",
-            "default_route",
         ]
 
     def clean_retention_days(self):
@@ -133,11 +132,10 @@ class SpaceAdmin(GuardedModelAdmin):
         "team",
         "name",
         "retention_days",
-        "default_route",
         "shredded_at",
         "created_at",
     ]
-    list_filter = [ShreddedFilter, "team", "default_route", "created_at"]
+    list_filter = [ShreddedFilter, "team", "created_at"]
     search_fields = ["slug", "name", "team__slug", "=uuid"]
     list_select_related = ["team"]
     readonly_fields = ["uuid", "shredded_at", "created_at", "updated_at"]
@@ -155,7 +153,7 @@ class SpaceAdmin(GuardedModelAdmin):
     def save_model(self, request, obj: Space, form, change: bool) -> None:
         actor = actor_for_user(request.user)
         if change:
-            editable = {"name", "description", "retention_days", "default_route"}
+            editable = {"name", "description", "retention_days"}
             fields = {
                 name: form.cleaned_data[name]
                 for name in form.changed_data
@@ -172,13 +170,6 @@ class SpaceAdmin(GuardedModelAdmin):
             retention_days=obj.retention_days,
             surface="admin",
         )
-        if obj.default_route != created.default_route:
-            services.space_update(
-                actor=actor,
-                space=created,
-                surface="admin",
-                default_route=obj.default_route,
-            )
         obj.pk, obj.uuid = created.pk, created.uuid
         obj._state.adding = False
 

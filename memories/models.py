@@ -36,7 +36,6 @@ class Space(models.Model):
         blank=True,
         help_text="Memories expire this many days after creation.",
     )
-    default_route = models.CharField(max_length=100, blank=True, default="local")
     # The keyed-HMAC key for dedupe and the blind index, wrapped by a master
     # key. It survives data-key rotation (so MACs stay stable) and is destroyed
     # with the data keys when the space is shredded.

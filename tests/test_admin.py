@@ -226,7 +226,6 @@ def test_space_created_in_admin_has_keys(admin_client, team):
             "name": "Notes",
             "description": "",
             "retention_days": "30",
-            "default_route": "local",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -7,12 +7,13 @@ model directory; the ``auto`` backend prefers int8, then fp32, then torch.
 
 The int8 model is the fp32 graph with ONNX Runtime's transformer fusions
 (attention, layer norm, GELU) and dynamic quantization with signed, per-channel
-int8 weights, which this CPU's VNNI instructions run natively: 2.0-2.6 ms per
-short query on one thread against 3.9-4.4 ms for the plain ``avx2`` uint8
-export, at a better cosine to torch (0.993 mean vs 0.991). ONNX models run
-through :class:`OnnxEncoder` — tokenizer, session, mean pooling, L2 norm —
-which is what sentence-transformers does for this model without its ~1 ms of
-per-call overhead; torch still goes through sentence-transformers.
+int8 weights, which CPUs with VNNI instructions run natively: faster than the
+plain ``avx2`` uint8 export and closer to torch (the measured figures are in
+docs/operations.md, "Measured costs"; ``python -m memories.embedders bench``
+re-measures them). ONNX models run through :class:`OnnxEncoder` — tokenizer,
+session, mean pooling, L2 norm — which is what sentence-transformers does for
+this model without its per-call overhead; torch still goes through
+sentence-transformers.
 """
 
 from __future__ import annotations
@@ -203,8 +204,8 @@ class OnnxEncoder:
     activations of the whole input tensor, so in a batch a text's vector
     would depend on its batch-mates (cosine ~0.99 to its own single-text
     vector). One at a time, a memory's vector is a function of its text
-    alone — equal to the vector its query twin gets — at about 20% of batch
-    throughput; fp32 batches as usual.
+    alone — equal to the vector its query twin gets — at a fraction of batch
+    throughput (docs/operations.md, "Measured costs"); fp32 batches as usual.
     """
 
     def __init__(self, export_dir: Path, onnx_file: Path, threads: int) -> None:

@@ -104,8 +104,9 @@ def active_version(space: Space) -> int:
     result and asks again, finding the new key.
     """
     _require_live(space)
-    # Asked on every write, so plain SQL (the ORM costs ~1 ms here); never
-    # cached: after a rotation every process must seal with the new key.
+    # Asked on every write, so plain SQL (query compilation would cost more
+    # than the query: docs/operations.md, "Measured costs"); never cached:
+    # after a rotation every process must seal with the new key.
     sql = _ACTIVE_SQL + (" FOR SHARE" if connection.in_atomic_block else "")
     for _attempt in range(3):
         with connection.cursor() as cursor:

@@ -61,7 +61,7 @@ def space_update(
 ) -> Space:
     """Change name / description / retention of a space (manage permission)."""
     require_perm(actor, space, permissions.MANAGE)
-    allowed = {"name", "description", "retention_days", "default_route"}
+    allowed = {"name", "description", "retention_days"}
     unknown = set(fields) - allowed
     if unknown:
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
