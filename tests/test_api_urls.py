@@ -1,8 +1,12 @@
 """The REST URL layout is a contract: every path, converter, route name and
-method stays put whatever builds the routes."""
+method stays put whatever builds the routes (``memoryhub.api.routers``)."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import get_resolver, reverse
+
+from memories.api.audit import AuditViewSet
+from memoryhub.api.routers import ApiRouter
 
 # (path, name, {method: action}) of every route under /api/v1/.
 LAYOUT = [
@@ -115,5 +119,13 @@ def test_the_api_routes_are_exactly_the_documented_layout():
     ],
 )
 def test_route_names_reverse_to_their_paths(name, kwargs, url):
-    """Names that a router would spell differently still reverse."""
+    """Names kept from before the router still reverse."""
     assert reverse(name, kwargs=kwargs) == url
+
+
+def test_a_renaming_that_matches_no_route_is_refused():
+    """A typo in ``names`` fails at startup instead of losing a name silently."""
+    router = ApiRouter(names={"audit-lsit": "audit"})
+    router.register("audit", AuditViewSet, basename="audit")
+    with pytest.raises(ImproperlyConfigured, match="audit-lsit"):
+        router.get_urls()
