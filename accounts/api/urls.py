@@ -1,9 +1,9 @@
 """URLs of the accounts API (mounted under ``/api/v1/``)."""
 
-from django.urls import path
-
 from accounts.api.views import TeamViewSet
+from memoryhub.api.routers import ApiRouter
 
-urlpatterns = [
-    path("teams/", TeamViewSet.as_view({"get": "list"}), name="team-list"),
-]
+router = ApiRouter()
+router.register("teams", TeamViewSet, basename="team")
+
+urlpatterns = router.urls

@@ -25,6 +25,8 @@ class ApiKeyViewSet(ActorViewSet):
 
     serializer_class = ApiKeySerializer
     cursor_ordering = ("-created_at", "-id")
+    lookup_url_kwarg = "key_id"
+    lookup_value_converter = "int"
 
     def initial(self, request, *args, **kwargs):
         """Resolve the team: 404 if invisible, 403 unless a signed-in admin."""

@@ -1,11 +1,16 @@
 """Space endpoints: list / create under ``/api/v1/spaces/``, and get, change,
-shred and share under ``/api/v1/spaces/<slug>/``."""
+shred, share, search, export and import under ``/api/v1/spaces/<slug>/``.
+
+One viewset serves them all, so the router gives every route of the space
+resource its natural place; search and transfer keep their code in
+:mod:`memories.api.views` and :mod:`memories.api.transfer`, mixed in here.
+"""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api.viewsets import ActorViewSet
 from accounts.selectors import team_get
 from memories import permissions, services
 from memories.api.serializers import (
@@ -18,6 +23,8 @@ from memories.api.serializers import (
     SpaceUpdateSerializer,
     UnshareSerializer,
 )
+from memories.api.transfer import TransferActions
+from memories.api.views import SearchActions
 from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
 from memories.services.sharing import PERM_ORDER
 from memoryhub.api.schema import error_responses
@@ -25,11 +32,28 @@ from memoryhub.api.schema import error_responses
 TAG = "spaces"
 
 
-class SpaceListViewSet(ActorViewSet):
-    """The spaces the caller can see, and creating one."""
+def _detail(actor, space) -> dict:
+    perms = permissions.space_perms(actor, space)
+    space.permissions = [p for p in PERM_ORDER if p in perms]
+    return SpaceDetailSerializer(space).data
 
-    serializer_class = SpaceSerializer
+
+class SpacesViewSet(SearchActions, TransferActions, SpaceViewSet):
+    """``/spaces/`` (list, create) and all of one space but its memories: read,
+    change, shred, share, grants, search, export, import."""
+
+    serializer_class = SpaceDetailSerializer
     cursor_ordering = ("id",)
+    lookup_field = "slug"
+    lookup_value_converter = "slug"
+    action_perms = {
+        "partial_update": permissions.MANAGE,
+        "destroy": permissions.MANAGE,
+        "share": permissions.MANAGE,
+        "unshare": permissions.MANAGE,
+        "grants": permissions.MANAGE,
+        "import_lines": permissions.ADD,
+    }
 
     @extend_schema(
         tags=[TAG],
@@ -64,25 +88,6 @@ class SpaceListViewSet(ActorViewSet):
         team = team_get(actor=self.actor, slug=body.pop("team"))
         space = services.space_create(actor=self.actor, team=team, **body)
         return Response(_detail(self.actor, space), status=status.HTTP_201_CREATED)
-
-
-def _detail(actor, space) -> dict:
-    perms = permissions.space_perms(actor, space)
-    space.permissions = [p for p in PERM_ORDER if p in perms]
-    return SpaceDetailSerializer(space).data
-
-
-class SpaceDetailViewSet(SpaceViewSet):
-    """One space: read, change, shred, share."""
-
-    serializer_class = SpaceDetailSerializer
-    action_perms = {
-        "partial_update": permissions.MANAGE,
-        "destroy": permissions.MANAGE,
-        "share": permissions.MANAGE,
-        "unshare": permissions.MANAGE,
-        "grants": permissions.MANAGE,
-    }
 
     @extend_schema(
         tags=[TAG],
@@ -136,6 +141,7 @@ class SpaceDetailViewSet(SpaceViewSet):
         request=ShareSerializer,
         responses={200: GrantSerializer, **error_responses(403)},
     )
+    @action(detail=True, methods=["post"])
     def share(self, request, slug):
         """``POST /spaces/<slug>/share/``."""
         self.query()
@@ -158,6 +164,7 @@ class SpaceDetailViewSet(SpaceViewSet):
         request=UnshareSerializer,
         responses={200: GrantSerializer, **error_responses(403)},
     )
+    @action(detail=True, methods=["post"])
     def unshare(self, request, slug):
         """``POST /spaces/<slug>/unshare/``."""
         self.query()
@@ -178,6 +185,9 @@ class SpaceDetailViewSet(SpaceViewSet):
         "members hold their role's permissions besides these.",
         parameters=[TEAM_PARAMETER],
         responses={200: GrantListSerializer, **error_responses(403)},
+    )
+    @action(
+        detail=True, methods=["get"], url_path="permissions", url_name="permissions"
     )
     def grants(self, request, slug):
         """``GET /spaces/<slug>/permissions/`` (manage_space)."""

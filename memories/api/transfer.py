@@ -1,15 +1,20 @@
-"""Export a space as JSON Lines and import the same format back."""
+"""Export a space as JSON Lines and import the same format back.
+
+Both are routes of the space, served by
+:class:`memories.api.spaces.SpacesViewSet`, which mixes these actions in.
+"""
 
 import json
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from memories import permissions, services
+from memories import services
 from memories.api.serializers import ImportResultSerializer
-from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
+from memories.api.viewsets import TEAM_PARAMETER
 from memoryhub.api.parsers import JSONLinesParser, JSONLParser
 from memoryhub.api.schema import error_responses
 
@@ -17,12 +22,11 @@ TAG = "transfer"
 NDJSON = "application/x-ndjson"
 
 
-class TransferViewSet(SpaceViewSet):
-    """``GET .../export/`` and ``POST .../import/``."""
+class TransferActions:
+    """``GET .../export/`` and ``POST .../import/``, mixed into a space viewset.
 
-    parser_classes = [JSONLinesParser, JSONLParser]
-    serializer_class = ImportResultSerializer
-    action_perms = {"import_lines": permissions.ADD}
+    The host's ``action_perms`` must ask add_memory for ``import_lines``.
+    """
 
     @extend_schema(
         tags=[TAG],
@@ -37,6 +41,7 @@ class TransferViewSet(SpaceViewSet):
             ),
         },
     )
+    @action(detail=True, methods=["get"])
     def export(self, request, slug):
         """``GET .../export/``."""
         self.query()
@@ -62,6 +67,14 @@ class TransferViewSet(SpaceViewSet):
             200: ImportResultSerializer,
             **error_responses(403),
         },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import",
+        url_name="import",
+        parser_classes=[JSONLinesParser, JSONLParser],
+        serializer_class=ImportResultSerializer,
     )
     def import_lines(self, request, slug):
         """``POST .../import/``."""

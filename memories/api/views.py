@@ -1,5 +1,6 @@
 """Memory endpoints under ``/api/v1/spaces/<slug>/``: CRUD, batch, query,
-bulk delete, history and search.
+bulk delete, history and search (a route of the space, served by
+:class:`memories.api.spaces.SpacesViewSet`).
 
 Views are thin: they validate the body, call one service or selector, and
 serialize. Permissions are checked twice — by :class:`SpaceViewSet` before
@@ -8,6 +9,7 @@ the action (``action_perms``) and by the service itself.
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from memories import permissions, selectors, services
@@ -70,6 +72,8 @@ class MemoryViewSet(SpaceViewSet):
 
     serializer_class = MemorySerializer
     cursor_ordering = ("-created_at", "-id")
+    lookup_url_kwarg = "memory_id"
+    lookup_value_converter = "uuid"
     action_perms = {
         "create": permissions.ADD,
         "batch": permissions.ADD,
@@ -122,6 +126,7 @@ class MemoryViewSet(SpaceViewSet):
         request=MemoryQuerySerializer,
         responses={200: MemorySerializer(many=True)},
     )
+    @action(detail=False, methods=["post"], url_path="query", url_name="query")
     def query_memories(self, request, slug):
         """``POST .../memories/query/``."""
         self.query(paginated=True)
@@ -169,6 +174,7 @@ class MemoryViewSet(SpaceViewSet):
         request=BatchCreateSerializer,
         responses={200: BatchResultSerializer, **error_responses(403)},
     )
+    @action(detail=False, methods=["post"])
     def batch(self, request, slug):
         """``POST .../memories/batch/``."""
         self.query()
@@ -278,6 +284,7 @@ class MemoryViewSet(SpaceViewSet):
             **error_responses(403),
         },
     )
+    @action(detail=False, methods=["post"], url_path="delete")
     def bulk_delete(self, request, slug):
         """``POST .../memories/delete/``."""
         self.query()
@@ -298,6 +305,7 @@ class MemoryViewSet(SpaceViewSet):
         parameters=[TEAM_PARAMETER],
         responses={200: HistorySerializer},
     )
+    @action(detail=True, methods=["get"])
     def history(self, request, slug, memory_id):
         """``GET .../memories/<id>/history/``."""
         self.query()
@@ -307,10 +315,8 @@ class MemoryViewSet(SpaceViewSet):
         return Response(HistorySerializer({"results": events}).data)
 
 
-class SearchViewSet(SpaceViewSet):
-    """Semantic / keyword search in one space."""
-
-    serializer_class = SearchResultSerializer
+class SearchActions:
+    """Semantic / keyword search in one space, mixed into a space viewset."""
 
     @extend_schema(
         tags=[TAG],
@@ -321,6 +327,7 @@ class SearchViewSet(SpaceViewSet):
         request=SearchSerializer,
         responses={200: SearchResultSerializer},
     )
+    @action(detail=True, methods=["post"], serializer_class=SearchResultSerializer)
     def search(self, request, slug):
         """``POST .../search/``."""
         self.query()

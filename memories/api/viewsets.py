@@ -6,6 +6,11 @@ before any action runs, with the permission the action declares in
 on a visible one a 403, and no subclass can skip the check. Services check
 the same permission again, so a view that forgot to declare one still fails
 closed.
+
+A route without ``<slug>`` names no space: ``/spaces/`` itself, whose list
+and create live on the same viewset as the space's own routes (one router
+registration). There nothing is resolved and ``?team=`` is refused, as it
+always was.
 """
 
 import re
@@ -32,13 +37,19 @@ TEAM_PARAMETER = OpenApiParameter(
 class SpaceViewSet(ActorViewSet):
     """Actions under ``/spaces/<slug>/``: ``self.space`` is resolved first."""
 
-    common_query_params = ("team",)
     # action name -> permission codename needed on the space (default: view).
     action_perms: dict[str, str] = {}
+
+    @property
+    def common_query_params(self) -> tuple[str, ...]:
+        """``?team=`` where the URL names a space: it picks which one."""
+        return ("team",) if "slug" in self.kwargs else ()
 
     def initial(self, request, *args, **kwargs):
         """After authentication and throttling, look the space up (404/403)."""
         super().initial(request, *args, **kwargs)
+        if "slug" not in kwargs:
+            return
         team = request.query_params.get("team")
         if team is not None and not SLUG_RE.match(team):
             raise serializers.ValidationError(

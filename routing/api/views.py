@@ -7,6 +7,7 @@ a space they can view.
 """
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.api.viewsets import OperatorViewSet
@@ -33,6 +34,7 @@ class BackendViewSet(OperatorViewSet):
 
     serializer_class = BackendSerializer
     lookup_field = "name"
+    lookup_value_converter = "slug"
 
     def list(self, request):
         """Every backend with its health figures."""
@@ -86,6 +88,7 @@ class BackendViewSet(OperatorViewSet):
         "the returned cursor to continue (now while ``more`` is true, or "
         "later to poll). See docs/routing.md for what each kind reports.",
     )
+    @action(detail=True, methods=["post"])
     def changes(self, request, name):
         """A page of the backend's change feed."""
         body = self.body(ChangesRequestSerializer)
@@ -110,6 +113,8 @@ class RuleViewSet(OperatorViewSet):
     """Routing rules: list, create, read, change, delete."""
 
     serializer_class = RuleSerializer
+    lookup_field = "name"
+    lookup_value_converter = "slug"
 
     def list(self, request):
         """Rules in evaluation order."""
@@ -182,6 +187,7 @@ class OutboxViewSet(OperatorViewSet):
         )
 
     @extend_schema(request=RetrySerializer, responses=dict)
+    @action(detail=False, methods=["post"])
     def retry(self, request):
         """Put entries back to pending and deliver them now."""
         body = self.body(RetrySerializer)
