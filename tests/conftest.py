@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from accounts.actors import SYSTEM, actor_for_user
 from memoryhub.celery import app as celery_app
 from tests.factories import make_key, make_member, make_space, make_team
+from tests.mcp_support import serve_mcp
 from tests.routing_helpers import reset_routing_state
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -113,6 +114,17 @@ def cast(team, space):
         "writer": rw_secret,
     }
     return Cast(team=team, space=space, clients=clients, secrets=secrets)
+
+
+# --- the MCP endpoint -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mcp_url():
+    """The MCP app served by uvicorn in a background thread (one per module);
+    tests calling tools need ``transactional_db``."""
+    with serve_mcp() as url:
+        yield url
 
 
 # --- routing ------------------------------------------------------------------------
