@@ -1,12 +1,14 @@
 """Shared fixtures: teams, spaces, keys, API clients, and the permission cast.
 
 The ``cast`` fixture builds every kind of caller the permission matrix tests
-need against one space: anonymous, another team, a team member without
-object permission on the space, a read-only key, and permitted callers.
+need against one space: anonymous, another team (its key, its owner, and an
+operator of the hub who is its member), a key without object permission on
+the space, a read-only key, and permitted callers; ``world`` adds the rows
+every matrix entry relies on (``tests/permissions``).
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 import redis
@@ -18,6 +20,8 @@ from accounts.actors import SYSTEM, actor_for_user
 from memoryhub.celery import app as celery_app
 from routing.breaker import breakers_reset
 from tests.factories import make_key, make_member, make_space, make_team
+from tests.mcp_support import serve_mcp
+from tests.permissions import World
 from tests.routing_helpers import FakeClock, reset_routing_state
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -76,16 +80,22 @@ class Cast:
     space: object
     clients: dict  # name -> APIClient
     secrets: dict  # name -> api key secret (for key callers)
+    users: dict = field(default_factory=dict)  # name -> User (signed-in callers)
 
 
 @pytest.fixture
 def cast(team, space):
-    """anonymous, other_team (key), no_perm (team member w/o access to a
-    restricted space... see below), read_only (key), member / owner (users),
-    writer (key)."""
+    """Every caller of the permission matrix around ``acme/default`` (see
+    ``tests/permission_matrix.py``): anonymous; team ``other``'s key, owner and
+    operator (a staff user who is a member there and created that key); an
+    ``acme`` key scoped to another space; a read-only and a read-write key;
+    a viewer, a member and an owner of ``acme``."""
     other = make_team("other")
     make_space(other, "default")
-    _, other_secret, _ = make_key(other)
+    # A staff user: an operator of the hub, but in ``acme`` no more than any
+    # outsider. The other team's key is one he made: a key never operates.
+    operator = make_member(other, "member", is_staff=True)
+    _, other_secret, _ = make_key(other, created_by=operator)
     _, ro_secret, _ = make_key(team, read_only=True)
     _, rw_secret, _ = make_key(team)
     # A key of the same team restricted to another space: it sees the team
@@ -100,6 +110,7 @@ def cast(team, space):
         "anonymous": APIClient(),
         "other_team": client_for_key(other_secret),
         "other_team_user": client_for_user(outsider),
+        "operator": client_for_user(operator),
         "no_object_perm": client_for_key(scoped_secret),
         "read_only": client_for_key(ro_secret),
         "viewer": client_for_user(viewer),
@@ -113,7 +124,32 @@ def cast(team, space):
         "read_only": ro_secret,
         "writer": rw_secret,
     }
-    return Cast(team=team, space=space, clients=clients, secrets=secrets)
+    users = {
+        "other_team_user": outsider,
+        "operator": operator,
+        "viewer": viewer,
+        "member": member,
+        "owner": owner,
+    }
+    return Cast(team=team, space=space, clients=clients, secrets=secrets, users=users)
+
+
+@pytest.fixture
+def world(cast, fresh_routing):
+    """The cast plus one seeded row in each of its three spaces (see
+    ``tests/permissions/registry.py``): what every matrix entry runs in."""
+    return World.build(cast)
+
+
+# --- the MCP endpoint -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mcp_url():
+    """The MCP app served by uvicorn in a background thread (one per module);
+    tests calling tools need ``transactional_db``."""
+    with serve_mcp() as url:
+        yield url
 
 
 # --- routing ------------------------------------------------------------------------

@@ -12,10 +12,17 @@ caller and asserts:
 
 Callers (see ``tests/conftest.py``): ``anonymous``; ``other_team`` (another
 team's key) and ``other_team_user`` (another team's owner), who must not even
-learn the space exists (404); ``no_object_perm`` (a key of the same team
-scoped to a different space: 404); ``read_only`` (a read-only key: reads
-succeed, writes 403); ``viewer``, ``member``, ``owner`` (team members by
-role); ``writer`` (a read-write key sent as ``Token``).
+learn the space exists (404); ``operator`` (a staff user, member of the other
+team: the routing API is theirs, another team's space is not, 404);
+``no_object_perm`` (a key of the same team scoped to a different space: 404);
+``read_only`` (a read-only key: reads succeed, writes 403); ``viewer``,
+``member``, ``owner`` (team members by role); ``writer`` (a read-write key
+sent as ``Token``).
+
+The vocabulary of expectations: :func:`reads`, :func:`writes`,
+:func:`manages` for the native API; :func:`key_reads`, :func:`key_writes`,
+:func:`key_lists` for the surfaces that take API keys only (mem0-compatible
+API, MCP); :func:`operates` for the operators' routing API.
 """
 
 import json
@@ -26,6 +33,7 @@ CALLERS = (
     "anonymous",
     "other_team",
     "other_team_user",
+    "operator",
     "no_object_perm",
     "read_only",
     "viewer",
@@ -33,30 +41,68 @@ CALLERS = (
     "owner",
     "writer",
 )
+# Callers that present an API key; the others sign in (or send nothing).
+KEY_CALLERS = ("other_team", "no_object_perm", "read_only", "writer")
+SESSION_CALLERS = ("other_team_user", "operator", "viewer", "member", "owner")
 _OUTSIDERS = {
     "anonymous": 401,
     "other_team": 404,
     "other_team_user": 404,
+    "operator": 404,
     "no_object_perm": 404,
 }
+_INSIDERS = ("read_only", "viewer", "member", "owner", "writer")
+
+
+def _expect(base: dict[str, int], overrides: dict[str, int]) -> dict[str, int]:
+    unknown = set(overrides) - set(CALLERS)
+    assert not unknown, f"unknown callers {sorted(unknown)}"
+    return {**base, **overrides}
 
 
 def reads(ok: int = 200, **overrides: int) -> dict[str, int]:
     """Expected statuses of a read: everyone who sees the space gets ``ok``."""
-    base = {**_OUTSIDERS, **dict.fromkeys(CALLERS[4:], ok)}
-    return {**base, **overrides}
+    return _expect({**_OUTSIDERS, **dict.fromkeys(_INSIDERS, ok)}, overrides)
 
 
 def writes(ok: int = 200, **overrides: int) -> dict[str, int]:
     """Expected statuses of a memory write: read-only key and viewer get 403."""
-    base = reads(ok, read_only=403, viewer=403)
-    return {**base, **overrides}
+    return _expect(reads(ok, read_only=403, viewer=403), overrides)
 
 
 def manages(ok: int = 200, **overrides: int) -> dict[str, int]:
     """Expected statuses of a ``manage_space`` action: only the owner succeeds."""
-    base = writes(ok, member=403, writer=403)
-    return {**base, **overrides}
+    return _expect(writes(ok, member=403, writer=403), overrides)
+
+
+def key_reads(ok: int = 200, **overrides: int) -> dict[str, int]:
+    """A read on a key-only surface (mem0, MCP): signed-in users are 401 like
+    anonymous; keys that cannot see the space get 404."""
+    base = {
+        **_OUTSIDERS,
+        **dict.fromkeys(SESSION_CALLERS, 401),
+        "read_only": ok,
+        "writer": ok,
+    }
+    return _expect(base, overrides)
+
+
+def key_writes(ok: int = 200, **overrides: int) -> dict[str, int]:
+    """A write on a key-only surface: the read-only key gets 403."""
+    return _expect(key_reads(ok, read_only=403), overrides)
+
+
+def key_lists(ok: int = 200, **overrides: int) -> dict[str, int]:
+    """A list or search on a key-only surface: every key succeeds, each in the
+    space it works in (its own team's ``default``, or its only space)."""
+    return _expect(key_reads(ok, other_team=ok, no_object_perm=ok), overrides)
+
+
+def operates(ok: int = 200, **overrides: int) -> dict[str, int]:
+    """The operators' routing API: staff users only; everyone else 403 (401
+    without credentials), an API key too, whoever created it."""
+    base = {**dict.fromkeys(CALLERS, 403), "anonymous": 401, "operator": ok}
+    return _expect(base, overrides)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""REST teams and API keys: matrix, secrets shown once, revoke, expiry, schemes."""
+"""REST teams and API keys: secrets shown once, revoke, expiry, schemes (their
+permission matrix: ``tests/permissions/native_spaces.py``)."""
 
 from datetime import timedelta
 
@@ -11,77 +12,9 @@ from audit.models import AccessEvent
 from tests.api_support import space_url
 from tests.conftest import client_for_key
 from tests.factories import make_key
-from tests.permission_matrix import CALLERS, Call, check_matrix, manages, reads
 
 pytestmark = pytest.mark.django_db
 KEYS = "/api/v1/teams/acme/keys/"
-
-
-def key_admin(ok: int) -> dict[str, int]:
-    """Key management: signed-in owners/admins only; acme keys see acme (403)."""
-    return manages(ok, no_object_perm=403)
-
-
-def test_teams_matrix_lists_own_teams_only(cast):
-    """Everyone authenticated lists their own teams, never another's."""
-    own = {"other_team": ["other"], "other_team_user": ["other"]}
-
-    def lists_own(who, response):
-        if response.status_code == 200:
-            slugs = [t["slug"] for t in response.json()["results"]]
-            assert slugs == own.get(who, ["acme"]), who
-
-    results = check_matrix(
-        cast,
-        Call("get", "/api/v1/teams/"),
-        reads(other_team=200, other_team_user=200, no_object_perm=200),
-        hidden={who: ['"other"'] if who not in own else ['"acme"'] for who in CALLERS},
-        after=lists_own,
-    )
-    assert results["viewer"][0].json()["results"][0]["role"] == "viewer"
-    assert results["writer"][0].json()["results"][0]["role"] is None
-
-
-def test_key_list_matrix_never_shows_secrets(cast):
-    """Only owners/admins list keys; no secret or hash is ever returned."""
-    other_key = ApiKey.objects.get(team__slug="other")
-    hashes = list(ApiKey.objects.values_list("hashed_secret", flat=True))
-    results = check_matrix(
-        cast,
-        Call("get", KEYS),
-        key_admin(200),
-        hidden=[*cast.secrets.values(), *hashes, other_key.prefix],
-    )
-    listed = results["owner"][0].json()["results"]
-    assert len(listed) == ApiKey.objects.filter(team=cast.team).count()
-    assert "secret" not in listed[0]
-
-
-def test_key_create_matrix(cast):
-    """Only signed-in owners/admins create keys; API keys cannot."""
-    check_matrix(
-        cast,
-        lambda who: Call("post", KEYS, {"name": f"made by {who}"}),
-        key_admin(201),
-    )
-    assert list(
-        ApiKey.objects.filter(name__startswith="made by").values_list("name", flat=True)
-    ) == ["made by owner"]
-
-
-def test_key_revoke_matrix(cast):
-    """Only signed-in owners/admins revoke keys."""
-    keys = {}
-
-    def call(who):
-        keys[who] = make_key(cast.team, name=f"victim of {who}")[0]
-        return Call("delete", f"{KEYS}{keys[who].pk}/")
-
-    def revoked_only_if_allowed(who, response):
-        keys[who].refresh_from_db()
-        assert (keys[who].revoked_at is not None) == (response.status_code == 204)
-
-    check_matrix(cast, call, key_admin(204), after=revoked_only_if_allowed)
 
 
 def test_created_key_works_and_secret_is_shown_once(cast):

@@ -1,34 +1,20 @@
-"""REST search: permission matrix, ranking with scores, filters, expiry, audit."""
+"""REST search: ranking with scores, filters, expiry, audit (its permission
+matrix: ``tests/permissions/native_memories.py``)."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from accounts.models import Team
 from audit.models import AccessEvent
 from memories.models import Memory
 from tests.api_support import add_memory, space_url
-from tests.permission_matrix import Call, check_matrix, reads
 
 pytestmark = pytest.mark.django_db
 
 
 def _search(client, space, **body):
     return client.post(space_url(space, "search/"), body, format="json")
-
-
-def test_search_matrix_never_returns_foreign_rows(cast):
-    """Search is a read; results never come from spaces the caller can't see."""
-    other_space = Team.objects.get(slug="other").spaces.get(slug="default")
-    hidden = [add_memory(other_space, "the password is tea").pk]
-    add_memory(cast.space, "we drink tea at four")
-    check_matrix(
-        cast,
-        Call("post", space_url(cast.space, "search/"), {"query": "tea"}),
-        reads(),
-        hidden=hidden,
-    )
 
 
 def test_search_ranks_and_scores(cast):

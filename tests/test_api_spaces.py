@@ -1,4 +1,5 @@
-"""REST spaces: permission matrix, create / change / shred, sharing."""
+"""REST spaces: create / change / shred, sharing (their permission matrix:
+``tests/permissions/native_spaces.py``)."""
 
 import pytest
 from django.core.cache import cache
@@ -13,121 +14,8 @@ from memoryhub.errors import Conflict
 from tests.api_support import TEAM_QS, add_memory, memory_url, space_url
 from tests.conftest import client_for_key, client_for_user
 from tests.factories import make_key, make_member, make_space, make_team
-from tests.permission_matrix import (
-    CALLERS,
-    Call,
-    check_matrix,
-    manages,
-    reads,
-)
 
 pytestmark = pytest.mark.django_db
-
-
-def _slug(who: str) -> str:
-    return who.replace("_", "-")
-
-
-def test_space_list_shows_only_visible_spaces(cast):
-    """Each caller lists exactly the spaces it may view."""
-    other = Team.objects.get(slug="other").spaces.get(slug="default")
-    elsewhere = cast.team.spaces.get(slug="elsewhere")
-    acme = {str(cast.space.uuid), str(elsewhere.uuid)}
-    expected = {
-        "other_team": {str(other.uuid)},
-        "other_team_user": {str(other.uuid)},
-        "no_object_perm": {str(elsewhere.uuid)},
-    }
-
-    def lists_visible(who, response):
-        if response.status_code == 200:
-            ids = {s["id"] for s in response.json()["results"]}
-            assert ids == expected.get(who, acme), who
-
-    check_matrix(
-        cast,
-        Call("get", "/api/v1/spaces/"),
-        reads(other_team=200, other_team_user=200, no_object_perm=200),
-        hidden={
-            who: [other.uuid] if who not in expected else [cast.space.uuid]
-            for who in CALLERS
-        },
-        after=lists_visible,
-    )
-
-
-def test_space_create_matrix(cast):
-    """Only the team's owners/admins create spaces; other teams get 404."""
-    check_matrix(
-        cast,
-        lambda who: Call(
-            "post",
-            "/api/v1/spaces/",
-            {"team": "acme", "slug": f"new-{_slug(who)}", "name": "New"},
-        ),
-        manages(201, no_object_perm=403),
-    )
-    assert Space.objects.filter(slug="new-owner", team=cast.team).exists()
-
-
-def test_space_retrieve_matrix(cast):
-    """Reading a space is allowed to anyone who sees it, with their perms."""
-    results = check_matrix(cast, Call("get", space_url(cast.space)), reads())
-    assert results["viewer"][0].json()["permissions"] == ["view_space"]
-    assert "manage_space" in results["owner"][0].json()["permissions"]
-    assert "manage_space" not in results["writer"][0].json()["permissions"]
-
-
-def test_space_patch_matrix(cast):
-    """Changing a space needs manage_space."""
-    check_matrix(
-        cast,
-        lambda who: Call("patch", space_url(cast.space), {"description": who}),
-        manages(),
-    )
-    cast.space.refresh_from_db()
-    assert cast.space.description == "owner"
-
-
-def test_space_delete_matrix(cast):
-    """Shredding needs manage_space; denied callers leave the space intact."""
-    spaces = {}
-
-    def call(who):
-        spaces[who] = make_space(cast.team, f"doomed-{_slug(who)}")
-        return Call("delete", space_url(spaces[who]))
-
-    def shredded_only_if_allowed(who, response):
-        spaces[who].refresh_from_db()
-        shredded = spaces[who].shredded_at is not None
-        assert shredded == (response.status_code == 204), who
-
-    check_matrix(
-        cast,
-        call,
-        manages(204, no_object_perm=404),
-        after=shredded_only_if_allowed,
-    )
-
-
-@pytest.mark.parametrize("action", ["share", "unshare"])
-def test_share_and_unshare_matrix(cast, action):
-    """Sharing needs manage_space (API keys never hold it)."""
-    guest = make_member(make_team("guests"), "member")
-    check_matrix(
-        cast,
-        Call(
-            "post",
-            space_url(cast.space, f"{action}/"),
-            {"user": guest.username, "permissions": ["add_memory"]},
-        ),
-        manages(),
-    )
-
-
-def test_permissions_listing_matrix(cast):
-    """Listing grants needs manage_space."""
-    check_matrix(cast, Call("get", space_url(cast.space, "permissions/")), manages())
 
 
 def test_create_space_validates(cast):

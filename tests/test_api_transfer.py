@@ -1,4 +1,5 @@
-"""REST export (JSON Lines stream) and import: matrix, round trip, bad lines."""
+"""REST export (JSON Lines stream) and import: round trip, bad lines (their
+permission matrix: ``tests/permissions/native_memories.py``)."""
 
 import json
 from datetime import timedelta
@@ -6,12 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Team
 from audit.models import AccessEvent
 from memories.models import Memory
 from tests.api_support import add_memory, space_url
 from tests.factories import make_space
-from tests.permission_matrix import Call, check_matrix, reads, response_text, writes
+from tests.permission_matrix import response_text
 
 pytestmark = pytest.mark.django_db
 NDJSON = "application/x-ndjson"
@@ -32,31 +32,6 @@ def _export(client, space) -> list[dict]:
 def _import(client, space, body: str, content_type: str = NDJSON):
     return client.generic(
         "POST", space_url(space, "import/"), body, content_type=content_type
-    )
-
-
-def test_export_matrix(cast):
-    """Export is a read; it never carries other spaces' rows."""
-    other_space = Team.objects.get(slug="other").spaces.get(slug="default")
-    hidden = [add_memory(other_space, "not yours").pk]
-    add_memory(cast.space, "exported fact")
-    results = check_matrix(
-        cast, Call("get", space_url(cast.space, "export/")), reads(), hidden=hidden
-    )
-    assert "exported fact" in results["read_only"][1]
-
-
-def test_import_matrix(cast):
-    """Import needs add_memory."""
-    check_matrix(
-        cast,
-        lambda who: Call(
-            "post",
-            space_url(cast.space, "import/"),
-            _lines({"content": f"imported by {who}"}),
-            content_type=NDJSON,
-        ),
-        writes(),
     )
 
 

@@ -5,28 +5,22 @@ port; tools run against the test database through the same services as
 every other surface.
 """
 
-import asyncio
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 import uuid
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from accounts.services import api_key_revoke
 from memories.models import Memory, MemoryState
 from tests.factories import make_key, make_space, make_team
+from tests.mcp_support import call, run, session
 
 SNAPSHOT = Path(__file__).parent / "data" / "mcp_memory_server_tools.json"
 MEMORY_TOOLS = [
@@ -38,33 +32,6 @@ MEMORY_TOOLS = [
     "delete_memory",
 ]
 GRAPH_TOOLS = list(json.loads(SNAPSHOT.read_text())["tools"])
-
-
-def _free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def mcp_url():
-    """The MCP app served by uvicorn in a background thread."""
-    from memories.mcp.server import build_app
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture
@@ -82,28 +49,6 @@ def keys(transactional_db):
         "read_only": make_key(team, read_only=True)[1],
         "other_team": make_key(other)[1],
     }
-
-
-@asynccontextmanager
-async def session(url: str, secret: str | None, mode: str = "auto"):
-    """An SDK client session sending ``Authorization: Bearer <secret>``."""
-    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
-        transport = streamable_http_client(url, http_client=http)
-        async with Client(transport, mode=mode) as client:
-            yield client
-
-
-def run(coro):
-    """Run a coroutine from a (synchronous, database-using) test."""
-    return asyncio.run(coro)
-
-
-async def call(client, tool: str, **arguments):
-    """Call a tool; returns (structured content, text, is_error)."""
-    result = await client.call_tool(tool, arguments)
-    text = "\n".join(block.text for block in result.content)
-    return result.structured_content, text, result.is_error
 
 
 # --- discovery ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The mem0-compatible API, driven by the real ``mem0.MemoryClient`` and
-``AsyncMemoryClient`` against a live server, plus the permission matrix.
+``AsyncMemoryClient`` against a live server (its permission matrix:
+``tests/permissions/mem0_api.py``).
 
 mem0's clients only take a host and a key, so every test here is what an
 unchanged mem0 user would see pointing them at MemoryHub.
@@ -22,10 +23,8 @@ from mem0.exceptions import (
 )
 
 from audit.models import AccessEvent
-from memories.models import Memory, MemoryState
-from tests.api_support import add_memory
+from memories.models import Memory
 from tests.factories import make_key, make_space, make_team
-from tests.permission_matrix import CALLERS, Call, check_matrix
 
 # --- a live MemoryHub with keys of every kind -----------------------------------------
 
@@ -556,129 +555,3 @@ def test_async_client_covers_the_same_methods(hub):
                 await client.add("x", user_id="kim", infer=True)
 
     asyncio.run(scenario())
-
-
-# --- the permission matrix (Django test client, every caller) -------------------------
-
-# Session users are not API keys: the mem0 API answers them 401 like anonymous.
-_KEY_ONLY = {"other_team_user": 401, "viewer": 401, "member": 401, "owner": 401}
-
-
-def mem0_reads(**overrides) -> dict:
-    """Expected statuses of a read of one memory by id."""
-    base = {
-        "anonymous": 401,
-        "other_team": 404,
-        "no_object_perm": 404,
-        "read_only": 200,
-        "writer": 200,
-        **_KEY_ONLY,
-    }
-    return {**base, **overrides}
-
-
-def mem0_writes(ok: int = 200, **overrides) -> dict:
-    """Expected statuses of a write: read-only keys get 403."""
-    return mem0_reads(read_only=403, writer=ok, **overrides)
-
-
-def mem0_lists() -> dict:
-    """Lists and searches: every key succeeds, in its own space."""
-    return mem0_reads(other_team=200, no_object_perm=200)
-
-
-@pytest.fixture
-def secret_memory(cast):
-    """A memory in the cast's space only ``acme/default`` keys may see."""
-    return add_memory(cast.space, "Lena's locker code is 4711", user_id="lena")
-
-
-@pytest.mark.django_db
-def test_matrix_reads_of_one_memory(cast, secret_memory):
-    """GET and history of a memory: 404 for keys that cannot see the space."""
-    for suffix in ("", "history/"):
-        check_matrix(
-            cast, Call("get", f"/v1/memories/{secret_memory.pk}/{suffix}"), mem0_reads()
-        )
-
-
-@pytest.mark.django_db
-def test_matrix_lists_and_searches_never_show_hidden_rows(cast, secret_memory):
-    """Lists, searches, entities and exports from other spaces never leak it."""
-    outsiders = {"other_team": [secret_memory.pk], "no_object_perm": [secret_memory.pk]}
-    for call in (
-        Call("get", "/v1/memories/?user_id=lena"),
-        Call("post", "/v3/memories/", {"filters": {"user_id": "lena"}}),
-        Call("post", "/v3/memories/search/", {"query": "locker code"}),
-        Call("get", "/v1/entities/"),
-        Call("post", "/v1/exports/get/", {"filters": {"user_id": "lena"}}),
-        Call("get", "/v1/ping/"),
-    ):
-        check_matrix(cast, call, mem0_lists(), hidden=outsiders)
-
-
-@pytest.mark.django_db
-def test_matrix_writes(cast):
-    """Add, update, delete, batch, delete-all and entity delete."""
-    check_matrix(
-        cast,
-        Call("post", "/v3/memories/add/", {"messages": "a", "user_id": "m"}),
-        mem0_writes(no_object_perm=200, other_team=200),
-    )
-
-    def fresh(method: str, suffix: str = "", body=None):
-        def build(who: str) -> Call:
-            memory = add_memory(cast.space, f"Fact for {who}", user_id="m")
-            payload = body(memory) if callable(body) else body
-            return Call(method, f"/v1/memories/{memory.pk}/{suffix}", payload)
-
-        return build
-
-    check_matrix(cast, fresh("put", body={"text": "changed"}), mem0_writes())
-    check_matrix(cast, fresh("delete"), mem0_writes())
-
-    def batch(method: str):
-        def build(who: str) -> Call:
-            memory = add_memory(cast.space, f"Batch for {who}", user_id="m")
-            item = {"memory_id": str(memory.pk), "text": "batched"}
-            return Call(method, "/v1/batch/", {"memories": [item]})
-
-        return build
-
-    check_matrix(cast, batch("put"), mem0_writes())
-    check_matrix(cast, batch("delete"), mem0_writes())
-
-    def by_entity(kind: str):
-        def build(who: str) -> Call:
-            add_memory(cast.space, f"Entity fact for {who}", user_id=f"u-{who}")
-            if kind == "all":
-                return Call("delete", f"/v1/memories/?user_id=u-{who}")
-            return Call("delete", f"/v2/entities/user/u-{who}/")
-
-        return build
-
-    # Other spaces hold no such memories: delete-all removes nothing (200),
-    # an entity that does not exist there is a 404.
-    check_matrix(
-        cast, by_entity("all"), mem0_writes(other_team=200, no_object_perm=200)
-    )
-    check_matrix(cast, by_entity("entity"), mem0_writes())
-    assert Memory.objects.filter(
-        user_id="u-read_only", state=MemoryState.ACTIVE
-    ).exists()
-
-
-@pytest.mark.django_db
-def test_matrix_feedback_and_events(cast, secret_memory):
-    """Feedback is a read-level action; events of another space are 404."""
-    check_matrix(
-        cast,
-        Call("post", "/v1/feedback/", {"memory_id": str(secret_memory.pk)}),
-        mem0_reads(),
-    )
-    check_matrix(
-        cast,
-        Call("get", "/v1/event/01900000-0000-7000-8000-000000000000/"),
-        mem0_reads(read_only=404, writer=404),
-    )
-    assert set(CALLERS) == set(mem0_reads())

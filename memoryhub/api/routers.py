@@ -36,5 +36,7 @@ class ApiRouter(SimpleRouter):
                 f"ApiRouter names match no route: {', '.join(sorted(unused))}"
             )
         for url in urls:
-            url.name = self.names.get(url.name, url.name)
+            name = self.names.get(url.name, url.name)
+            # reverse() reads the pattern's name, resolve() its route's: both.
+            url.name = url.pattern.name = name
         return urls
