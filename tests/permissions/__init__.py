@@ -2,9 +2,9 @@
 
 The entries live in one module per surface and register themselves in
 :mod:`tests.permissions.registry`; importing this package loads them all.
-``tests/test_permissions_matrix.py`` runs every HTTP entry against every
-caller, ``tests/test_permissions_mcp.py`` every tool against every key, and
-``tests/test_permissions_coverage.py`` fails when Django routes an endpoint,
+``tests/permissions/test_matrix.py`` runs every HTTP entry against every
+caller, ``tests/permissions/test_mcp_tools.py`` every tool against every key, and
+``tests/permissions/test_coverage.py`` fails when Django routes an endpoint,
 or the MCP server lists a tool, that has no entry here.
 """
 

@@ -1,7 +1,7 @@
 """Outbox delivery through a real Celery worker on Redis, including a worker
 killed with SIGKILL mid-delivery, and a backend that is down for a while.
 
-Like ``test_celery_worker.py``: outside CI an unreachable Redis skips the
+Like ``tests/memories/test_celery_worker.py``: outside CI an unreachable Redis skips the
 worker tests; in CI (``CI=true``) it fails them.
 """
 

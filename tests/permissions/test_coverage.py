@@ -24,18 +24,19 @@ from tests.permissions.registry import normalize_route
 # Whole trees outside the API surfaces.
 EXCLUDED_PREFIXES = {
     "admin/": "the Django admin: HTML for staff, behind the admin site's own "
-    "login and model permissions (tests/test_admin.py, test_routing_admin.py)",
+    "login and model permissions (tests/memories/test_admin.py, "
+    "tests/routing/test_admin.py)",
 }
 # Single routes outside the API surfaces. (mem0's ``v1/ping/`` is not here: it
 # needs a key, so it is in the matrix.)
 EXCLUDED_ROUTES = {
     "api/schema/": "the OpenAPI document: public by design, describes the API "
-    "and holds no data (tests/test_api_schema.py)",
+    "and holds no data (tests/core/test_api_schema.py)",
     "api/docs/": "Swagger UI over that document: public, no data",
     "healthz": "liveness probe for orchestrators: public, touches no data "
-    "(tests/test_health.py)",
+    "(tests/core/test_health.py)",
     "readyz": "readiness probe: public, reports component health and no data "
-    "(tests/test_health.py)",
+    "(tests/core/test_health.py)",
 }
 # Methods no view writes by hand: HEAD is served by the GET handler, OPTIONS by
 # DRF's metadata, both after the same authentication and permission checks

@@ -1,7 +1,7 @@
 """``changes_since``: the canonical store's change feed, the official MCP
 memory server's (a graph without timestamps), cursor validation and the
 operators' API. The mem0 and mem0-platform feeds are tested with their real
-backends in ``test_routing_mem0.py`` and ``test_routing_hub.py``."""
+backends in ``test_mem0.py`` and ``test_hub.py``."""
 
 import datetime as dt
 

@@ -21,7 +21,7 @@ def fake_embedder_check() -> dict:
 def embedder_ok(settings):
     """Readiness without loading the real model (its own tests cover it)."""
     settings.MEMORYHUB_READINESS_CHECKS = {
-        "embedder": "tests.test_health.fake_embedder_check"
+        "embedder": "tests.core.test_health.fake_embedder_check"
     }
 
 

@@ -22,7 +22,7 @@ from memories.models import Memory, MemoryState
 from tests.factories import make_key, make_space, make_team
 from tests.mcp_support import call, run, session
 
-SNAPSHOT = Path(__file__).parent / "data" / "mcp_memory_server_tools.json"
+SNAPSHOT = Path(__file__).parents[1] / "data" / "mcp_memory_server_tools.json"
 MEMORY_TOOLS = [
     "add_memory",
     "search_memories",
@@ -77,7 +77,7 @@ def test_tools_are_listed_with_the_official_graph_schemas(mcp_url, keys):
 
 def _official_server() -> str | None:
     """The official server: ``MCP_MEMORY_SERVER``, ``make npm-deps``'s, or PATH's."""
-    local = Path(__file__).parents[1] / "var/npm/node_modules/.bin/mcp-server-memory"
+    local = Path(__file__).parents[2] / "var/npm/node_modules/.bin/mcp-server-memory"
     return (
         os.environ.get("MCP_MEMORY_SERVER")
         or (str(local) if local.exists() else None)

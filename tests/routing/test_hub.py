@@ -30,7 +30,7 @@ from routing.models import ExternalRef, OutboxEntry, OutboxState
 from tests.factories import BackendFactory, make_space, make_team
 from tests.routing_helpers import add, deliver_all, drain, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.slow,

@@ -23,7 +23,7 @@ from tests.factories import SYSTEM, make_key, make_space, unit_vector
 from tests.subprocess_env import child_env
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args, **options) -> list[str]:

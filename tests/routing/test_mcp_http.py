@@ -2,7 +2,7 @@
 own MCP endpoint — ``python -m memories.mcp`` in a process of its own on
 this test database — whose nine graph tools have the official server's
 schemas. The official server itself speaks stdio only (see
-``test_routing_outbox.py``).
+``test_outbox.py``).
 
 The graph lives in the space of the backend's API key (team ``graphs``);
 the memories replicated to it come from team ``acme``.
