@@ -42,6 +42,7 @@ def _install_live_pid_list() -> None:
     its pid, which would keep the server up forever. Filtering dead pids on
     every read restores "last live process stops it".
     """
+    # pgserver is needed only by the embedded database (not with DATABASE_URL).
     from pgserver import postgres_server, utils
 
     class LiveDiskList(utils.DiskList):
@@ -59,6 +60,7 @@ def embedded_database_url(pgdata: Path) -> str:
     runtime.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    # After XDG_RUNTIME_DIR is set, and only when the embedded server is used.
     import pgserver
     import psycopg
 
@@ -98,7 +100,7 @@ def _configure(server) -> None:
     process of a ``make run`` or a benchmark); otherwise it applies from the
     next start.
     """
-    import psycopg
+    import psycopg  # as in embedded_database_url: only with the embedded server
 
     wanted = server_settings()
     with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
@@ -122,6 +124,7 @@ def _configure(server) -> None:
             [list(changed)],
         ).fetchone()[0]
     if pending and server.global_process_id_list.get() == [os.getpid()]:
+        # pgserver internals, needed only for this rare restart.
         from pgserver._commands import pg_ctl
         from pgserver.postgres_server import PostmasterInfo
 

@@ -177,6 +177,8 @@ def mcp_command(port: int) -> Child | None:
 def setup_django() -> None:
     """Load settings (starting/joining the embedded database) and apps."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memoryhub.settings")
+    # The launcher's Django imports wait for setup_django(): importing settings
+    # starts the embedded database, which main() reports on if it fails.
     import django
 
     django.setup()
