@@ -196,7 +196,7 @@ class ApiKeyAdmin(ReadOnlyAdmin):
         "prefix",
         "team",
         "read_only",
-        "spaces",
+        "space_slugs",
         "expires_at",
         "revoked_at",
         "last_used_at",
@@ -208,6 +208,11 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("team")
+
+    @admin.display(description="spaces")
+    def space_slugs(self, api_key: ApiKey) -> str:
+        """The spaces the key is limited to (``spaces`` is declared by memories)."""
+        return ", ".join(sorted(s.slug for s in api_key.spaces.all())) or "all"
 
     @admin.display(description="status")
     def status(self, api_key: ApiKey) -> str:

@@ -67,8 +67,9 @@ class ApiKey(models.Model):
     """A team credential: ``mh_<prefix>_<secret>``, stored as prefix + hash.
 
     The secret is shown once at creation. ``spaces`` (empty = all of the
-    team's spaces and those shared with the team) and ``read_only`` narrow what
-    the key may do; expiry and revocation end it.
+    team's spaces and those shared with the team; the relation is declared by
+    ``memories.Space.api_keys``, above this layer) and ``read_only`` narrow
+    what the key may do; expiry and revocation end it.
     """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_keys")
@@ -76,9 +77,6 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     hashed_secret = models.CharField(max_length=64)
     read_only = models.BooleanField(default=False)
-    spaces = models.ManyToManyField(
-        "memories.Space", blank=True, related_name="api_keys"
-    )
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

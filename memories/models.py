@@ -36,6 +36,16 @@ class Space(models.Model):
         blank=True,
         help_text="Memories expire this many days after creation.",
     )
+    # The spaces an API key is limited to (``api_key.spaces``; none listed:
+    # every space its team may see). Declared on this side so that accounts,
+    # the layer below, names no space; the table keeps the name it had when
+    # ApiKey declared the relation.
+    api_keys = models.ManyToManyField(
+        "accounts.ApiKey",
+        blank=True,
+        related_name="spaces",
+        db_table="accounts_apikey_spaces",
+    )
     # The keyed-HMAC key for dedupe and the blind index, wrapped by a master
     # key. It survives data-key rotation (so MACs stay stable) and is destroyed
     # with the data keys when the space is shredded.
