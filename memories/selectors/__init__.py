@@ -4,7 +4,8 @@ Each takes the actor and scopes its queryset *before* lookup, so an object the
 caller may not see is a 404, never a 403. This package re-exports the public
 selectors of its modules:
 
-- :mod:`~memories.selectors.spaces`: a space by slug, a key's own space.
+- :mod:`~memories.selectors.spaces`: a space by slug, a key's own space, the
+  spaces an actor sees with their memory counts.
 - :mod:`~memories.selectors.memories`: list, get, search, history, entities.
 - :mod:`~memories.selectors.audit`: the audit rows a team may read.
 - :mod:`~memories.selectors.graph`: the MCP-style knowledge graph of a space.
@@ -29,7 +30,12 @@ from memories.selectors.memories import (
     memory_page_decrypt,
     memory_search,
 )
-from memories.selectors.spaces import key_own_space, space_get, spaces_of_team
+from memories.selectors.spaces import (
+    key_own_space,
+    space_get,
+    spaces_of_team,
+    spaces_overview,
+)
 
 __all__ = [
     "SEARCH_MODES",
@@ -50,4 +56,5 @@ __all__ = [
     "memory_search",
     "space_get",
     "spaces_of_team",
+    "spaces_overview",
 ]

@@ -233,6 +233,7 @@ CALLS = {
         lambda w: {"team": w["team"], "slugs": [w["space"].slug]},
         REFUSED,
     ),
+    "memories.selectors.spaces.spaces_overview": (lambda w: {}, NOTHING),
     "memories.selectors.memories.memories_list": (_space, REFUSED),
     "memories.selectors.memories.memory_add_request": (
         lambda w: {**_space(w), "request_id": str(uuid.uuid4()), "near": now()},
