@@ -53,10 +53,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_celery_beat",
+    "django_htmx",
     "accounts",
     "audit",
     "memories",
     "routing",
+    "web",
     "memoryhub.apps.MemoryhubConfig",
 ]
 
@@ -73,8 +75,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The team app's pages need a signed-in user unless a view says otherwise
+    # (``login_not_required``); every other URL keeps its own authentication.
+    "web.middleware.WebLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "memoryhub.urls"
@@ -160,7 +167,33 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------
+# Strict: only our own origin, no inline script or style anywhere, so an
+# injected <script> or on*= attribute in memory content cannot run even if
+# escaping ever failed. The team app vendors htmx and Pico CSS (web/static).
+CONTENT_SECURITY_POLICY = {
+    # The admin of Django 5.2 predates CSP support (inline styles in its
+    # templates) and Swagger UI starts from an inline script: both keep
+    # their own headers.
+    "EXCLUDE_URL_PREFIXES": ["/admin/", "/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Pico CSS draws its form icons as data: SVG images.
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- REST framework ------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -238,6 +271,10 @@ OPENAI_EMBEDDER_MODEL = env_str(
 )
 EMBEDDING_DIMENSIONS = 384
 MCP_THREADS = env_int("MEMORYHUB_MCP_THREADS", 8, minimum=1)
+# Where agents reach the MCP endpoint, for the team app's snippets; unset: the
+# web page's host on MCP_PORT (the port `make run` serves it on).
+MCP_PORT = env_int("MCP_PORT", 8001, minimum=1)
+MCP_PUBLIC_URL = env_str("MEMORYHUB_MCP_PUBLIC_URL", "")
 SEARCH_MAX_TOP_K = env_int("MEMORYHUB_SEARCH_MAX_TOP_K", 100, minimum=1)
 
 # --- Celery ---------------------------------------------------------------------

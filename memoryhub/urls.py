@@ -1,4 +1,4 @@
-"""Top-level URLs: admin, REST API, schema and docs, health."""
+"""Top-level URLs: admin, REST API, schema and docs, health, the team app."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -17,7 +17,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("memoryhub.health_urls")),
     path("", include("memories.mem0api.urls")),
+    # Last, so no API, mem0, health or admin route changes: the team app.
+    path("", include("web.urls")),
 ]
+
+# The admin's "View site" link leads to the team app.
+admin.site.site_url = "/"
 
 # JSON errors under /api/ (unknown URLs, malformed ids), Django's pages elsewhere.
 handler400 = "memoryhub.api.exceptions.bad_request"

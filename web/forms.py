@@ -1,0 +1,224 @@
+"""The team app's forms: they turn fields into the arguments of the services
+and selectors (the filter language of :mod:`memories.filters`); validation of
+the values themselves stays in the services."""
+
+import json
+
+from django import forms
+from django.conf import settings
+
+from memories.filters import STATES
+from memories.selectors import SEARCH_MODES
+from memories.validation import SCOPE_FIELDS
+from memoryhub.errors import DomainError
+
+STATE_CHOICES = [(state, state.capitalize()) for state in STATES] + [("all", "All")]
+
+
+def _scope_field(name: str) -> forms.CharField:
+    return forms.CharField(
+        label=name.replace("_", " ").capitalize().replace(" id", " ID"),
+        required=False,
+        max_length=255,
+    )
+
+
+def _json_scalar(text: str):
+    """``5``, ``2.5``, ``true``, ``false``, ``null`` or ``"quoted"`` as JSON,
+    anything else as the text itself (metadata compares by JSON type)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if not isinstance(value, (dict, list)) else text
+
+
+def domain_error_to_form(form: forms.Form, exc: DomainError) -> None:
+    """Show a service's refusal next to the field it names (or on the form)."""
+    field = (exc.field or "").split(".")[0].split("[")[0]
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+class MemoryFilterForm(forms.Form):
+    """The memory browser's filters, mapped onto the mem0-style filter language."""
+
+    user_id = _scope_field("user_id")
+    agent_id = _scope_field("agent_id")
+    app_id = _scope_field("app_id")
+    run_id = _scope_field("run_id")
+    state = forms.ChoiceField(choices=STATE_CHOICES, required=False, initial="active")
+    category = forms.CharField(required=False, max_length=100)
+    created_from = forms.DateField(
+        label="Created from",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_to = forms.DateField(
+        label="Created until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Inclusive: the whole day counts.",
+    )
+    metadata = forms.CharField(
+        label="Metadata",
+        required=False,
+        max_length=1000,
+        help_text='key=value; numbers and true/false match JSON values, "quoted" '
+        "text matches a string.",
+    )
+
+    def clean_metadata(self):
+        text = self.cleaned_data["metadata"].strip()
+        if not text:
+            return None
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise forms.ValidationError("Write the condition as key=value.")
+        return key.strip(), _json_scalar(value.strip())
+
+    def filters(self) -> dict:
+        """The filter object for ``memories.selectors.memories_list``."""
+        data = self.cleaned_data
+        filters: dict = {name: data[name] for name in SCOPE_FIELDS if data.get(name)}
+        if data.get("category"):
+            filters["categories"] = {"contains": data["category"]}
+        created = {}
+        if data.get("created_from"):
+            created["gte"] = data["created_from"].isoformat()
+        if data.get("created_to"):
+            created["lte"] = data["created_to"].isoformat()
+        if created:
+            filters["created_at"] = created
+        if data.get("metadata"):
+            key, value = data["metadata"]
+            filters["metadata"] = {key: value}
+        return filters
+
+    def states(self) -> tuple[str, ...]:
+        """The memory states to list (active unless chosen)."""
+        state = self.cleaned_data.get("state") or "active"
+        return tuple(STATES) if state == "all" else (state,)
+
+
+class SearchForm(forms.Form):
+    """The search box: ``memories.selectors.memory_search`` arguments."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=settings.MEMORY_MAX_CONTENT_CHARS,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    mode = forms.ChoiceField(
+        choices=[(mode, mode.capitalize()) for mode in SEARCH_MODES],
+        required=False,
+        initial="hybrid",
+    )
+    top_k = forms.IntegerField(
+        label="Top k",
+        required=False,
+        min_value=1,
+        max_value=settings.SEARCH_MAX_TOP_K,
+        initial=10,
+    )
+    threshold = forms.FloatField(label="Minimum score", required=False)
+
+    def search_arguments(self) -> dict | None:
+        """Keyword arguments for ``memory_search``, or None without a query."""
+        data = self.cleaned_data
+        if not (data.get("q") or "").strip():
+            return None
+        return {
+            "query": data["q"],
+            "mode": data.get("mode") or "hybrid",
+            "top_k": data.get("top_k") or 10,
+            "threshold": data.get("threshold"),
+        }
+
+
+class ContentField(forms.CharField):
+    """Memory text as typed: browsers send a textarea's line breaks as CRLF,
+    which would otherwise turn every edit into a change of content."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n") if value else value
+
+
+class _MemoryFields(forms.Form):
+    """Fields an added or edited memory shares."""
+
+    content = ContentField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=settings.MEMORY_MAX_CONTENT_CHARS,
+        strip=False,
+    )
+    categories = forms.CharField(
+        required=False, help_text="Comma-separated, e.g. travel, food."
+    )
+    metadata = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='A JSON object, e.g. {"priority": 5}.',
+    )
+    expires_at = forms.DateTimeField(
+        label="Expires at (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+        ),
+    )
+
+    def clean_categories(self) -> list[str]:
+        text = self.cleaned_data["categories"]
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class MemoryAddForm(_MemoryFields):
+    """A new memory (``memories.services.memory_add``)."""
+
+    user_id = _scope_field("user_id")
+    agent_id = _scope_field("agent_id")
+    app_id = _scope_field("app_id")
+    run_id = _scope_field("run_id")
+    immutable = forms.BooleanField(
+        required=False, help_text="An immutable memory can never be edited."
+    )
+
+    field_order = ["content", *SCOPE_FIELDS, "categories", "metadata"]
+
+    def memory_data(self) -> dict:
+        """The ``data`` of ``memory_add``."""
+        data = dict(self.cleaned_data)
+        data["metadata"] = data.get("metadata") or {}
+        return data
+
+
+class MemoryEditForm(_MemoryFields):
+    """A change to a memory (``memories.services.memory_update``), made
+    against the version the person saw."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    @staticmethod
+    def initial_for(memory) -> dict:
+        """The form's values for ``memory`` (decrypted by its selector)."""
+        expires_at = memory.expires_at
+        return {
+            "content": memory.plaintext,
+            "categories": ", ".join(memory.categories),
+            "metadata": memory.metadata,
+            # The widget shows minutes: compare like with like.
+            "expires_at": expires_at.replace(second=0, microsecond=0)
+            if expires_at
+            else None,
+            "version": memory.version,
+        }
+
+    def changes(self) -> dict:
+        """``memory_update`` keyword arguments for the fields that changed."""
+        return {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name != "version"
+        }

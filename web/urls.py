@@ -1,0 +1,45 @@
+"""The team app's URLs, mounted at ``/`` after every other route."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from web import views
+
+app_name = "web"
+
+SPACE = "spaces/<slug:team_slug>/<slug:slug>/"
+MEMORY = SPACE + "memories/<uuid:memory_id>/"
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path(
+        "signin/",
+        auth_views.LoginView.as_view(
+            template_name="web/auth/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="web/auth/password_change.html",
+            success_url="/password/done/",
+        ),
+        name="password_change",
+    ),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="web/auth/password_change_done.html"
+        ),
+        name="password_change_done",
+    ),
+    path(SPACE, views.SpaceView.as_view(), name="space"),
+    path(MEMORY, views.MemoryView.as_view(), name="memory"),
+    path(
+        MEMORY + "<str:action>/",
+        views.MemoryActionView.as_view(),
+        name="memory_action",
+    ),
+]
