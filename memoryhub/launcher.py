@@ -337,8 +337,18 @@ def announce_when_up(port: int, supervisor: Supervisor) -> None:
             time.sleep(0.5)
     else:
         return
-    say(f"MemoryHub is up: {url}/admin/ (operator console), {url}/api/v1/ (REST API)")
-    say(f"health: {url}/healthz {url}/readyz — Ctrl-C stops everything")
+    for line in up_lines(url):
+        say(line)
+
+
+def up_lines(url: str) -> list[str]:
+    """What ``make run`` prints once up: the team app's address first."""
+    return [
+        f"MemoryHub is up: open {url}/ and sign in (the team app)",
+        f"operator console: {url}/admin/ · REST API: {url}/api/v1/ "
+        f"(docs {url}/api/docs/)",
+        f"health: {url}/healthz {url}/readyz — Ctrl-C stops everything",
+    ]
 
 
 def describe_exit(code: int) -> str:
@@ -365,6 +375,7 @@ def main() -> int:
 
     port = env_int("PORT", 8000, minimum=1)
     stop_timeout = env_int("MEMORYHUB_STOP_TIMEOUT", 20, minimum=1)
+    say(f"starting MemoryHub; the team app will be at http://{HOST}:{port}/")
     try:
         setup_django()
     except ImproperlyConfigured as exc:

@@ -62,6 +62,39 @@ def test_bootstrap_creates_everything_once_and_prints_secrets_once(monkeypatch):
     assert User.objects.filter(is_superuser=True).count() == 1
 
 
+def test_bootstrap_makes_the_operator_an_owner_who_can_sign_in_to_the_app(
+    monkeypatch,
+):
+    """Even when someone else made the demo team first, the operator is its
+    owner after bootstrap, and the team app shows the demo space at once."""
+    from django.test import Client
+
+    from tests.factories import make_team
+
+    monkeypatch.setenv("MEMORYHUB_ADMIN_PASSWORD", "correct horse battery")
+    make_team("demo")
+    out = "\n".join(run("bootstrap"))
+    operator = User.objects.get(username="admin")
+    team = Team.objects.get(slug="demo")
+    assert Membership.objects.get(team=team, user=operator).role == "owner"
+    assert "admin is now an owner" in out
+    client = Client()
+    signin = client.post(
+        "/signin/", {"username": "admin", "password": "correct horse battery"}
+    )
+    assert signin.status_code == 302 and signin["Location"] == "/"
+    assert b"/spaces/demo/default/" in client.get("/").content
+    assert "now an owner" not in "\n".join(run("bootstrap"))
+
+
+def test_make_run_announces_the_team_app_first():
+    from memoryhub.launcher import up_lines
+
+    first, *rest = up_lines("http://127.0.0.1:8000")
+    assert "http://127.0.0.1:8000/ " in first and "team app" in first
+    assert any("/admin/" in line for line in rest)
+
+
 def test_bootstrap_takes_the_operator_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("MEMORYHUB_ADMIN_PASSWORD", "correct horse battery")
     out = "\n".join(run("bootstrap"))

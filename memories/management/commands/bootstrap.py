@@ -1,5 +1,8 @@
 """``manage.py bootstrap``: the quickstart's first operator, demo team, space and key.
 
+The operator is an owner of the demo team, so the first sign-in to the team
+app (``/``) shows the demo space.
+
 Idempotent: each object is created only when missing, and a secret (the
 generated operator password, the API key) is printed only in the run that
 created it. Later runs say what exists and how to get a new credential.
@@ -12,7 +15,7 @@ from django.db import transaction
 
 from accounts import services as account_services
 from accounts.actors import SYSTEM
-from accounts.models import ApiKey, Role, Team, User
+from accounts.models import ApiKey, Membership, Role, Team, User
 from memories import services as memory_services
 from memories.models import Space
 from memoryhub.commands import ServiceCommand
@@ -46,8 +49,8 @@ class Command(ServiceCommand):
                 self.style.WARNING(
                     f"Operator account '{username}' created. Its password is shown "
                     f"only now:\n    {password}\n"
-                    f"  Sign in at /admin/; change it with "
-                    f"`manage.py changepassword {username}`."
+                    f"  Sign in to the team app at / (or the console at /admin/); "
+                    f"change it there or with `manage.py changepassword {username}`."
                 )
             )
 
@@ -76,6 +79,13 @@ class Command(ServiceCommand):
         team = Team.objects.filter(slug=TEAM_SLUG).first()
         if team is not None:
             self.stdout.write(f"Team '{TEAM_SLUG}' exists.")
+            # The operator signs in to the team app at once and sees the demo
+            # space: an owner of the team, even if someone else created it.
+            if not Membership.objects.filter(team=team, user=operator).exists():
+                account_services.membership_set(
+                    team=team, user=operator, role=Role.OWNER
+                )
+                self.stdout.write(f"{operator.username} is now an owner of it.")
             return team
         team = account_services.team_create(slug=TEAM_SLUG, name="Demo")
         account_services.membership_set(team=team, user=operator, role=Role.OWNER)
