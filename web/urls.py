@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web import views
+from web.views import home, memories, spaces
 
 app_name = "web"
 
@@ -11,7 +11,7 @@ SPACE = "spaces/<slug:team_slug>/<slug:slug>/"
 MEMORY = SPACE + "memories/<uuid:memory_id>/"
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
+    path("", home.HomeView.as_view(), name="home"),
     path(
         "signin/",
         auth_views.LoginView.as_view(
@@ -35,11 +35,11 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
-    path(SPACE, views.SpaceView.as_view(), name="space"),
-    path(MEMORY, views.MemoryView.as_view(), name="memory"),
+    path(SPACE, spaces.SpaceView.as_view(), name="space"),
+    path(MEMORY, memories.MemoryView.as_view(), name="memory"),
     path(
         MEMORY + "<str:action>/",
-        views.MemoryActionView.as_view(),
+        memories.MemoryActionView.as_view(),
         name="memory_action",
     ),
 ]
