@@ -7,6 +7,10 @@ team's group). API keys act for their team and are narrowed by their scope
 (listed spaces, read-only); they never get ``manage_space``.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db.models import Q, QuerySet
 
 from accounts.actors import Actor
@@ -40,8 +44,42 @@ def _key_ceiling(actor: Actor) -> frozenset[str]:
     return READ_PERMS if actor.api_key.read_only else WRITE_PERMS
 
 
+# A request-scoped memo of ``space_perms``: one page asks the same question
+# several times (the space selector, the list selector, the template's
+# controls). Only inside ``perms_memo()`` (the team app's views enter it per
+# request); writes that change permissions call ``perms_forget()``.
+_memo: ContextVar[dict | None] = ContextVar("space_perms_memo", default=None)
+
+
+@contextmanager
+def perms_memo() -> Iterator[None]:
+    """Remember ``space_perms`` answers until the block ends (one request)."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def perms_forget() -> None:
+    """Drop remembered answers (after a grant, a revocation, a role change)."""
+    memo = _memo.get()
+    if memo is not None:
+        memo.clear()
+
+
 def space_perms(actor: Actor, space: Space) -> frozenset[str]:
     """The permission codenames ``actor`` holds on ``space``."""
+    memo = _memo.get()
+    if memo is None:
+        return _space_perms(actor, space)
+    key = (actor.label, actor.key_space_ids, space.pk, space.shredded_at)
+    if key not in memo:
+        memo[key] = _space_perms(actor, space)
+    return memo[key]
+
+
+def _space_perms(actor: Actor, space: Space) -> frozenset[str]:
     if space.shredded_at is not None:
         return frozenset()
     if actor.is_system or actor.is_superuser:
@@ -61,24 +99,24 @@ def space_perms(actor: Actor, space: Space) -> frozenset[str]:
         # Anonymous. Also why: ``group__user=None`` below would match every
         # group without members, i.e. hand out a member-less team's grants.
         return frozenset()
+    # One query: the user's role in the space's team, and the codenames
+    # granted to the user and to their teams' groups (role names and
+    # permission codenames are disjoint, so one column holds both).
+    role = Membership.objects.filter(user=user, team_id=space.team_id).values_list(
+        "role", flat=True
+    )
+    by_user = SpaceUserObjectPermission.objects.filter(
+        content_object=space, user=user
+    ).values_list("permission__codename", flat=True)
+    by_group = SpaceGroupObjectPermission.objects.filter(
+        content_object=space, group__user=user
+    ).values_list("permission__codename", flat=True)
     perms: set[str] = set()
-    role = (
-        Membership.objects.filter(user=user, team_id=space.team_id)
-        .values_list("role", flat=True)
-        .first()
-    )
-    if role:
-        perms |= ROLE_PERMS[Role(role)]
-    perms |= set(
-        SpaceUserObjectPermission.objects.filter(
-            content_object=space, user=user
-        ).values_list("permission__codename", flat=True)
-    )
-    perms |= set(
-        SpaceGroupObjectPermission.objects.filter(
-            content_object=space, group__user=user
-        ).values_list("permission__codename", flat=True)
-    )
+    for name in role.union(by_user, by_group, all=True):
+        if name in Role.values:
+            perms |= ROLE_PERMS[Role(name)]
+        else:
+            perms.add(name)
     return frozenset(perms)
 
 

@@ -109,6 +109,7 @@ def space_share(
     for perm in wanted:
         if perm not in held:
             assign_perm(perm, principal, space)
+    permissions.perms_forget()
     _audit(actor, "space.share", space, label, wanted, surface)
     return {**label, "permissions": [p for p in PERM_ORDER if p in held | set(wanted)]}
 
@@ -136,6 +137,7 @@ def space_unshare(
     for perm in dropped:
         if perm in held:
             remove_perm(perm, principal, space)
+    permissions.perms_forget()
     remaining = held - set(dropped)
     _audit(actor, "space.unshare", space, label, dropped, surface)
     return {**label, "permissions": [p for p in PERM_ORDER if p in remaining]}

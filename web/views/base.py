@@ -14,7 +14,12 @@ SURFACE = "ui"
 
 
 class WebView(View):
-    """Base of every page: the session's actor; domain refusals as HTTP pages."""
+    """Base of every page: the session's actor; domain refusals as HTTP pages.
+
+    A page asks for the person's permissions on its space several times (the
+    selectors, the controls it shows): ``perms_memo`` answers each repeat
+    from the first, for this request only.
+    """
 
     @property
     def actor(self) -> Actor:
@@ -22,7 +27,8 @@ class WebView(View):
 
     def dispatch(self, request, *args, **kwargs):
         try:
-            return super().dispatch(request, *args, **kwargs)
+            with permissions.perms_memo():
+                return super().dispatch(request, *args, **kwargs)
         except NotFound as exc:
             raise Http404(exc.message) from None
         except Forbidden as exc:
