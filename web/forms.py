@@ -222,3 +222,78 @@ class MemoryEditForm(_MemoryFields):
             for name in self.changed_data
             if name != "version"
         }
+
+
+# --- sharing ----------------------------------------------------------------------
+
+PRINCIPAL_CHOICES = [("user", "A person (username)"), ("team", "A team (slug)")]
+LEVELS = {
+    "read": ["view_space"],
+    "write": ["view_space", "add_memory", "change_memory", "delete_memory"],
+    "manage": [
+        "view_space",
+        "add_memory",
+        "change_memory",
+        "delete_memory",
+        "manage_space",
+    ],
+}
+LEVEL_CHOICES = [
+    ("read", "Read: see and search memories"),
+    ("write", "Write: also add, change and delete memories"),
+    ("manage", "Manage: also share the space"),
+]
+
+
+class RevokeForm(forms.Form):
+    """Whose grant: a kind (user / team) and a name."""
+
+    kind = forms.ChoiceField(label="Share with", choices=PRINCIPAL_CHOICES)
+    name = forms.CharField(
+        label="Username or team slug",
+        max_length=150,
+        help_text="The exact username of a person, or the slug of a team.",
+    )
+
+    def principal(self) -> dict:
+        return {self.cleaned_data["kind"]: self.cleaned_data["name"].strip()}
+
+
+class GrantForm(RevokeForm):
+    """A grant: whom, and one of three permission levels."""
+
+    level = forms.ChoiceField(label="Permission", choices=LEVEL_CHOICES, initial="read")
+
+    def grant(self) -> dict:
+        return {**self.principal(), "perms": LEVELS[self.cleaned_data["level"]]}
+
+
+# --- erasure ------------------------------------------------------------------------
+
+ENTITY_KINDS = ("user", "agent", "app", "run")
+
+
+class EraseEntityForm(forms.Form):
+    """Erase everything of one id: the person types the id again to confirm."""
+
+    kind = forms.ChoiceField(
+        choices=[(k, k) for k in ENTITY_KINDS], widget=forms.HiddenInput
+    )
+    name = forms.CharField(max_length=255, widget=forms.HiddenInput)
+    confirm = forms.CharField(
+        label="Type the id to confirm",
+        max_length=255,
+        required=False,
+        help_text="Erasure is permanent: the memories and their history are removed.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if "name" in data and data.get("confirm", "").strip() != data["name"]:
+            self.add_error(
+                "confirm", "This is not the id shown above; nothing was erased."
+            )
+        return data
+
+    def filters(self) -> dict:
+        return {f"{self.cleaned_data['kind']}_id": self.cleaned_data["name"]}

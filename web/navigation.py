@@ -11,6 +11,8 @@ from memories import permissions
 # (label, URL name, space permission that shows the tab)
 SPACE_TABS = [
     ("Memories", "web:space", permissions.VIEW),
+    ("Entities", "web:space_entities", permissions.VIEW),
+    ("Sharing", "web:space_sharing", permissions.MANAGE),
 ]
 
 # (label, URL name, whether the tab needs an owner or admin of the team)

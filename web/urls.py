@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import home, memories, spaces
+from web.views import entities, home, memories, sharing, spaces
 
 app_name = "web"
 
@@ -42,4 +42,8 @@ urlpatterns = [
         memories.MemoryActionView.as_view(),
         name="memory_action",
     ),
+    path(SPACE + "entities/", entities.EntitiesView.as_view(), name="space_entities"),
+    path(SPACE + "entities/erase/", entities.EraseView.as_view(), name="space_erase"),
+    path(SPACE + "sharing/", sharing.SharingView.as_view(), name="space_sharing"),
+    path(SPACE + "sharing/revoke/", sharing.RevokeView.as_view(), name="space_revoke"),
 ]

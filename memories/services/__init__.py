@@ -38,6 +38,7 @@ from memories.services.memories import (
     memory_update,
 )
 from memories.services.sharing import (
+    PERM_ORDER,
     space_grant_set,
     space_grants,
     space_share,
@@ -52,6 +53,7 @@ from memories.services.spaces import (
 from memories.services.transfer import memories_export, memories_import
 
 __all__ = [
+    "PERM_ORDER",
     "AddResult",
     "batch_size_check",
     "dedupe_key",
