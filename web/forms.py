@@ -3,9 +3,11 @@ and selectors (the filter language of :mod:`memories.filters`); validation of
 the values themselves stays in the services."""
 
 import json
+from datetime import datetime, time
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from memories.filters import STATES
 from memories.selectors import SEARCH_MODES
@@ -297,3 +299,36 @@ class EraseEntityForm(forms.Form):
 
     def filters(self) -> dict:
         return {f"{self.cleaned_data['kind']}_id": self.cleaned_data["name"]}
+
+
+# --- API keys -------------------------------------------------------------------------
+
+
+class ApiKeyCreateForm(forms.Form):
+    """A new key: name, the spaces it may reach (none: all), read-only, expiry."""
+
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. support-bot.")
+    spaces = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked for every space of the team.",
+    )
+    read_only = forms.BooleanField(
+        label="Read only (search and read, no writes)", required=False
+    )
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty for a key that does not expire.",
+    )
+
+    def __init__(self, *args, space_slugs=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["spaces"].choices = [(slug, slug) for slug in space_slugs]
+
+    def expires_at(self):
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        return timezone.make_aware(datetime.combine(day, time.max))

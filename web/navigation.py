@@ -16,7 +16,9 @@ SPACE_TABS = [
 ]
 
 # (label, URL name, whether the tab needs an owner or admin of the team)
-TEAM_TABS: list[tuple[str, str, bool]] = []
+TEAM_TABS: list[tuple[str, str, bool]] = [
+    ("API keys", "web:team_keys", True),
+]
 
 
 def space_tabs(space, perms, current: str) -> list[dict]:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import entities, home, memories, sharing, spaces
+from web.views import entities, home, memories, sharing, spaces, teams
 
 app_name = "web"
 
@@ -46,4 +46,12 @@ urlpatterns = [
     path(SPACE + "entities/erase/", entities.EraseView.as_view(), name="space_erase"),
     path(SPACE + "sharing/", sharing.SharingView.as_view(), name="space_sharing"),
     path(SPACE + "sharing/revoke/", sharing.RevokeView.as_view(), name="space_revoke"),
+    path(
+        "teams/<slug:team_slug>/keys/", teams.TeamKeysView.as_view(), name="team_keys"
+    ),
+    path(
+        "teams/<slug:team_slug>/keys/<int:key_id>/revoke/",
+        teams.KeyRevokeView.as_view(),
+        name="team_key_revoke",
+    ),
 ]

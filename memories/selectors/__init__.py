@@ -35,6 +35,7 @@ from memories.selectors.spaces import (
     space_get,
     spaces_of_team,
     spaces_overview,
+    team_spaces,
 )
 
 __all__ = [
@@ -57,4 +58,5 @@ __all__ = [
     "space_get",
     "spaces_of_team",
     "spaces_overview",
+    "team_spaces",
 ]

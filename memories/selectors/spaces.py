@@ -103,6 +103,11 @@ def spaces_of_team(*, actor: Actor, team, slugs) -> list[Space]:
     return found
 
 
+def team_spaces(*, actor: Actor, team) -> QuerySet[Space]:
+    """The live spaces of ``team`` that ``actor`` may view, by slug."""
+    return permissions.spaces_visible_to(actor).filter(team=team).order_by("slug")
+
+
 def spaces_overview(*, actor: Actor) -> QuerySet[Space]:
     """The spaces ``actor`` may view, each with ``memory_count`` (active
     memories) and ``last_activity`` (the latest change of any of its memories).
