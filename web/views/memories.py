@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from memories import permissions, selectors, services
 from memories.models import MemoryState
 from memoryhub.errors import DomainError, Forbidden, NotFound
+from web.diff import word_diff
 from web.forms import MemoryEditForm, domain_error_to_form
 from web.views.base import SURFACE, SpaceMixin, WebView, memory_url, space_url
 
@@ -84,6 +85,12 @@ class MemoryView(SpaceMixin, WebView):
         history = selectors.memory_history(
             actor=self.actor, space=space, memory_id=memory_id, surface=SURFACE
         )
+        for event in history:
+            old, new = event["old_content"], event["new_content"]
+            event["diff"] = (
+                word_diff(old, new) if old is not None and new is not None else None
+            )
+        history.reverse()  # newest first
         perms = permissions.space_perms(self.actor, space)
         live = memory.state != MemoryState.DELETED
         can_change = live and permissions.CHANGE in perms
