@@ -25,6 +25,9 @@ class AccessEvent(models.Model):
     memory_ids = ArrayField(models.UUIDField(), default=list, blank=True)
     count = models.PositiveIntegerField(default=0)
     detail = models.JSONField(default=dict, blank=True)  # never plaintext
+    # Milliseconds from the start of the request to this row (null outside
+    # a request): the activity page's latency per day.
+    duration_ms = models.FloatField(null=True, blank=True)
 
     class Meta:
         # The table keeps the name it had when the model lived in ``memories``.

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.actors import Actor
 from audit.models import AccessEvent
 from memoryhub.db import run_batch, unflushed_commit
+from memoryhub.timing import elapsed_ms
 
 MAX_IDS_PER_EVENT = 1000
 
@@ -65,6 +66,7 @@ def access_record(
         [str(memory_id) for memory_id in ids[:MAX_IDS_PER_EVENT]],
         len(ids) if count is None else count,
         _JSON.get_db_prep_value(detail or {}, connection),
+        elapsed_ms(),
     )
     if settings.AUDIT_FLUSH_READS or connection.in_atomic_block:
         with connection.cursor() as cursor:
@@ -80,5 +82,6 @@ _JSON = AccessEvent._meta.get_field("detail")
 _INSERT = (  # the table name is the model's own constant, not input
     f"INSERT INTO {AccessEvent._meta.db_table} (at, actor, user_pk, api_key_pk, "  # noqa: S608
     "team_pk, space_pk, space_slug, action, surface, backend, memory_ids, count, "
-    "detail) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::uuid[], %s, %s)"
+    "detail, duration_ms) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::uuid[], %s, %s, %s)"
 )

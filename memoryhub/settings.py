@@ -66,6 +66,9 @@ MIDDLEWARE = [
     # Answers /healthz and /readyz before ALLOWED_HOSTS is checked: probes use
     # the container's IP as Host.
     "memoryhub.health.HealthCheckMiddleware",
+    # Notes when the request started: the audit records each request's
+    # duration up to its audit row (memoryhub.timing).
+    "memoryhub.timing.RequestTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves STATIC_ROOT (the admin's CSS/JS, filled by collectstatic) straight
     # from gunicorn, so neither the quickstart nor a container needs a proxy

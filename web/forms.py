@@ -332,3 +332,48 @@ class ApiKeyCreateForm(forms.Form):
         if day is None:
             return None
         return timezone.make_aware(datetime.combine(day, time.max))
+
+
+# --- activity -------------------------------------------------------------------------
+
+SURFACE_CHOICES = [("", "Any")] + [
+    (s, s) for s in ("api", "mem0", "mcp", "ui", "admin", "cli", "sync")
+]
+
+
+class ActivityFilterForm(forms.Form):
+    """The activity log's filters and the charts' window."""
+
+    actor = forms.CharField(
+        required=False, max_length=200, help_text='e.g. "key:1a2b3c4d" or "user:3:ada".'
+    )
+    action = forms.CharField(
+        required=False, max_length=32, help_text='e.g. "memory.search".'
+    )
+    surface = forms.ChoiceField(choices=SURFACE_CHOICES, required=False)
+    space = forms.SlugField(required=False, max_length=64)
+    memory_id = forms.UUIDField(label="Memory ID", required=False)
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="Until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Inclusive.",
+    )
+    days = forms.TypedChoiceField(
+        label="Charts over",
+        coerce=int,
+        choices=[(7, "7 days"), (30, "30 days"), (90, "90 days")],
+        required=False,
+        empty_value=30,
+    )
+
+    def filters(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("days", None)
+        for key, end in (("since", time.min), ("until", time.max)):
+            if data.get(key):
+                data[key] = timezone.make_aware(datetime.combine(data[key], end))
+        return {key: value for key, value in data.items() if value not in (None, "")}

@@ -14,16 +14,15 @@ from django.db.models import Q, QuerySet
 from memoryhub.errors import InvalidInput
 
 PAGE_SIZE = 25
-ORDERING = ("-created_at", "-id")
 MAX_CURSOR_CHARS = 200
 
 
-def _encode(created_at: datetime, pk: uuid.UUID) -> str:
+def _encode(created_at: datetime, pk) -> str:
     raw = f"{created_at.isoformat()}|{pk}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _decode(cursor: str, pk_type=uuid.UUID) -> tuple[datetime, object]:
     try:
         if len(cursor) > MAX_CURSOR_CHARS:
             raise ValueError(cursor)
@@ -32,7 +31,7 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         value = datetime.fromisoformat(created)
         if value.tzinfo is None:
             raise ValueError(created)
-        return value, uuid.UUID(pk)
+        return value, pk_type(pk)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput(
             "this page link is damaged; start again from the first page",
@@ -41,17 +40,35 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def cursor_page(
-    queryset: QuerySet, cursor: str | None, size: int = PAGE_SIZE
+    queryset: QuerySet,
+    cursor: str | None,
+    size: int = PAGE_SIZE,
+    *,
+    field: str = "created_at",
+    pk_type=uuid.UUID,
 ) -> tuple[list, str | None]:
-    """One page of ``queryset`` after ``cursor``, and the next page's cursor."""
-    queryset = queryset.order_by(*ORDERING)
+    """One page of ``queryset`` after ``cursor``, and the next page's cursor;
+    newest first by ``field`` then id (``pk_type``: the id's type)."""
+    queryset = queryset.order_by(f"-{field}", "-id")
     if cursor:
-        created_at, pk = _decode(cursor)
+        at, pk = _decode(cursor, pk_type)
         queryset = queryset.filter(
-            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk)
+            Q(**{f"{field}__lt": at}) | Q(**{field: at, "id__lt": pk})
         )
     rows = list(queryset[: size + 1])
     if len(rows) <= size:
         return rows, None
     last = rows[size - 1]
-    return rows[:size], _encode(last.created_at, last.pk)
+    return rows[:size], _encode(getattr(last, field), last.pk)
+
+
+def query_with_cursor(params, cursor: str | None, *, keep: bool = True) -> str | None:
+    """The query string of another page: the same filters, ``cursor`` (the
+    first page: ``keep=False``)."""
+    if cursor is None and keep:
+        return None
+    query = params.copy()
+    query.pop("cursor", None)
+    if cursor is not None:
+        query["cursor"] = cursor
+    return query.urlencode()

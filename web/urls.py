@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import entities, home, memories, sharing, spaces, teams
+from web.views import activity, entities, home, memories, sharing, spaces, teams
 
 app_name = "web"
 
@@ -53,5 +53,10 @@ urlpatterns = [
         "teams/<slug:team_slug>/keys/<int:key_id>/revoke/",
         teams.KeyRevokeView.as_view(),
         name="team_key_revoke",
+    ),
+    path(
+        "teams/<slug:team_slug>/activity/",
+        activity.ActivityView.as_view(),
+        name="team_activity",
     ),
 ]

@@ -11,7 +11,12 @@ selectors of its modules:
 - :mod:`~memories.selectors.graph`: the MCP-style knowledge graph of a space.
 """
 
-from memories.selectors.audit import access_events_for
+from memories.selectors.audit import (
+    access_events_for,
+    memory_audit_trail,
+    team_activity,
+    team_usage,
+)
 from memories.selectors.graph import (
     Graph,
     graph_load,
@@ -49,6 +54,7 @@ __all__ = [
     "memories_in",
     "memories_list",
     "memory_add_request",
+    "memory_audit_trail",
     "memory_authors",
     "memory_entities",
     "memory_get",
@@ -58,5 +64,7 @@ __all__ = [
     "space_get",
     "spaces_of_team",
     "spaces_overview",
+    "team_activity",
     "team_spaces",
+    "team_usage",
 ]

@@ -234,6 +234,7 @@ CALLS = {
         REFUSED,
     ),
     "memories.selectors.spaces.spaces_overview": (lambda w: {}, NOTHING),
+    "memories.selectors.spaces.team_spaces": (lambda w: {"team": w["team"]}, NOTHING),
     "memories.selectors.memories.memories_list": (_space, REFUSED),
     "memories.selectors.memories.memory_add_request": (
         lambda w: {**_space(w), "request_id": str(uuid.uuid4()), "near": now()},
@@ -261,6 +262,18 @@ CALLS = {
         REFUSED,
     ),
     "memories.selectors.audit.access_events_for": (lambda w: {}, NOTHING),
+    "memories.selectors.audit.team_activity": (
+        lambda w: {"team": w["team"], "filters": {"action": "memory.add"}},
+        NOTHING,
+    ),
+    "memories.selectors.audit.team_usage": (
+        lambda w: {"team": w["team"], "since": now().replace(year=2000)},
+        NOTHING,
+    ),
+    "memories.selectors.audit.memory_audit_trail": (
+        lambda w: {**_space(w), "memory_id": w["memory"].pk},
+        REFUSED,
+    ),
     "memories.selectors.graph.graph_load": (
         lambda w: {**_space(w), "surface": "mcp"},
         REFUSED,
@@ -348,6 +361,8 @@ def _snapshot() -> dict[str, int]:
 def _empty(result) -> bool:
     if isinstance(result, QuerySet):
         return not result.exists()
+    if isinstance(result, dict):  # a summary: every part empty (or zero)
+        return not any(result.values())
     return not result
 
 

@@ -91,6 +91,9 @@ class MemoryView(SpaceMixin, WebView):
                 word_diff(old, new) if old is not None and new is not None else None
             )
         history.reverse()  # newest first
+        trail = selectors.memory_audit_trail(
+            actor=self.actor, space=space, memory_id=memory_id
+        )
         perms = permissions.space_perms(self.actor, space)
         live = memory.state != MemoryState.DELETED
         can_change = live and permissions.CHANGE in perms
@@ -111,6 +114,7 @@ class MemoryView(SpaceMixin, WebView):
                 (f"Memory {str(memory.pk)[:8]}", None),
             ],
             "history": history,
+            "trail": trail,
             "edit_form": edit_form,
             "can_change": can_change,
             "can_delete": live and permissions.DELETE in perms,

@@ -9,7 +9,7 @@ from memories import permissions, selectors, services
 from memoryhub.errors import DomainError, Forbidden, NotFound
 from web.forms import MemoryAddForm, MemoryFilterForm, SearchForm, domain_error_to_form
 from web.navigation import space_tabs
-from web.pagination import cursor_page
+from web.pagination import cursor_page, query_with_cursor
 from web.views.base import SURFACE, SpaceMixin, WebView, memory_url
 
 
@@ -111,8 +111,8 @@ class SpaceView(SpaceMixin, WebView):
         context["empty_space"] = context["error"] is None and not (
             context["results"] or context["searched"] or context["cursor"] or narrowed
         )
-        context["next_query"] = _with_cursor(request.GET, context["next_cursor"])
-        context["first_query"] = _with_cursor(request.GET, None, keep=False)
+        context["next_query"] = query_with_cursor(request.GET, context["next_cursor"])
+        context["first_query"] = query_with_cursor(request.GET, None, keep=False)
         context["snippets"] = _snippets(request, space)
         return context
 
@@ -128,18 +128,6 @@ class SpaceView(SpaceMixin, WebView):
             "crumbs": [(space.name or space.slug, None)],
         }
         return render(self.request, "web/space.html", context, status=status)
-
-
-def _with_cursor(params, cursor: str | None, *, keep: bool = True) -> str | None:
-    """The query string of another page: the same filters, ``cursor`` (the
-    first page: ``keep=False``)."""
-    if cursor is None and keep:
-        return None
-    query = params.copy()
-    query.pop("cursor", None)
-    if cursor is not None:
-        query["cursor"] = cursor
-    return query.urlencode()
 
 
 def _snippets(request, space) -> dict:
