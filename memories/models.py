@@ -236,3 +236,62 @@ class MemoryEvent(models.Model):
 def expired_q(now: datetime | None = None) -> Q:
     """Memories whose expiry has passed."""
     return Q(expires_at__isnull=False, expires_at__lte=now or timezone.now())
+
+
+class ImportJob(models.Model):
+    """A JSON Lines upload imported in the background (the team app).
+
+    The upload is kept sealed with the space's data key until the job is done
+    (then dropped); the per-line results hold line numbers, statuses, memory
+    ids and error messages — never content.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    # Indexed by ``importjob_space_recent`` (a space's jobs, newest first).
+    space = models.ForeignKey(
+        Space, on_delete=models.CASCADE, related_name="imports", db_index=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
+    total_lines = models.PositiveIntegerField(default=0)
+    processed_lines = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=list, blank=True)
+    failure = models.CharField(max_length=500, blank=True)
+    payload = models.BinaryField(null=True, editable=False)  # sealed upload
+    key_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["space", "-created_at"], name="importjob_space_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} into {self.space_id} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.finished:
+            return 100
+        return (
+            int(100 * self.processed_lines / self.total_lines)
+            if self.total_lines
+            else 0
+        )

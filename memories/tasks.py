@@ -42,6 +42,15 @@ def memories_expire_sweep() -> int:
     return erased
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def import_job_run(job_pk: int) -> None:
+    """Run a background import (memories.services.imports); only its id
+    travels through the broker, never the file."""
+    from memories.services import imports
+
+    imports.import_job_run(job_pk=job_pk)
+
+
 @app.on_after_finalize.connect
 def _schedule(sender, **kwargs) -> None:
     """Beat entry for the sweep; expires just under its interval."""

@@ -301,7 +301,7 @@ class EraseEntityForm(forms.Form):
         return {f"{self.cleaned_data['kind']}_id": self.cleaned_data["name"]}
 
 
-# --- API keys -------------------------------------------------------------------------
+# --- API keys -------------------------------------------------------------------
 
 
 class ApiKeyCreateForm(forms.Form):
@@ -334,7 +334,7 @@ class ApiKeyCreateForm(forms.Form):
         return timezone.make_aware(datetime.combine(day, time.max))
 
 
-# --- activity -------------------------------------------------------------------------
+# --- activity -------------------------------------------------------------------
 
 SURFACE_CHOICES = [("", "Any")] + [
     (s, s) for s in ("api", "mem0", "mcp", "ui", "admin", "cli", "sync")
@@ -377,3 +377,15 @@ class ActivityFilterForm(forms.Form):
             if data.get(key):
                 data[key] = timezone.make_aware(datetime.combine(data[key], end))
         return {key: value for key, value in data.items() if value not in (None, "")}
+
+
+# --- import ---------------------------------------------------------------------
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="JSON Lines file",
+        help_text="One memory per line, in this space's export format "
+        "(the Export button writes it).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".jsonl,.ndjson,.json,.txt"}),
+    )

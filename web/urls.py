@@ -3,7 +3,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.views import activity, entities, home, memories, sharing, spaces, teams
+from web.views import (
+    activity,
+    entities,
+    home,
+    memories,
+    sharing,
+    spaces,
+    teams,
+    transfer,
+)
 
 app_name = "web"
 
@@ -59,4 +68,11 @@ urlpatterns = [
         activity.ActivityView.as_view(),
         name="team_activity",
     ),
+    path(SPACE + "import/", transfer.ImportView.as_view(), name="space_import"),
+    path(
+        SPACE + "import/<int:job_pk>/",
+        transfer.ImportJobView.as_view(),
+        name="space_import_job",
+    ),
+    path(SPACE + "export/", transfer.ExportView.as_view(), name="space_export"),
 ]

@@ -22,6 +22,7 @@ from memories.selectors.graph import (
     graph_load,
     graph_search_nodes,
 )
+from memories.selectors.imports import import_job_get, import_jobs_of
 from memories.selectors.memories import (
     SEARCH_MODES,
     expired_count,
@@ -50,6 +51,8 @@ __all__ = [
     "expired_count",
     "graph_load",
     "graph_search_nodes",
+    "import_job_get",
+    "import_jobs_of",
     "key_own_space",
     "memories_in",
     "memories_list",

@@ -27,6 +27,7 @@ from memories.services.graph import (
     graph_relations_create,
     graph_relations_delete,
 )
+from memories.services.imports import import_job_create, import_job_run
 from memories.services.memories import (
     AddResult,
     batch_size_check,
@@ -64,6 +65,8 @@ __all__ = [
     "graph_observations_delete",
     "graph_relations_create",
     "graph_relations_delete",
+    "import_job_create",
+    "import_job_run",
     "memories_expire_sweep",
     "memories_export",
     "memories_import",

@@ -129,8 +129,11 @@ def memories_import(
     lines: Iterable[bytes],
     surface: str = "api",
     chunk_size: int | None = None,
+    first_line: int = 1,
 ) -> dict:
     """Import JSON Lines into ``space``; returns per-line results and totals.
+
+    ``first_line``: the number of the first of ``lines`` (a part of a file).
 
     ``{"results": [{"line", "status", "id"?, "error"?, "field"?}], "created",
     "duplicates", "errors"}``; blank lines are skipped.
@@ -151,7 +154,7 @@ def memories_import(
             results.append(outcome.as_item(line=line))
         pending.clear()
 
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
         try:

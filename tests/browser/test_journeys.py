@@ -162,6 +162,8 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "memory": f"/spaces/acme/default/memories/{memory.pk}/",
         "entities": "/spaces/acme/default/entities/",
         "sharing": "/spaces/acme/default/sharing/",
+        "import": "/spaces/acme/default/import/",
+        "activity": "/teams/acme/activity/",
         "api keys": "/teams/acme/keys/",
         "password": "/password/",
         "not found": "/spaces/acme/nowhere/",
@@ -172,3 +174,35 @@ def test_main_pages_have_no_serious_accessibility_violations(
         if scheme == "light":
             shot(page, name.replace(" ", "-"))
     assert not console_errors, console_errors
+
+
+def test_import_a_file_and_watch_the_progress_bar_finish(
+    page, live_server, cast, monkeypatch, tmp_path
+):
+    from memories import tasks
+    from memories.models import ImportJob
+    from memories.services import import_job_run
+
+    # The worker is this test: the upload only queues the job, then the page
+    # polls while the test runs it part by part.
+    monkeypatch.setattr(tasks.import_job_run, "delay", lambda *args: None)
+    lines = [
+        f'{{"content": "imported fact {n}", "user_id": "carol"}}' for n in range(9)
+    ]
+    path = tmp_path / "carol.jsonl"
+    path.write_text("\n".join([*lines, "{broken"]) + "\n")
+    sign_in(page, live_server, cast["owner"])
+    page.goto(space_path(live_server, "import/"))
+    page.get_by_label("JSON Lines file").set_input_files(str(path))
+    page.get_by_role("button", name="Import").click()
+    bar = page.locator("#import-bar")
+    expect(bar).to_have_attribute("value", "0")
+    expect(page.get_by_text("Queued")).to_be_visible()
+    page.evaluate("window.__not_reloaded = true")
+    import_job_run(job_pk=ImportJob.objects.get().pk, part_lines=4)
+    expect(bar).to_have_attribute("value", "100", timeout=10_000)
+    expect(page.get_by_text("9 added")).to_be_visible()
+    expect(page.get_by_role("cell", name="malformed JSON", exact=False)).to_be_visible()
+    assert page.evaluate("window.__not_reloaded") is True  # htmx polled, no reload
+    shot(page, "import")
+    assert Memory.objects.filter(user_id="carol").count() == 9

@@ -37,6 +37,8 @@ MODULES = (
     "memories.services.erasure",
     "memories.services.transfer",
     "memories.services.graph",
+    "memories.services.imports",
+    "memories.selectors.imports",
     "memories.selectors.spaces",
     "memories.selectors.memories",
     "memories.selectors.audit",
@@ -262,6 +264,15 @@ CALLS = {
         REFUSED,
     ),
     "memories.selectors.audit.access_events_for": (lambda w: {}, NOTHING),
+    "memories.services.imports.import_job_create": (
+        lambda w: {**_space(w), "data": b'{"content": "x"}\n'},
+        REFUSED,
+    ),
+    "memories.selectors.imports.import_jobs_of": (_space, REFUSED),
+    "memories.selectors.imports.import_job_get": (
+        lambda w: {**_space(w), "job_pk": 1},
+        REFUSED,
+    ),
     "memories.selectors.audit.team_activity": (
         lambda w: {"team": w["team"], "filters": {"action": "memory.add"}},
         NOTHING,

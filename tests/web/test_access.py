@@ -43,6 +43,7 @@ def test_every_team_app_route_but_sign_in_needs_a_signed_in_user(space, memory):
         "memory_id": memory.pk,
         "action": "delete",
         "key_id": 1,
+        "job_pk": 1,
     }
     client = Client()
     checked = []
