@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from accounts.actors import Actor
 from audit.services import access_record
@@ -29,7 +29,7 @@ from routing.backends.base import BackendError, SearchScope
 from routing.backends.changes import MAX_LIMIT, InvalidCursor
 from routing.breaker import breaker_for
 from routing.calls import backend_call
-from routing.models import Backend, ExternalRef
+from routing.models import Backend, ExternalRef, OutboxEntry, OutboxState
 from routing.services import require_operator
 from routing.strategies import STRATEGIES, rrf_merge
 
@@ -357,3 +357,22 @@ def backend_changes(
         "cursor": page.cursor,
         "more": page.more,
     }
+
+
+def space_backlog(*, actor: Actor, space: Space) -> dict[str, dict]:
+    """The space's replication backlog per backend name (``view_space``):
+    pending and dead-letter entries and the oldest pending one. One query."""
+    require_perm(actor, space, permissions.VIEW)
+    rows = (
+        OutboxEntry.objects.filter(
+            space_id=space.pk,
+            state__in=(OutboxState.PENDING, OutboxState.DEAD),
+        )
+        .values("backend__name")
+        .annotate(
+            pending=Count("id", filter=Q(state=OutboxState.PENDING)),
+            dead=Count("id", filter=Q(state=OutboxState.DEAD)),
+            oldest=Min("created_at", filter=Q(state=OutboxState.PENDING)),
+        )
+    )
+    return {row["backend__name"]: row for row in rows}

@@ -13,6 +13,7 @@ SPACE_TABS = [
     ("Memories", "web:space", permissions.VIEW),
     ("Entities", "web:space_entities", permissions.VIEW),
     ("Import / export", "web:space_import", permissions.VIEW),
+    ("Backends", "web:space_backends", permissions.VIEW),
     ("Sharing", "web:space_sharing", permissions.MANAGE),
 ]
 

@@ -5,6 +5,7 @@ from django.urls import path
 
 from web.views import (
     activity,
+    backends,
     entities,
     home,
     memories,
@@ -75,4 +76,5 @@ urlpatterns = [
         name="space_import_job",
     ),
     path(SPACE + "export/", transfer.ExportView.as_view(), name="space_export"),
+    path(SPACE + "backends/", backends.BackendsView.as_view(), name="space_backends"),
 ]

@@ -163,6 +163,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "entities": "/spaces/acme/default/entities/",
         "sharing": "/spaces/acme/default/sharing/",
         "import": "/spaces/acme/default/import/",
+        "backends": "/spaces/acme/default/backends/",
         "activity": "/teams/acme/activity/",
         "api keys": "/teams/acme/keys/",
         "password": "/password/",

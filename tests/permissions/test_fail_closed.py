@@ -314,6 +314,7 @@ CALLS = {
         lambda w: {"rule": w["rule"], "enabled": False},
         REFUSED,
     ),
+    "routing.selectors.space_backlog": (_space, REFUSED),
     "routing.selectors.backend_changes": (lambda w: {"backend": w["backend"]}, REFUSED),
     "routing.selectors.backends_serving": (_space, REFUSED),
     "routing.selectors.route_search": (
