@@ -3,6 +3,7 @@ and selectors (the filter language of :mod:`memories.filters`); validation of
 the values themselves stays in the services."""
 
 import json
+import uuid
 from datetime import datetime, time
 
 from django import forms
@@ -41,6 +42,13 @@ def domain_error_to_form(form: forms.Form, exc: DomainError) -> None:
     form.add_error(field if field in form.fields else None, exc.message)
 
 
+SORTS = {
+    "newest": ("Newest first", {"field": "created_at", "descending": True}),
+    "oldest": ("Oldest first", {"field": "created_at", "descending": False}),
+    "updated": ("Recently changed", {"field": "updated_at", "descending": True}),
+}
+
+
 class MemoryFilterForm(forms.Form):
     """The memory browser's filters, mapped onto the mem0-style filter language."""
 
@@ -61,12 +69,28 @@ class MemoryFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Inclusive: the whole day counts.",
     )
+    updated_from = forms.DateField(
+        label="Changed from",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    updated_to = forms.DateField(
+        label="Changed until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     metadata = forms.CharField(
         label="Metadata",
         required=False,
         max_length=1000,
         help_text='key=value; numbers and true/false match JSON values, "quoted" '
         "text matches a string.",
+    )
+    sort = forms.ChoiceField(
+        choices=[(key, label) for key, (label, _) in SORTS.items()],
+        required=False,
+        initial="newest",
+        help_text="Search results are ordered by score.",
     )
 
     def clean_metadata(self):
@@ -91,10 +115,21 @@ class MemoryFilterForm(forms.Form):
             created["lte"] = data["created_to"].isoformat()
         if created:
             filters["created_at"] = created
+        updated = {}
+        if data.get("updated_from"):
+            updated["gte"] = data["updated_from"].isoformat()
+        if data.get("updated_to"):
+            updated["lte"] = data["updated_to"].isoformat()
+        if updated:
+            filters["updated_at"] = updated
         if data.get("metadata"):
             key, value = data["metadata"]
             filters["metadata"] = {key: value}
         return filters
+
+    def order(self) -> dict:
+        """``cursor_page`` arguments of the chosen sort."""
+        return SORTS[self.cleaned_data.get("sort") or "newest"][1]
 
     def states(self) -> tuple[str, ...]:
         """The memory states to list (active unless chosen)."""
@@ -389,3 +424,35 @@ class ImportForm(forms.Form):
         "(the Export button writes it).",
         widget=forms.ClearableFileInput(attrs={"accept": ".jsonl,.ndjson,.json,.txt"}),
     )
+
+
+# --- bulk actions -----------------------------------------------------------------
+
+BULK_MAX = 100
+
+
+class BulkForm(forms.Form):
+    """Selected memories of the browser and what to do with them."""
+
+    action = forms.ChoiceField(
+        choices=[("archive", "Archive"), ("delete", "Delete"), ("erase", "Erase")]
+    )
+    ids = forms.TypedMultipleChoiceField(
+        coerce=str, required=True, error_messages={"required": "Select memories first."}
+    )
+    confirm = forms.CharField(required=False, max_length=20)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].valid_value = lambda value: True  # any id: checked below
+
+    def clean_ids(self) -> list[str]:
+        ids = list(dict.fromkeys(self.cleaned_data["ids"]))
+        if len(ids) > BULK_MAX:
+            raise forms.ValidationError(
+                f"Select at most {BULK_MAX} memories at a time."
+            )
+        try:
+            return [str(uuid.UUID(value)) for value in ids]
+        except ValueError:
+            raise forms.ValidationError("A selected memory id is not valid.") from None

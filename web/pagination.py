@@ -46,14 +46,17 @@ def cursor_page(
     *,
     field: str = "created_at",
     pk_type=uuid.UUID,
+    descending: bool = True,
 ) -> tuple[list, str | None]:
     """One page of ``queryset`` after ``cursor``, and the next page's cursor;
-    newest first by ``field`` then id (``pk_type``: the id's type)."""
-    queryset = queryset.order_by(f"-{field}", "-id")
+    ordered by ``field`` then id, newest first unless not ``descending``
+    (``pk_type``: the id's type)."""
+    sign, after = ("-", "lt") if descending else ("", "gt")
+    queryset = queryset.order_by(f"{sign}{field}", f"{sign}id")
     if cursor:
         at, pk = _decode(cursor, pk_type)
         queryset = queryset.filter(
-            Q(**{f"{field}__lt": at}) | Q(**{field: at, "id__lt": pk})
+            Q(**{f"{field}__{after}": at}) | Q(**{field: at, f"id__{after}": pk})
         )
     rows = list(queryset[: size + 1])
     if len(rows) <= size:

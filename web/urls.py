@@ -6,6 +6,7 @@ from django.urls import path
 from web.views import (
     activity,
     backends,
+    bulk,
     entities,
     home,
     memories,
@@ -77,4 +78,5 @@ urlpatterns = [
     ),
     path(SPACE + "export/", transfer.ExportView.as_view(), name="space_export"),
     path(SPACE + "backends/", backends.BackendsView.as_view(), name="space_backends"),
+    path(SPACE + "bulk/", bulk.BulkView.as_view(), name="space_bulk"),
 ]

@@ -7,7 +7,13 @@ from django.utils.cache import patch_vary_headers
 
 from memories import permissions, selectors, services
 from memoryhub.errors import DomainError, Forbidden, NotFound
-from web.forms import MemoryAddForm, MemoryFilterForm, SearchForm, domain_error_to_form
+from web.forms import (
+    SORTS,
+    MemoryAddForm,
+    MemoryFilterForm,
+    SearchForm,
+    domain_error_to_form,
+)
 from web.navigation import space_tabs
 from web.pagination import cursor_page, query_with_cursor
 from web.views.base import SURFACE, SpaceMixin, WebView, memory_url
@@ -69,6 +75,7 @@ class SpaceView(SpaceMixin, WebView):
             "searched": False,
             "next_cursor": None,
             "cursor": request.GET.get("cursor", ""),
+            "order_label": "Newest first",
             "error": None,
         }
         if params is not None and not (
@@ -95,8 +102,14 @@ class SpaceView(SpaceMixin, WebView):
                     filters=filters,
                     states=filter_form.states() if params is not None else ("active",),
                 )
+                if params is not None:
+                    context["order_label"] = SORTS[
+                        filter_form.cleaned_data.get("sort") or "newest"
+                    ][0]
                 page, context["next_cursor"] = cursor_page(
-                    queryset, context["cursor"] or None
+                    queryset,
+                    context["cursor"] or None,
+                    **(filter_form.order() if params is not None else {}),
                 )
                 context["results"] = selectors.memory_page_decrypt(
                     actor=actor, space=space, memories=page, surface=SURFACE
@@ -114,6 +127,16 @@ class SpaceView(SpaceMixin, WebView):
         context["next_query"] = query_with_cursor(request.GET, context["next_cursor"])
         context["first_query"] = query_with_cursor(request.GET, None, keep=False)
         context["snippets"] = _snippets(request, space)
+        perms = permissions.space_perms(actor, space)
+        context["bulk_actions"] = [
+            action
+            for action, perm in (
+                ("archive", permissions.CHANGE),
+                ("delete", permissions.DELETE),
+                ("erase", permissions.DELETE),
+            )
+            if perm in perms
+        ]
         return context
 
     def _page(self, space, *, add_form, status: int = 200):
