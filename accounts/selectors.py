@@ -6,9 +6,10 @@ because an API key must not mint or revoke keys.
 """
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.actors import Actor
-from accounts.models import ApiKey, Membership, Role, Team
+from accounts.models import ApiKey, Invitation, Membership, Role, Team
 from memoryhub.errors import Forbidden, NotFound
 
 ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
@@ -75,3 +76,28 @@ def api_key_get(*, actor: Actor, team: Team, key_id: int) -> ApiKey:
     if api_key is None:
         raise NotFound(f"API key {key_id} not found in team {team.slug!r}")
     return api_key
+
+
+def team_members(*, actor: Actor, team: Team) -> QuerySet[Membership]:
+    """The memberships of ``team`` (its members see them; 404 for others)."""
+    team_get(actor=actor, slug=team.slug)
+    return (
+        Membership.objects.filter(team=team)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def invitations_pending(*, actor: Actor, team: Team) -> QuerySet[Invitation]:
+    """Unused, unrevoked, unexpired invitations of ``team`` (owners/admins)."""
+    team_get(actor=actor, slug=team.slug, admin=True)
+    return (
+        Invitation.objects.filter(
+            team=team,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )

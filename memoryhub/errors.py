@@ -43,6 +43,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Gone(DomainError):
+    """The object existed but is no longer usable (a used or expired link)."""
+
+    status = 410
+    code = "gone"
+
+
 class TooLarge(DomainError):
     """The payload exceeds a documented limit."""
 

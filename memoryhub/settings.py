@@ -149,6 +149,16 @@ if env_str("MEMORYHUB_TEST_DB_NAME"):
 if env_bool("MEMORYHUB_TESTING", False):
     # Tests create many users; the production hasher is slow on purpose.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Passwords people choose in the team app (change, reset, invitations).
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache (API key lookups, rule caches) ---------------------------------
@@ -240,6 +250,23 @@ SPECTACULAR_SETTINGS = {
 MEMORY_MAX_CONTENT_CHARS = env_int("MEMORYHUB_MAX_CONTENT_CHARS", 16_000, minimum=1)
 MEMORY_MAX_METADATA_BYTES = env_int("MEMORYHUB_MAX_METADATA_BYTES", 16_384, minimum=1)
 MEMORY_MAX_BATCH = env_int("MEMORYHUB_MAX_BATCH", 1000, minimum=1)
+# Email (invitations, password resets): printed to the console unless an SMTP
+# host is configured.
+EMAIL_HOST = env_str("MEMORYHUB_EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("MEMORYHUB_EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("MEMORYHUB_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("MEMORYHUB_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("MEMORYHUB_EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("MEMORYHUB_EMAIL_FROM", "MemoryHub <memoryhub@localhost>")
+
+# Team invitations (the team app): how long an emailed link stays good.
+INVITATION_TTL_DAYS = env_int("MEMORYHUB_INVITATION_TTL_DAYS", 7, minimum=1)
 # The team app's background import: the largest JSON Lines upload accepted.
 IMPORT_MAX_BYTES = env_int("MEMORYHUB_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(

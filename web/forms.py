@@ -456,3 +456,48 @@ class BulkForm(forms.Form):
             return [str(uuid.UUID(value)) for value in ids]
         except ValueError:
             raise forms.ValidationError("A selected memory id is not valid.") from None
+
+
+# --- team ----------------------------------------------------------------------------
+
+ROLE_CHOICES = [
+    ("viewer", "Viewer: reads and searches"),
+    ("member", "Member: also adds, changes and deletes memories"),
+    ("admin", "Admin: also manages spaces, keys and members"),
+    ("owner", "Owner: everything, including owners"),
+]
+
+
+class RoleForm(forms.Form):
+    user = forms.IntegerField(widget=forms.HiddenInput)
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial="member")
+
+
+class AcceptForm(forms.Form):
+    """A new account from an invitation: username and password (twice)."""
+
+    username = forms.RegexField(
+        regex=r"^[\w.@+-]+\Z",
+        max_length=150,
+        help_text="Letters, digits and @ . + - _ only.",
+        error_messages={"invalid": "Use letters, digits and @ . + - _ only."},
+    )
+    password1 = forms.CharField(
+        label="Password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return data

@@ -19,6 +19,7 @@ SPACE_TABS = [
 
 # (label, URL name, whether the tab needs an owner or admin of the team)
 TEAM_TABS: list[tuple[str, str, bool]] = [
+    ("Members", "web:team", False),
     ("Activity", "web:team_activity", False),
     ("API keys", "web:team_keys", True),
 ]

@@ -1,6 +1,7 @@
 """The team app's URLs, mounted at ``/`` after every other route."""
 
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from web.views import (
@@ -79,4 +80,20 @@ urlpatterns = [
     path(SPACE + "export/", transfer.ExportView.as_view(), name="space_export"),
     path(SPACE + "backends/", backends.BackendsView.as_view(), name="space_backends"),
     path(SPACE + "bulk/", bulk.BulkView.as_view(), name="space_bulk"),
+    path("teams/<slug:team_slug>/", teams.TeamView.as_view(), name="team"),
+    path(
+        "teams/<slug:team_slug>/members/<int:user_pk>/",
+        teams.MemberView.as_view(),
+        name="team_member",
+    ),
+    path(
+        "teams/<slug:team_slug>/invitations/<int:invitation_pk>/withdraw/",
+        teams.InvitationRevokeView.as_view(),
+        name="team_invitation_revoke",
+    ),
+    path(
+        "invitations/<str:token>/",
+        login_not_required(teams.InvitationAcceptView.as_view()),
+        name="invitation_accept",
+    ),
 ]

@@ -165,6 +165,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "import": "/spaces/acme/default/import/",
         "backends": "/spaces/acme/default/backends/",
         "activity": "/teams/acme/activity/",
+        "team": "/teams/acme/",
         "api keys": "/teams/acme/keys/",
         "password": "/password/",
         "not found": "/spaces/acme/nowhere/",

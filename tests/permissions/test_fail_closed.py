@@ -121,6 +121,29 @@ CALLS = {
         REFUSED,
     ),
     "accounts.selectors.api_keys_of": (lambda w: {"team": w["team"]}, NOTHING),
+    "accounts.selectors.team_members": (lambda w: {"team": w["team"]}, REFUSED),
+    "accounts.selectors.invitations_pending": (lambda w: {"team": w["team"]}, REFUSED),
+    "accounts.services.member_role_set": (
+        lambda w: {"team": w["team"], "user": w["owner"], "role": "viewer"},
+        REFUSED,
+    ),
+    "accounts.services.member_remove": (
+        lambda w: {"team": w["team"], "user": w["owner"]},
+        REFUSED,
+    ),
+    "accounts.services.invitation_create": (
+        lambda w: {
+            "team": w["team"],
+            "email": "x@example.com",
+            "role": "owner",
+            "link": str,
+        },
+        REFUSED,
+    ),
+    "accounts.services.invitation_revoke": (
+        lambda w: {"team": w["team"], "invitation_id": 1},
+        REFUSED,
+    ),
     "accounts.selectors.team_get": (lambda w: {"slug": w["team"].slug}, REFUSED),
     "accounts.selectors.team_roles": (lambda w: {}, NOTHING),
     "accounts.selectors.teams_administered_by": (lambda w: {}, NOTHING),

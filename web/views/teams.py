@@ -1,6 +1,7 @@
-"""A team's pages: its API keys (owners and admins)."""
+"""A team's pages: members and invitations, API keys (owners and admins)."""
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -9,8 +10,14 @@ from django.utils.cache import add_never_cache_headers
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from memories import selectors
-from memoryhub.errors import DomainError, Forbidden, NotFound
-from web.forms import ApiKeyCreateForm, domain_error_to_form
+from memoryhub.errors import DomainError, Forbidden, Gone, NotFound
+from web.forms import (
+    ROLE_CHOICES,
+    AcceptForm,
+    ApiKeyCreateForm,
+    InviteForm,
+    domain_error_to_form,
+)
 from web.navigation import team_tabs
 from web.views.base import SURFACE, WebView
 
@@ -124,3 +131,191 @@ class KeyRevokeView(TeamMixin, WebView):
         )
         messages.success(request, f"Key {api_key.name} ({api_key.prefix}) revoked.")
         return redirect(keys_url(team))
+
+
+def team_url(team) -> str:
+    return reverse("web:team", kwargs={"team_slug": team.slug})
+
+
+class TeamView(TeamMixin, WebView):
+    """Members and roles; owners/admins change roles, invite and revoke."""
+
+    def get(self, request, team_slug):
+        team = self.get_team()
+        return self._page(team, InviteForm())
+
+    def post(self, request, team_slug):
+        team = self.get_team(admin=True)
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                account_services.invitation_create(
+                    actor=self.actor,
+                    team=team,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    link=lambda token: request.build_absolute_uri(
+                        reverse("web:invitation_accept", kwargs={"token": token})
+                    ),
+                    surface=SURFACE,
+                )
+            except (NotFound, Forbidden):
+                raise
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                messages.success(
+                    request, f"Invitation sent to {form.cleaned_data['email']}."
+                )
+                return redirect(team_url(team))
+        return self._page(team, form, status=400)
+
+    def _page(self, team, form, status=200):
+        context = self.team_context(team, "web:team", ("Members", None))
+        admin = any(tab["url"] == keys_url(team) for tab in context["tabs"])
+        members = account_selectors.team_members(actor=self.actor, team=team)
+        context.update(
+            {
+                "members": members,
+                "admin": admin,
+                "form": form if admin else None,
+                "roles": ROLE_CHOICES,
+                "invitations": account_selectors.invitations_pending(
+                    actor=self.actor, team=team
+                )
+                if admin
+                else [],
+            }
+        )
+        return render(self.request, "web/team/team.html", context, status=status)
+
+
+class MemberView(TeamMixin, WebView):
+    """POST a role change or (``remove``) a removal; GET confirms a removal."""
+
+    def get(self, request, team_slug, user_pk):
+        team = self.get_team(admin=True)
+        membership = self._membership(team, user_pk)
+        context = {
+            **self.team_context(
+                team, "web:team", ("Members", team_url(team)), ("Remove", None)
+            ),
+            "membership": membership,
+        }
+        return render(request, "web/team/member_remove.html", context)
+
+    def post(self, request, team_slug, user_pk):
+        team = self.get_team(admin=True)
+        membership = self._membership(team, user_pk)
+        name = membership.user.get_username()
+        try:
+            if request.POST.get("remove"):
+                account_services.member_remove(
+                    actor=self.actor, team=team, user=membership.user, surface=SURFACE
+                )
+                messages.success(request, f"{name} is no longer in {team.slug}.")
+            else:
+                role = request.POST.get("role", "")
+                account_services.member_role_set(
+                    actor=self.actor,
+                    team=team,
+                    user=membership.user,
+                    role=role,
+                    surface=SURFACE,
+                )
+                messages.success(request, f"{name} is now {role}.")
+        except NotFound:
+            raise
+        except (Forbidden, ValidationError) as exc:
+            text = exc.message if isinstance(exc, Forbidden) else " ".join(exc.messages)
+            messages.error(request, text)
+        return redirect(team_url(team))
+
+    def _membership(self, team, user_pk):
+        membership = (
+            account_selectors.team_members(actor=self.actor, team=team)
+            .filter(user_id=user_pk)
+            .first()
+        )
+        if membership is None:
+            raise NotFound(f"no member {user_pk} in team {team.slug!r}")
+        return membership
+
+
+class InvitationRevokeView(TeamMixin, WebView):
+    def post(self, request, team_slug, invitation_pk):
+        team = self.get_team(admin=True)
+        account_services.invitation_revoke(
+            actor=self.actor, team=team, invitation_id=invitation_pk, surface=SURFACE
+        )
+        messages.success(request, "Invitation withdrawn.")
+        return redirect(team_url(team))
+
+
+class InvitationAcceptView(WebView):
+    """The emailed link: reachable signed out. A new person sets a username
+    and password; a signed-in person confirms. Good once."""
+
+    def get(self, request, token):
+        return self._page(self._invitation(token), AcceptForm())
+
+    def post(self, request, token):
+        invitation = self._invitation(token)
+        user = request.user if request.user.is_authenticated else None
+        form = AcceptForm(request.POST) if user is None else None
+        if form is not None and not form.is_valid():
+            return self._page(invitation, form, status=400)
+        try:
+            membership = account_services.invitation_accept(
+                token=token,
+                user=user,
+                username=form.cleaned_data["username"] if form else "",
+                password=form.cleaned_data["password1"] if form else "",
+            )
+        except Gone as exc:
+            return self._gone(exc)
+        except ValidationError as exc:
+            form.add_error(
+                "password1" if "password" in " ".join(exc.messages) else "username",
+                exc.messages,
+            )
+            return self._page(invitation, form, status=400)
+        if user is None:
+            login(
+                request,
+                membership.user,
+                backend="django.contrib.auth.backends.ModelBackend",
+            )
+        messages.success(
+            request, f"Welcome to {invitation.team.name or invitation.team.slug}."
+        )
+        return redirect("web:home")
+
+    def _invitation(self, token):
+        try:
+            return account_services.invitation_for_token(token)
+        except Gone as exc:
+            raise _GoneResponse(self._gone(exc)) from None
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except _GoneResponse as gone:
+            return gone.response
+
+    def _gone(self, exc):
+        return render(
+            self.request, "web/team/invitation_gone.html", {"reason": exc.message},
+            status=410,
+        )  # fmt: skip
+
+    def _page(self, invitation, form, status=200):
+        context = {"invitation": invitation, "form": form}
+        return render(
+            self.request, "web/team/invitation_accept.html", context, status=status
+        )
+
+
+class _GoneResponse(Exception):
+    def __init__(self, response):
+        self.response = response
