@@ -5,6 +5,7 @@ defaults and runs on an embedded PostgreSQL and a filesystem broker; setting
 ``DATABASE_URL`` / ``CELERY_BROKER_URL`` switches to real servers.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "accounts",
     "audit",
     "memories",
@@ -85,12 +87,32 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in throttling (django-axes): after MEMORYHUB_SIGNIN_FAILURE_LIMIT
+# failed attempts for one username from one address, that pair is refused for
+# MEMORYHUB_SIGNIN_COOLOFF_MINUTES; a successful sign-in resets the count.
+AXES_FAILURE_LIMIT = env_int("MEMORYHUB_SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env_int("MEMORYHUB_SIGNIN_COOLOFF_MINUTES", 15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/auth/locked_out.html"
+AXES_VERBOSE = False
+# Behind a proxy, MEMORYHUB_SIGNIN_IP_HEADER names the header that holds the
+# client's address (e.g. X-Forwarded-For: its first entry counts).
+SIGNIN_IP_HEADER = env_str("MEMORYHUB_SIGNIN_IP_HEADER", "")
+AXES_CLIENT_IP_CALLABLE = "web.auth.client_ip"
 
 ROOT_URLCONF = "memoryhub.urls"
 WSGI_APPLICATION = "memoryhub.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # Counts failed sign-ins (team app and admin) and refuses while locked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]

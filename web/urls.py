@@ -96,4 +96,44 @@ urlpatterns = [
         login_not_required(teams.InvitationAcceptView.as_view()),
         name="invitation_accept",
     ),
+    path(
+        "password/reset/",
+        login_not_required(
+            auth_views.PasswordResetView.as_view(
+                template_name="web/auth/password_reset.html",
+                email_template_name="web/auth/password_reset_email.txt",
+                subject_template_name="web/auth/password_reset_subject.txt",
+                success_url="/password/reset/sent/",
+            )
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        login_not_required(
+            auth_views.PasswordResetDoneView.as_view(
+                template_name="web/auth/password_reset_done.html"
+            )
+        ),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        login_not_required(
+            auth_views.PasswordResetConfirmView.as_view(
+                template_name="web/auth/password_reset_confirm.html",
+                success_url="/password/reset/done/",
+            )
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        login_not_required(
+            auth_views.PasswordResetCompleteView.as_view(
+                template_name="web/auth/password_reset_complete.html"
+            )
+        ),
+        name="password_reset_complete",
+    ),
 ]

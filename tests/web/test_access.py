@@ -13,7 +13,14 @@ from web import urls as web_urls
 pytestmark = pytest.mark.django_db
 
 # Pages for people who are not signed in: sign in, an invitation's link.
-SIGNED_OUT = {"login", "invitation_accept"}
+SIGNED_OUT = {
+    "login",
+    "invitation_accept",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+}
 
 
 def _pages(space, memory) -> list[str]:
@@ -50,6 +57,7 @@ def test_every_team_app_route_but_sign_in_needs_a_signed_in_user(space, memory):
         "user_pk": 1,
         "invitation_pk": 1,
         "token": "x",
+        "uidb64": "x",
     }
     client = Client()
     checked = []
