@@ -501,3 +501,26 @@ class AcceptForm(forms.Form):
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", "The two passwords differ.")
         return data
+
+
+# --- spaces ---------------------------------------------------------------------------
+
+
+class SpaceCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="Shown in lists, e.g. Support agent."
+    )
+    slug = forms.SlugField(
+        max_length=64,
+        help_text="In URLs and API calls, e.g. support-agent: lowercase letters, "
+        "digits and hyphens.",
+    )
+    description = forms.CharField(
+        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    retention_days = forms.IntegerField(
+        label="Keep memories for (days)",
+        required=False,
+        min_value=1,
+        help_text="Leave empty to keep them until deleted.",
+    )

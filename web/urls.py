@@ -12,6 +12,7 @@ from web.views import (
     home,
     memories,
     sharing,
+    space_create,
     spaces,
     teams,
     transfer,
@@ -135,5 +136,10 @@ urlpatterns = [
             )
         ),
         name="password_reset_complete",
+    ),
+    path(
+        "teams/<slug:team_slug>/spaces/new/",
+        space_create.SpaceCreateView.as_view(),
+        name="space_create",
     ),
 ]

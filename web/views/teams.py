@@ -39,7 +39,9 @@ class TeamMixin:
         return {
             "team": team,
             "tabs": team_tabs(team, admin=admin.exists(), current=current),
-            "crumbs": [(team.name or team.slug, None), *crumbs],
+            "crumbs": [(team.name or team.slug, team_url(team)), *crumbs]
+            if crumbs
+            else [(team.name or team.slug, None)],
         }
 
 
@@ -171,7 +173,7 @@ class TeamView(TeamMixin, WebView):
         return self._page(team, form, status=400)
 
     def _page(self, team, form, status=200):
-        context = self.team_context(team, "web:team", ("Members", None))
+        context = self.team_context(team, "web:team")
         admin = any(tab["url"] == keys_url(team) for tab in context["tabs"])
         members = account_selectors.team_members(actor=self.actor, team=team)
         context.update(
