@@ -297,3 +297,11 @@ def test_vendored_assets_are_pinned_with_their_licences():
             assert (vendor / name / file).stat().st_size > 0, (name, file)
     assert re.search(r"htmx\.org@\d+\.\d+\.\d+", readme)
     assert re.search(r"@picocss/pico@\d+\.\d+\.\d+", readme)
+
+
+def test_search_results_say_why_they_matched(people, space):
+    add(space, "Ada likes green tea", 1)
+    body = signed_in(people["viewer"]).get(
+        space_url(space), {"q": "green tea", "mode": "keyword"}
+    ).content.decode()
+    assert "score 1.000" in body and "matches 100% of the query" in body

@@ -174,3 +174,29 @@ def test_archiving_a_memory_that_changed_meanwhile_says_so(people, space, memory
     )
     assert b"reload it and retry" in response.content
     assert Memory.objects.get(pk=memory.pk).state == MemoryState.ACTIVE
+
+
+def test_erase_needs_the_start_of_the_id_and_removes_history(people, space, memory):
+    from memories.models import MemoryEvent
+
+    client = signed_in(people["member"])
+    confirm = client.get(memory_url(space, memory.pk, "erase"))
+    assert confirm.status_code == 200 and b"the start of the id" in confirm.content
+    wrong = client.post(memory_url(space, memory.pk, "erase"), {"confirm": "nope"})
+    assert wrong.status_code == 302 and Memory.objects.filter(pk=memory.pk).exists()
+    done = client.post(
+        memory_url(space, memory.pk, "erase"), {"confirm": str(memory.pk)[:8]}
+    )
+    assert done["Location"] == space_url(space)
+    assert not Memory.objects.filter(pk=memory.pk).exists()
+    assert not MemoryEvent.objects.filter(memory_id=memory.pk).exists()
+
+
+def test_a_viewer_cannot_erase(people, space, memory):
+    client = signed_in(people["viewer"])
+    assert b"Erase" not in client.get(memory_url(space, memory.pk)).content
+    response = client.post(
+        memory_url(space, memory.pk, "erase"), {"confirm": str(memory.pk)[:8]}
+    )
+    assert response.status_code == 403
+    assert Memory.objects.filter(pk=memory.pk).exists()

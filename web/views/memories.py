@@ -118,6 +118,7 @@ class MemoryView(SpaceMixin, WebView):
             "edit_form": edit_form,
             "can_change": can_change,
             "can_delete": live and permissions.DELETE in perms,
+            "can_erase": permissions.DELETE in perms,
         }
         return render(self.request, "web/memory/detail.html", context, status=status)
 
@@ -134,17 +135,28 @@ ACTIONS = {
         "Delete",
         "The memory is deleted; its history is kept.",
     ),
+    "erase": (
+        permissions.DELETE,
+        "Erase",
+        "The memory and its history are removed for good, here and (through "
+        "routing) in the backends that hold copies. This cannot be undone.",
+    ),
 }
 
 
 class MemoryActionView(SpaceMixin, WebView):
-    """Archive, restore or delete a memory: GET asks to confirm, POST does it."""
+    """Archive, restore, delete or erase a memory: GET asks to confirm, POST
+    does it (erasure: after the first 8 characters of the id are typed)."""
 
     def get(self, request, team_slug, slug, memory_id, action):
         perm, label, explanation = self._action(action)
         space = self.get_space(perm)
         memory = selectors.memory_get(
-            actor=self.actor, space=space, memory_id=memory_id, surface=SURFACE
+            actor=self.actor,
+            space=space,
+            memory_id=memory_id,
+            surface=SURFACE,
+            include_deleted=action == "erase",
         )
         context = {
             "space": space,
@@ -163,12 +175,24 @@ class MemoryActionView(SpaceMixin, WebView):
     def post(self, request, team_slug, slug, memory_id, action):
         perm, label, _ = self._action(action)
         space = self.get_space(perm)
+        if (
+            action == "erase"
+            and request.POST.get("confirm", "").strip() != str(memory_id)[:8]
+        ):
+            messages.error(
+                request, "Type the first 8 characters of the id; nothing was erased."
+            )
+            return redirect(memory_url(space, memory_id) + "erase/")
         try:
-            if action == "delete":
+            if action in ("delete", "erase"):
                 services.memory_delete(
-                    actor=self.actor, space=space, memory_id=memory_id, surface=SURFACE
+                    actor=self.actor,
+                    space=space,
+                    memory_id=memory_id,
+                    hard=action == "erase",
+                    surface=SURFACE,
                 )
-                messages.success(request, "Memory deleted.")
+                messages.success(request, f"Memory {action}d.")
                 return redirect(space_url(space))
             services.memory_update(
                 actor=self.actor,
