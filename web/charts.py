@@ -10,14 +10,16 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 8, 10, 24  # margins for the axis labels
 
 
 def _nice_max(value: float) -> float:
-    """The smallest 1/2/5 x 10^k at or above ``value`` (at least 1)."""
-    if value <= 1:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * power:
-            return float(step * power)
-    return float(10 * power)
+    """A top for the y axis at or above ``value`` whose quarters are round
+    (1, 2, 2.5 or 5 x 10^k; at least 1 per quarter)."""
+    quarter = max(value, 0) / 4
+    if quarter <= 1:
+        return 4.0
+    power = 10 ** math.floor(math.log10(quarter))
+    for step in (1, 2, 2.5, 5, 10):
+        if quarter <= step * power:
+            return float(4 * step * power)
+    return float(40 * power)  # pragma: no cover - the loop always returns
 
 
 def _axes(days: list[date], top: float, unit: str) -> dict:
@@ -83,7 +85,7 @@ def line_chart(
     axes = _axes(days, top, unit)
     lines = []
     for index, (name, values) in enumerate(series.items()):
-        runs, run = [], []
+        runs, run, dots = [], [], []
         for i, value in enumerate(values):
             if value is None:
                 if run:
@@ -93,10 +95,18 @@ def line_chart(
             x = LEFT + axes["slot"] * (i + 0.5)
             y = axes["bottom"] - axes["plot_h"] * value / top
             run.append(f"{x:.1f},{y:.1f}")
+            dots.append(
+                {"x": x, "y": y, "title": f"{days[i]:%d %b %Y}: {_number(value)}{unit}"}
+            )
         if run:
             runs.append(run)
         lines.append(
-            {"name": name, "series": index, "points": [" ".join(r) for r in runs]}
+            {
+                "name": name,
+                "series": index,
+                "points": [" ".join(r) for r in runs],
+                "dots": dots,
+            }
         )
     return {"kind": "lines", "title": title, **axes, "lines": lines,
             "table": _table(days, series, unit)}  # fmt: skip
