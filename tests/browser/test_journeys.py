@@ -35,7 +35,7 @@ def test_sign_in_search_open_edit_and_see_the_change_in_history(
     expect(first).to_contain_text("green tea")
     expect(first.locator(".score")).to_be_visible()
     assert page.evaluate("window.__not_reloaded") is True
-    shot(page, "search")
+    shot(page, "search-as-you-type")
     first.get_by_role("link").click()
     expect(page.get_by_role("heading", name="History")).to_be_visible()
     content = page.get_by_label("Content")
@@ -45,7 +45,7 @@ def test_sign_in_search_open_edit_and_see_the_change_in_history(
     history = page.locator("ol.history")
     expect(history.locator("ins").first).to_contain_text("jasmine")
     expect(history.locator("del").first).to_contain_text("green")
-    shot(page, "memory")
+    shot(page, "memory-edited")
     assert not console_errors, console_errors
 
 
