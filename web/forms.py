@@ -437,14 +437,11 @@ class BulkForm(forms.Form):
     action = forms.ChoiceField(
         choices=[("archive", "Archive"), ("delete", "Delete"), ("erase", "Erase")]
     )
-    ids = forms.TypedMultipleChoiceField(
-        coerce=str, required=True, error_messages={"required": "Select memories first."}
+    ids = forms.Field(
+        widget=forms.MultipleHiddenInput,
+        error_messages={"required": "Select memories first."},
     )
     confirm = forms.CharField(required=False, max_length=20)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["ids"].valid_value = lambda value: True  # any id: checked below
 
     def clean_ids(self) -> list[str]:
         ids = list(dict.fromkeys(self.cleaned_data["ids"]))

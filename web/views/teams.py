@@ -35,10 +35,16 @@ class TeamMixin:
         )
 
     def team_context(self, team, current: str, *crumbs) -> dict:
-        admin = account_selectors.teams_administered_by(self.actor).filter(pk=team.pk)
+        """The team, its tabs, breadcrumbs, and whether the person administers it."""
+        admin = (
+            account_selectors.teams_administered_by(self.actor)
+            .filter(pk=team.pk)
+            .exists()
+        )
         return {
             "team": team,
-            "tabs": team_tabs(team, admin=admin.exists(), current=current),
+            "admin": admin,
+            "tabs": team_tabs(team, admin=admin, current=current),
             "crumbs": [(team.name or team.slug, team_url(team)), *crumbs]
             if crumbs
             else [(team.name or team.slug, None)],
@@ -174,12 +180,11 @@ class TeamView(TeamMixin, WebView):
 
     def _page(self, team, form, status=200):
         context = self.team_context(team, "web:team")
-        admin = any(tab["url"] == keys_url(team) for tab in context["tabs"])
+        admin = context["admin"]
         members = account_selectors.team_members(actor=self.actor, team=team)
         context.update(
             {
                 "members": members,
-                "admin": admin,
                 "form": form if admin else None,
                 "roles": ROLE_CHOICES,
                 "invitations": account_selectors.invitations_pending(
@@ -256,18 +261,23 @@ class InvitationRevokeView(TeamMixin, WebView):
 
 class InvitationAcceptView(WebView):
     """The emailed link: reachable signed out. A new person sets a username
-    and password; a signed-in person confirms. Good once."""
+    and password; a signed-in person confirms. Good once; a used, withdrawn
+    or expired link is a 410 page that says so."""
 
     def get(self, request, token):
-        return self._page(self._invitation(token), AcceptForm())
+        try:
+            invitation = account_services.invitation_for_token(token)
+        except Gone as exc:
+            return self._gone(exc)
+        return self._page(invitation, AcceptForm())
 
     def post(self, request, token):
-        invitation = self._invitation(token)
         user = request.user if request.user.is_authenticated else None
-        form = AcceptForm(request.POST) if user is None else None
-        if form is not None and not form.is_valid():
-            return self._page(invitation, form, status=400)
         try:
+            invitation = account_services.invitation_for_token(token)
+            form = AcceptForm(request.POST) if user is None else None
+            if form is not None and not form.is_valid():
+                return self._page(invitation, form, status=400)
             membership = account_services.invitation_accept(
                 token=token,
                 user=user,
@@ -277,10 +287,8 @@ class InvitationAcceptView(WebView):
         except Gone as exc:
             return self._gone(exc)
         except ValidationError as exc:
-            form.add_error(
-                "password1" if "password" in " ".join(exc.messages) else "username",
-                exc.messages,
-            )
+            field = "password1" if "password" in " ".join(exc.messages) else "username"
+            form.add_error(field, exc.messages)
             return self._page(invitation, form, status=400)
         if user is None:
             login(
@@ -293,31 +301,14 @@ class InvitationAcceptView(WebView):
         )
         return redirect("web:home")
 
-    def _invitation(self, token):
-        try:
-            return account_services.invitation_for_token(token)
-        except Gone as exc:
-            raise _GoneResponse(self._gone(exc)) from None
-
-    def dispatch(self, request, *args, **kwargs):
-        try:
-            return super().dispatch(request, *args, **kwargs)
-        except _GoneResponse as gone:
-            return gone.response
-
     def _gone(self, exc):
+        context = {"reason": exc.message}
         return render(
-            self.request, "web/team/invitation_gone.html", {"reason": exc.message},
-            status=410,
-        )  # fmt: skip
+            self.request, "web/team/invitation_gone.html", context, status=410
+        )
 
     def _page(self, invitation, form, status=200):
         context = {"invitation": invitation, "form": form}
         return render(
             self.request, "web/team/invitation_accept.html", context, status=status
         )
-
-
-class _GoneResponse(Exception):
-    def __init__(self, response):
-        self.response = response
