@@ -127,9 +127,9 @@ class MemoryFilterForm(forms.Form):
             filters["metadata"] = {key: value}
         return filters
 
-    def order(self) -> dict:
-        """``cursor_page`` arguments of the chosen sort."""
-        return SORTS[self.cleaned_data.get("sort") or "newest"][1]
+    def sort_choice(self) -> tuple[str, dict]:
+        """The chosen sort: its label and its ``cursor_page`` arguments."""
+        return SORTS[self.cleaned_data.get("sort") or "newest"]
 
     def states(self) -> tuple[str, ...]:
         """The memory states to list (active unless chosen)."""

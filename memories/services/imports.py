@@ -12,7 +12,7 @@ checked again when the job runs. The sealed upload is dropped at the end.
 import base64
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.actors import Actor, actor_for_user
@@ -75,7 +75,25 @@ def _enqueue(job_pk: int) -> None:
 
 def import_job_run(*, job_pk: int, part_lines: int = PART_LINES) -> ImportJob | None:
     """Run (or resume) a job; each part's results and progress are saved as
-    it finishes. A job already finished is left alone."""
+    it finishes. A job already finished is left alone, and so is one another
+    worker is running (a redelivered task): a session advisory lock, which a
+    killed worker's connection releases, lets one run at a time."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(hashtext(%s))", [f"import:{job_pk}"]
+        )
+        if not cursor.fetchone()[0]:
+            return ImportJob.objects.filter(pk=job_pk).first()
+    try:
+        return _run(job_pk, part_lines)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(hashtext(%s))", [f"import:{job_pk}"]
+            )
+
+
+def _run(job_pk: int, part_lines: int) -> ImportJob | None:
     job = (
         ImportJob.objects.select_related("space", "created_by")
         .filter(pk=job_pk)
@@ -102,8 +120,8 @@ def import_job_run(*, job_pk: int, part_lines: int = PART_LINES) -> ImportJob | 
             )
         )
         lines = raw.splitlines()
-        done = {entry["line"] for entry in job.results}
-        start = max(done, default=0)  # resume after the last saved part
+        # Resume after the last saved part (line numbers count from 1).
+        start = max((entry["line"] for entry in job.results), default=0)
         for low in range(start, len(lines), part_lines):
             part = lines[low : low + part_lines]
             outcome = memories_import(

@@ -301,7 +301,9 @@ def test_vendored_assets_are_pinned_with_their_licences():
 
 def test_search_results_say_why_they_matched(people, space):
     add(space, "Ada likes green tea", 1)
-    body = signed_in(people["viewer"]).get(
-        space_url(space), {"q": "green tea", "mode": "keyword"}
-    ).content.decode()
+    body = (
+        signed_in(people["viewer"])
+        .get(space_url(space), {"q": "green tea", "mode": "keyword"})
+        .content.decode()
+    )
     assert "score 1.000" in body and "matches 100% of the query" in body

@@ -214,3 +214,25 @@ def test_filenames_and_errors_are_escaped(people, space, payload):
     )
     listing = signed_in(people["member"]).get(url(space)).content.decode()
     assert payload not in body and payload not in listing
+
+
+def test_a_job_another_worker_runs_is_left_alone(people, space, monkeypatch):
+    from django.db import connections
+
+    from memories import tasks
+
+    monkeypatch.setattr(tasks.import_job_run, "delay", lambda *args: None)
+    job = services.import_job_create(
+        actor=_actor(people["member"]), space=space, data=jsonl({"content": "x"})
+    )
+    other = connections.create_connection("default")  # another worker's session
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock(hashtext(%s))", [f"import:{job.pk}"]
+            )
+        assert services.import_job_run(job_pk=job.pk).state == "queued"
+        assert not Memory.objects.exists()
+    finally:
+        other.close()  # a killed worker's connection goes the same way
+    assert services.import_job_run(job_pk=job.pk).state == "succeeded"

@@ -75,7 +75,6 @@ class SpaceView(SpaceMixin, WebView):
             "searched": False,
             "next_cursor": None,
             "cursor": request.GET.get("cursor", ""),
-            "order_label": "Newest first",
             "error": None,
         }
         if params is not None and not (
@@ -102,14 +101,10 @@ class SpaceView(SpaceMixin, WebView):
                     filters=filters,
                     states=filter_form.states() if params is not None else ("active",),
                 )
-                if params is not None:
-                    context["order_label"] = SORTS[
-                        filter_form.cleaned_data.get("sort") or "newest"
-                    ][0]
+                label, order = filter_form.sort_choice() if params else SORTS["newest"]
+                context["order_label"] = label
                 page, context["next_cursor"] = cursor_page(
-                    queryset,
-                    context["cursor"] or None,
-                    **(filter_form.order() if params is not None else {}),
+                    queryset, context["cursor"] or None, **order
                 )
                 context["results"] = selectors.memory_page_decrypt(
                     actor=actor, space=space, memories=page, surface=SURFACE
