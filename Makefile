@@ -8,7 +8,7 @@ STAMP_BASE := $(VENV)/.base-installed
 STAMP_DEV := $(VENV)/.dev-installed
 MODEL_STAMP := var/models/.exported
 
-.PHONY: run test install install-dev model lint format lock bench clean-var npm-deps npm-deps-optional
+.PHONY: run test install install-dev model lint format lock bench clean-var npm-deps npm-deps-optional browser-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,19 @@ run: install
 	$(PY) -m memoryhub.localenv
 	$(PY) -m memoryhub.launcher
 
-test: install-dev
+# The browser tests drive Debian's Chromium (never a downloaded browser): as
+# root with apt, `make test` installs it; otherwise they are skipped with a
+# notice (and fail in CI, where .ci/run installs it).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
+	else \
+		echo "chromium not found: the browser tests will be skipped (apt-get install chromium)"; \
+	fi
+
+test: install-dev browser-deps
 	$(PY) -m memoryhub.localenv
 	$(PY) -m pytest
 
