@@ -16,7 +16,8 @@ class AccessEvent(models.Model):
     actor = models.CharField(max_length=200)  # "user:<id>:<username>" / "key:<prefix>"
     user_pk = models.BigIntegerField(null=True, blank=True)
     api_key_pk = models.BigIntegerField(null=True, blank=True)
-    team_pk = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Indexed by ``accessevent_team_at`` (a team's rows in time order).
+    team_pk = models.BigIntegerField(null=True, blank=True)
     space_pk = models.BigIntegerField(null=True, blank=True, db_index=True)
     space_slug = models.CharField(max_length=64, blank=True)
     action = models.CharField(max_length=32)
@@ -39,6 +40,9 @@ class AccessEvent(models.Model):
             # One action in time order: the local change feed's erasures, the
             # mem0 API's add lookups, the audit API's action filter.
             models.Index(fields=["action", "at", "id"], name="accessevent_action_at"),
+            # A team's rows newest first: the activity page's log and charts
+            # (a range of one team, not a filter over everyone's rows).
+            models.Index(fields=["team_pk", "at"], name="accessevent_team_at"),
         ]
 
     def __str__(self) -> str:
