@@ -307,3 +307,20 @@ def test_search_results_say_why_they_matched(people, space):
         .content.decode()
     )
     assert "score 1.000" in body and "matches 100% of the query" in body
+
+
+def test_search_queries_are_bounded_whatever_the_number_of_results(
+    people, space, django_assert_max_num_queries
+):
+    client = signed_in(people["viewer"])
+    search = {"q": "tea", "mode": "keyword", "top_k": 50}
+    add(space, "tea 0", 0)
+    client.get(space_url(space), search)
+    with CaptureQueriesContext(connection) as few:
+        client.get(space_url(space), search)
+    bound = len(few)
+    for n in range(1, 30):
+        add(space, f"tea {n}", n)
+    with django_assert_max_num_queries(bound):
+        response = client.get(space_url(space), search)
+    assert len(response.context["results"]) == 30
