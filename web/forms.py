@@ -26,6 +26,16 @@ def _scope_field(name: str) -> forms.CharField:
     )
 
 
+def _date_field(label: str, **options) -> forms.DateField:
+    """An optional date with the browser's date picker."""
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        **options,
+    )
+
+
 def _json_scalar(text: str):
     """``5``, ``2.5``, ``true``, ``false``, ``null`` or ``"quoted"`` as JSON,
     anything else as the text itself (metadata compares by JSON type)."""
@@ -58,27 +68,12 @@ class MemoryFilterForm(forms.Form):
     run_id = _scope_field("run_id")
     state = forms.ChoiceField(choices=STATE_CHOICES, required=False, initial="active")
     category = forms.CharField(required=False, max_length=100)
-    created_from = forms.DateField(
-        label="Created from",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+    created_from = _date_field("Created from")
+    created_to = _date_field(
+        "Created until", help_text="Inclusive: the whole day counts."
     )
-    created_to = forms.DateField(
-        label="Created until",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Inclusive: the whole day counts.",
-    )
-    updated_from = forms.DateField(
-        label="Changed from",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    updated_to = forms.DateField(
-        label="Changed until",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    updated_from = _date_field("Changed from")
+    updated_to = _date_field("Changed until")
     metadata = forms.CharField(
         label="Metadata",
         required=False,
@@ -108,20 +103,14 @@ class MemoryFilterForm(forms.Form):
         filters: dict = {name: data[name] for name in SCOPE_FIELDS if data.get(name)}
         if data.get("category"):
             filters["categories"] = {"contains": data["category"]}
-        created = {}
-        if data.get("created_from"):
-            created["gte"] = data["created_from"].isoformat()
-        if data.get("created_to"):
-            created["lte"] = data["created_to"].isoformat()
-        if created:
-            filters["created_at"] = created
-        updated = {}
-        if data.get("updated_from"):
-            updated["gte"] = data["updated_from"].isoformat()
-        if data.get("updated_to"):
-            updated["lte"] = data["updated_to"].isoformat()
-        if updated:
-            filters["updated_at"] = updated
+        for prefix in ("created", "updated"):
+            bounds = {
+                op: data[f"{prefix}_{end}"].isoformat()
+                for op, end in (("gte", "from"), ("lte", "to"))
+                if data.get(f"{prefix}_{end}")
+            }
+            if bounds:
+                filters[f"{prefix}_at"] = bounds
         if data.get("metadata"):
             key, value = data["metadata"]
             filters["metadata"] = {key: value}
@@ -351,11 +340,8 @@ class ApiKeyCreateForm(forms.Form):
     read_only = forms.BooleanField(
         label="Read only (search and read, no writes)", required=False
     )
-    expires_on = forms.DateField(
-        label="Expires on",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Leave empty for a key that does not expire.",
+    expires_on = _date_field(
+        "Expires on", help_text="Leave empty for a key that does not expire."
     )
 
     def __init__(self, *args, space_slugs=(), **kwargs):
@@ -388,15 +374,8 @@ class ActivityFilterForm(forms.Form):
     surface = forms.ChoiceField(choices=SURFACE_CHOICES, required=False)
     space = forms.SlugField(required=False, max_length=64)
     memory_id = forms.UUIDField(label="Memory ID", required=False)
-    since = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        label="Until",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Inclusive.",
-    )
+    since = _date_field("From")
+    until = _date_field("Until", help_text="Inclusive.")
     days = forms.TypedChoiceField(
         label="Charts over",
         coerce=int,
