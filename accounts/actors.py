@@ -25,9 +25,14 @@ class Actor:
     # Set only on :data:`SYSTEM`; an actor with neither user nor key nor this
     # flag is anonymous.
     system: bool = False
+    # A :data:`SYSTEM` actor working for something named (``"sync job 7"``):
+    # history and audit record this name instead of "system".
+    on_behalf: str = ""
 
     @property
     def label(self) -> str:
+        if self.system and self.on_behalf:
+            return self.on_behalf
         if self.api_key is not None:
             return f"key:{self.api_key.prefix}"
         if self.user is not None:
@@ -73,6 +78,12 @@ class Actor:
 
 SYSTEM = Actor(system=True)
 ANONYMOUS = Actor()
+
+
+def system_actor(name: str) -> Actor:
+    """:data:`SYSTEM` working for ``name`` (a sync job, an extraction): all the
+    powers of SYSTEM, recorded under ``name`` in history and audit."""
+    return Actor(system=True, on_behalf=name)
 
 
 def actor_for_user(user: User) -> Actor:

@@ -211,6 +211,9 @@ class MemoryEvent(models.Model):
         ADD = "ADD", "Add"
         UPDATE = "UPDATE", "Update"
         DELETE = "DELETE", "Delete"
+        # A sync conflict MemoryHub's version won: old_content holds the
+        # backend's version that lost (routing.sync).
+        CONFLICT = "CONFLICT", "Conflict (the other side's version lost)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     memory = models.ForeignKey(  # indexed by memoryevent_memory_at

@@ -107,27 +107,30 @@ def child_commands(port: int) -> list[Child]:
                 hostname="worker@%h", options=["--concurrency", str(concurrency)]
             ),
         ),
-        Child(
-            "beat",
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "memoryhub",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--scheduler",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-                "--pidfile=",
-            ],
-        ),
+        Child("beat", celery_beat_argv()),
     ]
     mcp = mcp_command(port)
     if mcp is not None:
         children.append(mcp)
     return children
+
+
+def celery_beat_argv() -> list[str]:
+    """``celery beat`` on the database scheduler (sync job schedules live in
+    django-celery-beat's tables), as ``make run`` starts it and the tests do."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "memoryhub",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--scheduler",
+        "django_celery_beat.schedulers:DatabaseScheduler",
+        "--pidfile=",
+    ]
 
 
 def celery_worker_argv(*, hostname: str, options: list[str]) -> list[str]:

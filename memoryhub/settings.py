@@ -369,6 +369,12 @@ ROUTING_OUTBOX_REDISPATCH_AFTER = env_float(
 )
 ROUTING_SWEEP_SECONDS = env_float("MEMORYHUB_OUTBOX_SWEEP_SECONDS", 30.0)
 ROUTING_PROBE_SECONDS = env_float("MEMORYHUB_BACKEND_PROBE_SECONDS", 60.0)
+# Sync jobs (docs/sync.md): a run's time per task before a follow-up task
+# continues it, and the shortest interval a schedule may have.
+SYNC_RUN_BUDGET_SECONDS = env_float("MEMORYHUB_SYNC_RUN_BUDGET_SECONDS", 60.0)
+SYNC_MIN_INTERVAL_SECONDS = env_int(
+    "MEMORYHUB_SYNC_MIN_INTERVAL_SECONDS", 10, minimum=1
+)
 # Defaults for new backends (each backend can override both).
 ROUTING_BACKEND_TIMEOUT_SECONDS = env_float("MEMORYHUB_BACKEND_TIMEOUT_SECONDS", 5.0)
 ROUTING_BACKEND_MAX_RETRIES = env_int("MEMORYHUB_BACKEND_MAX_RETRIES", 2, minimum=0)

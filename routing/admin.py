@@ -1,4 +1,4 @@
-"""Admin console for routing: backends, rules, the outbox and external ids.
+"""Admin console for routing: backends, rules, the outbox, external ids, sync jobs.
 
 Secrets are write-only: the backend form takes new ones as JSON (merged into
 the stored ones, or replacing them) and shows only the names of those set,
@@ -14,11 +14,23 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
 
 from accounts.actors import actor_for_user
 from memoryhub.errors import DomainError
 from routing import rules, selectors, services
-from routing.models import Backend, ExternalRef, OutboxEntry, OutboxState, RoutingRule
+from routing.models import (
+    Backend,
+    ExternalRef,
+    OutboxEntry,
+    OutboxState,
+    RoutingRule,
+    SyncJob,
+    SyncRun,
+    SyncTrigger,
+)
+from routing.sync import selectors as sync_selectors
+from routing.sync import services as sync_services
 
 MAX_SECRETS_CHARS = 20_000
 
@@ -302,4 +314,182 @@ class ExternalRefAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         """Read-only."""
+        return False
+
+
+# --- sync jobs ------------------------------------------------------------------
+
+
+class SyncJobAdminForm(forms.ModelForm):
+    """A sync job's settings, checked by the service (400s become field errors)."""
+
+    class Meta:
+        model = SyncJob
+        fields = list(sync_services.JOB_FIELDS)
+        help_texts = {
+            "schedule": '{"every": 300} (seconds), {"crontab": "*/15 * * * *"} or '
+            "{} to run on demand only",
+            "filter": "MemoryHub's filter language on subject ids, categories and "
+            'metadata, e.g. {"user_id": "alice"}',
+        }
+
+    def __init__(self, *args, actor=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def service_values(self) -> dict:
+        """Keyword arguments for the services."""
+        return {key: self.cleaned_data[key] for key in sync_services.JOB_FIELDS}
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.actor is None:
+            return data
+        try:
+            sync_services.sync_job_check(
+                actor=self.actor,
+                job=self.instance if self.instance.pk else None,
+                **self.service_values(),
+            )
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
+
+class SyncRunInline(admin.TabularInline):
+    """The job's latest runs (read-only)."""
+
+    model = SyncRun
+    fields = ("started_at", "trigger", "state", "duration_ms", "seen", "created")
+    fields += ("updated", "deleted", "conflicts", "errors", "message")
+    readonly_fields = fields
+    ordering = ("-started_at",)
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        latest = queryset.order_by("-started_at").values("pk")[:20]
+        return queryset.filter(pk__in=list(latest))
+
+
+@admin.register(SyncJob)
+class SyncJobAdmin(admin.ModelAdmin):
+    """Sync jobs with their last and next run; "run now" as an action."""
+
+    form = SyncJobAdminForm
+    list_display = (
+        "name",
+        "space",
+        "backend",
+        "direction",
+        "enabled",
+        "last_run",
+        "next_run",
+        "failures",
+        "last_error",
+    )
+    list_filter = ("direction", "enabled", "backend")
+    search_fields = ("name", "space__slug", "space__team__slug")
+    list_select_related = ("space", "space__team", "backend", "periodic_task")
+    readonly_fields = ("failures", "backoff_until", "last_error", "next_run")
+    inlines = [SyncRunInline]
+    actions = ["run_now"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        latest = SyncRun.objects.filter(job=OuterRef("pk")).order_by("-started_at")
+        return queryset.annotate(
+            last_state=Subquery(latest.values("state")[:1]),
+            last_started=Subquery(latest.values("started_at")[:1]),
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The form checks with the service as the operator."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        actor = actor_for_user(request.user)
+
+        class _Form(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, actor=actor, **inner)
+
+        return _Form
+
+    @admin.display(description="Last run")
+    def last_run(self, obj) -> str:
+        state = getattr(obj, "last_state", None)
+        if state is None:
+            return "never"
+        return f"{state} at {obj.last_started:%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="Next run")
+    def next_run(self, obj) -> str:
+        moment = sync_selectors.next_run_at(obj) if obj.pk else None
+        return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "on demand"
+
+    def save_model(self, request, obj, form, change):
+        """Create / change through the service (which keeps the schedule)."""
+        actor = actor_for_user(request.user)
+        values = form.service_values()
+        try:
+            if change:
+                saved = sync_services.sync_job_update(
+                    actor=actor, job=SyncJob.objects.get(pk=obj.pk), **values
+                )
+            else:
+                saved = sync_services.sync_job_create(
+                    actor=actor, created_by=request.user, **values
+                )
+        except DomainError as exc:  # changed since the form checked
+            messages.error(request, exc.message)
+            return
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        """Delete through the service (the schedule goes too)."""
+        sync_services.sync_job_delete(actor=actor_for_user(request.user), job=obj)
+
+    def delete_queryset(self, request, queryset):
+        for job in queryset:
+            self.delete_model(request, job)
+
+    @admin.action(description="Run the selected jobs now")
+    def run_now(self, request, queryset):
+        """Start a run of each (a job already running records a skipped run)."""
+        actor = actor_for_user(request.user)
+        for job in queryset:
+            run = sync_services.sync_job_run(
+                actor=actor, job=job, trigger=SyncTrigger.MANUAL
+            )
+            messages.info(request, f"{job.name}: run {run.pk} {run.state}")
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """Run history: counts, cursors' progress and errors (never content)."""
+
+    list_display = (
+        "id",
+        "job",
+        "trigger",
+        "state",
+        "started_at",
+        "duration_ms",
+        "seen",
+        "created",
+        "updated",
+        "deleted",
+        "conflicts",
+        "errors",
+    )
+    list_filter = ("state", "trigger", "job")
+    list_select_related = ("job",)
+    exclude = ("cursor_before", "cursor_after")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

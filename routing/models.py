@@ -196,8 +196,20 @@ class OutboxEntry(models.Model):
         return f"{self.op} {self.memory_id} -> {self.backend_id} #{self.seq}"
 
 
+class RefOrigin(models.TextChoices):
+    """Who made a copy, and so who keeps it up to date."""
+
+    OUTBOX = "outbox", "Replication (the outbox follows every change)"
+    SYNC = "sync", "A sync job (its runs follow changes, by its direction)"
+
+
 class ExternalRef(models.Model):
-    """A memory's id in one backend, and the last outbox seq applied there."""
+    """A memory's id in one backend, and the last outbox seq applied there.
+
+    Updates and deletes of a memory reach the copies the outbox made
+    (``origin = outbox``) at once; copies a sync job made or adopted follow
+    the job's runs. An erasure reaches every copy.
+    """
 
     memory_id = models.UUIDField()
     space_id = models.BigIntegerField()
@@ -208,6 +220,10 @@ class ExternalRef(models.Model):
     external_id = models.CharField(max_length=255)
     applied_seq = models.PositiveIntegerField(default=0)
     applied_version = models.PositiveIntegerField(default=0)
+    # A database default too: the outbox inserts refs with raw SQL.
+    origin = models.CharField(
+        max_length=8, choices=RefOrigin.choices, db_default=RefOrigin.OUTBOX
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -223,3 +239,177 @@ class ExternalRef(models.Model):
 
     def __str__(self) -> str:
         return f"{self.memory_id} @ {self.backend_id}"
+
+
+class SyncDirection(models.TextChoices):
+    """Which way a sync job copies (see :mod:`routing.sync`)."""
+
+    PULL = "pull", "Pull (backend → space)"
+    PUSH = "push", "Push (space → backend)"
+    BOTH = "both", "Both ways"
+
+
+class ConflictPolicy(models.TextChoices):
+    """Who wins when a memory changed on both sides since the last run."""
+
+    NEWEST = "newest", "The newest change wins"
+    HUB = "hub", "MemoryHub wins"
+    BACKEND = "backend", "The backend wins"
+
+
+class SyncJob(models.Model):
+    """Keeps a space and a backend in step, on a schedule (:mod:`routing.sync`).
+
+    The schedule is a django-celery-beat ``PeriodicTask`` the services create,
+    change and delete with the job. ``pull_cursor`` is the backend's change
+    cursor, ``push_cursor`` the space's: both move only with the page they
+    close, in the same transaction.
+    """
+
+    name = models.CharField(max_length=100)
+    space = models.ForeignKey(
+        "memories.Space", on_delete=models.CASCADE, related_name="sync_jobs"
+    )
+    backend = models.ForeignKey(
+        Backend, on_delete=models.PROTECT, related_name="sync_jobs"
+    )
+    direction = models.CharField(max_length=8, choices=SyncDirection.choices)
+    schedule = models.JSONField(
+        default=dict, blank=True
+    )  # {"every": s} | {"crontab": "..."}
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    enabled = models.BooleanField(default=True)
+    filter = models.JSONField(default=dict, blank=True)
+    propagate_deletes = models.BooleanField(default=False)
+    conflict_policy = models.CharField(
+        max_length=8, choices=ConflictPolicy.choices, default=ConflictPolicy.NEWEST
+    )
+    batch_size = models.PositiveIntegerField(default=200)
+    # Push: at most this many memories per second (0: as fast as the backend).
+    rate_limit = models.PositiveIntegerField(default=0)
+    pull_cursor = models.TextField(blank=True)
+    push_cursor = models.TextField(blank=True)
+    # A failing source backs off: runs before ``backoff_until`` are skipped.
+    failures = models.PositiveIntegerField(default=0)
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(direction__in=[d.value for d in SyncDirection]),
+                name="syncjob_direction_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(conflict_policy__in=[p.value for p in ConflictPolicy]),
+                name="syncjob_conflict_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(batch_size__gte=1, batch_size__lte=1000),
+                name="syncjob_batch_size_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync job {self.pk} ({self.name})"
+
+    @property
+    def actor_name(self) -> str:
+        """What history and audit record for the job's writes."""
+        return f"sync job {self.pk}"
+
+
+class SyncTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Manual (admin or command)"
+    API = "api", "API"
+
+
+class SyncRunState(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partly succeeded (some items failed)"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped"
+
+
+SYNC_COUNTS = (
+    "seen",
+    "created",
+    "updated",
+    "deleted",
+    "unchanged",
+    "conflicts",
+    "errors",
+)
+
+
+class SyncRun(models.Model):
+    """One run of a :class:`SyncJob`: counts, cursors, errors — never content."""
+
+    job = models.ForeignKey(  # indexed by syncrun_job_started
+        SyncJob, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
+    trigger = models.CharField(max_length=10, choices=SyncTrigger.choices)
+    state = models.CharField(
+        max_length=10, choices=SyncRunState.choices, default=SyncRunState.RUNNING
+    )
+    phase = models.CharField(max_length=8, blank=True)  # pull | push, while running
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    seen = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    conflicts = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    tasks = models.PositiveIntegerField(default=0)  # follow-up tasks included
+    total = models.PositiveIntegerField(null=True, blank=True)  # push: to send
+    cursor_before = models.JSONField(default=dict, blank=True)
+    cursor_after = models.JSONField(default=dict, blank=True)
+    # [{"item": id, "error": cause}], at most MAX_RUN_ERRORS (never content)
+    error_items = models.JSONField(default=list, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in SyncRunState]),
+                name="syncrun_state_valid",
+            ),
+            # One run of a job at a time: a second start is a skipped run.
+            models.UniqueConstraint(
+                fields=["job"], condition=Q(state="running"), name="syncrun_one_running"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["job", "-started_at"], name="syncrun_job_started")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of job {self.job_id} ({self.state})"
+
+    def counts(self) -> dict:
+        return {name: getattr(self, name) for name in SYNC_COUNTS}

@@ -48,6 +48,7 @@ from routing.models import (
     OutboxEntry,
     OutboxOp,
     OutboxState,
+    RefOrigin,
     WriteMode,
 )
 
@@ -97,8 +98,8 @@ def outbox_enqueue_for(*, memory, op: str) -> int:
     """Queue replication of one memory write (call inside its transaction).
 
     Targets: the backends of the matching rule's write policy, plus every
-    backend already holding a copy (so updates and deletes reach them even
-    after the rules changed).
+    backend already holding a copy the outbox made (so updates and deletes
+    reach them even after the rules changed; sync jobs keep their own).
     """
     return outbox_enqueue_many(memories=[memory], op=op)
 
@@ -117,7 +118,7 @@ def outbox_enqueue_many(*, memories, op: str) -> int:
     if op != "add":
         ids = [m.pk for m in memories]
         for memory_id, backend_id, space_id in ExternalRef.objects.filter(
-            memory_id__in=ids
+            memory_id__in=ids, origin=RefOrigin.OUTBOX
         ).values_list("memory_id", "backend_id", "space_id"):
             pairs.setdefault((memory_id, backend_id), (space_id, op))
     # A memory added in this transaction has no earlier entries: its
@@ -252,8 +253,8 @@ def _backoff(attempts: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def _record(memory) -> Record:
-
+def record_of(memory) -> Record:
+    """What a backend receives of a memory (its space set; content decrypted)."""
     return Record(
         memory_id=str(memory.pk),
         space_uuid=str(memory.space.uuid),
@@ -363,16 +364,19 @@ def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
         settle = []
         try:
             if memory is not None and ref is None:
-                external_id = backend_call(backend, "add", _record(memory))
+                external_id = backend_call(backend, "add", record_of(memory))
                 values = (memory_id, memory.space_id, backend_id, external_id)
                 settle.append(
                     (_SQL_REF_INSERT, [*values, last_seq, memory.version, now, now])
                 )
             elif memory is not None:
+                moved = None
                 if ref.applied_version != memory.version:
-                    backend_call(backend, "update", ref.external_id, _record(memory))
+                    moved = backend_call(
+                        backend, "update", ref.external_id, record_of(memory)
+                    )
                 settle.append(
-                    (_SQL_REF_APPLIED, [last_seq, memory.version, now, ref.pk])
+                    (_SQL_REF_APPLIED, [last_seq, memory.version, now, moved, ref.pk])
                 )
             elif ref is not None:
                 backend_call(backend, "delete", ref.external_id)
@@ -478,7 +482,8 @@ _SQL_REF_INSERT = (
 )
 _SQL_REF_APPLIED = (
     f"UPDATE {_REFS} SET applied_seq = GREATEST(applied_seq, %s), "  # noqa: S608
-    "applied_version = %s, updated_at = %s WHERE id = %s"
+    "applied_version = %s, updated_at = %s, "
+    "external_id = COALESCE(%s::varchar, external_id) WHERE id = %s"
 )
 _SQL_REF_DELETE = f"DELETE FROM {_REFS} WHERE id = %s"  # noqa: S608
 _SQL_DELIVERED = (

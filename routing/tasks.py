@@ -1,4 +1,4 @@
-"""Celery tasks for routing: outbox delivery, the sweeper, health probes.
+"""Celery tasks for routing: outbox delivery, the sweeper, health probes, sync runs.
 
 Tasks take ids, call one service, and are idempotent (state-based delivery
 under a per-pair lock, idempotent adds), so they run with ``acks_late`` and
@@ -55,6 +55,35 @@ def backends_probe_task() -> int:
     from routing.services import backends_probe
 
     return backends_probe()
+
+
+# A run holds its job's advisory lock and commits page by page: a redelivered
+# task finds the run executing elsewhere (or resumes it if its worker died).
+SYNC = {**IDEMPOTENT, "time_limit": 3600, "soft_time_limit": 3500}
+
+
+@shared_task(name="routing.tasks.sync_job_task", **SYNC)
+def sync_job_task(job_id: int, trigger: str = "schedule") -> str:
+    """Start (or resume) a run of one sync job: beat's entry point."""
+    # Services enqueue these tasks: import them when the task runs.
+    from routing.sync.engine import run_continue, run_start
+
+    run = run_start(job_pk=job_id, trigger=trigger)
+    if run is None:
+        return "gone"
+    if run.state == "running":
+        run = run_continue(run_pk=run.pk)
+    return run.state
+
+
+@shared_task(name="routing.tasks.sync_run_continue_task", **SYNC)
+def sync_run_continue_task(run_id: int) -> str:
+    """Execute a started run until it ends or its time budget is spent."""
+    # Services enqueue these tasks: import them when the task runs.
+    from routing.sync.engine import run_continue
+
+    run = run_continue(run_pk=run_id)
+    return "gone" if run is None else run.state
 
 
 @app.on_after_finalize.connect

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from memoryhub.launcher import BASE_DIR, celery_worker_argv
+from memoryhub.launcher import BASE_DIR, celery_beat_argv, celery_worker_argv
 from tests.subprocess_env import child_env
 
 # One process, no start-up chatter with other workers: quick and predictable.
@@ -32,6 +32,22 @@ def start_worker(broker: str, log: Path, **env: str) -> subprocess.Popen:
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 (fixed argv)
             celery_worker_argv(hostname=hostname, options=TEST_WORKER_OPTIONS),
+            cwd=BASE_DIR,
+            env=child_env(
+                CELERY_BROKER_URL=broker, MEMORYHUB_CELERY_EAGER="false", **env
+            ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_beat(broker: str, log: Path, **env: str) -> subprocess.Popen:
+    """``celery beat`` on the database scheduler, ``broker`` and this test
+    database (stop it with :func:`stop_worker`)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 (fixed argv)
+            celery_beat_argv(),
             cwd=BASE_DIR,
             env=child_env(
                 CELERY_BROKER_URL=broker, MEMORYHUB_CELERY_EAGER="false", **env

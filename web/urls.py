@@ -80,6 +80,11 @@ urlpatterns = [
     ),
     path(SPACE + "export/", transfer.ExportView.as_view(), name="space_export"),
     path(SPACE + "backends/", backends.BackendsView.as_view(), name="space_backends"),
+    path(
+        SPACE + "backends/sync/<int:job_pk>/run/",
+        backends.SyncRunView.as_view(),
+        name="space_sync_run",
+    ),
     path(SPACE + "bulk/", bulk.BulkView.as_view(), name="space_bulk"),
     path("teams/<slug:team_slug>/", teams.TeamView.as_view(), name="team"),
     path(

@@ -10,8 +10,9 @@ from memoryhub.api.serializers import (
     StrictIntegerField,
     StrictSerializer,
 )
-from routing.models import Backend, OutboxEntry, RoutingRule
+from routing.models import Backend, OutboxEntry, RoutingRule, SyncJob, SyncRun
 from routing.services import RULE_FIELDS
+from routing.sync.selectors import next_run_at
 
 
 class BackendSerializer(serializers.ModelSerializer):
@@ -168,3 +169,95 @@ class ChangePageSerializer(serializers.Serializer):
     changes = ChangeSerializer(many=True)
     cursor = serializers.CharField()
     more = serializers.BooleanField()
+
+
+# --- sync jobs ----------------------------------------------------------------
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    """A run: trigger, state, counts, cursors' progress, errors (never content)."""
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "job",
+            "trigger",
+            "state",
+            "phase",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "seen",
+            "created",
+            "updated",
+            "deleted",
+            "unchanged",
+            "conflicts",
+            "errors",
+            "pages",
+            "tasks",
+            "total",
+            "error_items",
+            "message",
+            "cancel_requested",
+        ]
+
+
+class SyncJobSerializer(serializers.ModelSerializer):
+    """A sync job with its schedule and the state of its source."""
+
+    space = serializers.SerializerMethodField()
+    backend = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    next_run_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncJob
+        fields = [
+            "id",
+            "name",
+            "space",
+            "backend",
+            "direction",
+            "schedule",
+            "enabled",
+            "filter",
+            "propagate_deletes",
+            "conflict_policy",
+            "batch_size",
+            "rate_limit",
+            "failures",
+            "backoff_until",
+            "last_error",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_space(self, obj) -> str:
+        """``<team>/<space>``."""
+        return f"{obj.space.team.slug}/{obj.space.slug}"
+
+    def get_next_run_at(self, obj) -> str | None:
+        """When beat starts the next scheduled run (None: on demand only)."""
+        moment = next_run_at(obj)
+        return moment.isoformat() if moment else None
+
+
+class SyncJobWriteSerializer(StrictSerializer):
+    """Create / change body of a sync job (the services validate each value)."""
+
+    name = StrictCharField(max_length=100, required=False)
+    space = StrictCharField(max_length=200, required=False, help_text="<team>/<space>")
+    backend = StrictCharField(max_length=64, required=False)
+    direction = StrictCharField(max_length=8, required=False)
+    schedule = StrictDictField(
+        required=False,
+        help_text='{"every": <seconds>}, {"crontab": "*/15 * * * *"} or {}',
+    )
+    enabled = StrictBooleanField(required=False)
+    filter = StrictDictField(required=False)
+    propagate_deletes = StrictBooleanField(required=False)
+    conflict_policy = StrictCharField(max_length=8, required=False)
+    batch_size = StrictIntegerField(required=False)
+    rate_limit = StrictIntegerField(required=False)

@@ -21,8 +21,9 @@ a cursor that is not one of its own is a :class:`PermanentError`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 # Metadata keys MemoryHub adds to each copy so it can be found again.
@@ -110,6 +111,40 @@ class ChangePage:
     """
 
     changes: list[Change]
+    cursor: str
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class Item:
+    """One changed item with what it holds, for sync pulls (:mod:`routing.sync`).
+
+    Unlike :class:`Change`, it carries the content (plaintext, in memory
+    only: sync applies it through the memory services, which seal it).
+    ``memory_id`` is the MemoryHub id when the item is a MemoryHub copy;
+    ``metadata`` is the item's own, without MemoryHub's tags; a delete has
+    only ``external_id`` (and ``memory_id`` when known).
+    """
+
+    external_id: str
+    op: str  # "upsert" | "delete"
+    content: str = ""
+    memory_id: str | None = None
+    user_id: str = ""
+    agent_id: str = ""
+    app_id: str = ""
+    run_id: str = ""
+    # None: the backend does not keep this (sync leaves the memory's own).
+    metadata: dict | None = None
+    categories: tuple[str, ...] | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """A bounded page of :class:`Item` and the cursor after it (see ChangePage)."""
+
+    items: list[Item]
     cursor: str
     more: bool = False
 
@@ -205,13 +240,29 @@ class BackendAdapter:
         """Store ``record`` (idempotent per memory id); returns its id there."""
         raise NotImplementedError
 
+    def add_many(self, records: Sequence[Record]) -> list[str]:
+        """Store several records (idempotent, as ``add``); their ids, in order.
+
+        Kinds that can store a batch in one call override this (sync pushes
+        and back-fills send whole pages).
+        """
+        return [self.add(record) for record in records]
+
     def get(self, external_id: str) -> Hit | None:
         """The item with ``external_id``, or None if the backend has none."""
         raise NotImplementedError
 
-    def update(self, external_id: str, record: Record) -> None:
-        """Replace the content and metadata of an item."""
+    def update(self, external_id: str, record: Record) -> str | None:
+        """Replace the content and metadata of an item; its new id if the
+        update changed it (adopted MCP observations), else None."""
         raise NotImplementedError
+
+    def update_many(self, pairs: Sequence[tuple[str, Record]]) -> list[str | None]:
+        """``update`` each (external id, record); the new ids, in order.
+
+        Kinds that can replace a batch in one call override this (sync pushes).
+        """
+        return [self.update(external_id, record) for external_id, record in pairs]
 
     def delete(self, external_id: str) -> None:
         """Delete an item; an item that is already gone is not an error."""
@@ -224,6 +275,14 @@ class BackendAdapter:
     def changes_since(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
         """At most ``limit`` changes after ``cursor`` (None: from the start)."""
         raise PermanentError(f"backend kind {self.kind!r} does not report changes")
+
+    def pull_since(self, cursor: str | None, *, limit: int = 100) -> ItemPage:
+        """Like ``changes_since``, with each item's content and scope (sync pulls).
+
+        Its cursor may differ from ``changes_since``'s; it includes items
+        MemoryHub did not write (another app's memories), which sync adopts.
+        """
+        raise PermanentError(f"backend kind {self.kind!r} cannot be a sync source")
 
     def health_check(self) -> None:
         """Raise a :class:`BackendError` if the backend cannot serve now."""

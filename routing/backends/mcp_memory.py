@@ -51,6 +51,8 @@ from routing.backends.base import (
     Change,
     ChangePage,
     Hit,
+    Item,
+    ItemPage,
     PermanentError,
     Record,
     SearchScope,
@@ -68,6 +70,9 @@ ENTITY_TYPE = "memoryhub_memory"
 PREFIX = "memoryhub:"
 SPACE_HEADER = "X-MemoryHub-Space"
 MAX_SNAPSHOT_ENTITIES = 20_000
+MAX_SNAPSHOT_ITEMS = 50_000
+OBSERVATION = "obs:"  # external ids of observations of other writers' entities
+MAX_ADOPTED_NAME = 200  # entity names longer than this are not adopted
 
 
 def default_server_script() -> Path:
@@ -247,6 +252,22 @@ class Adapter(BackendAdapter):
             )
         return name
 
+    def add_many(self, records) -> list[str]:
+        """Create every record's entity in one call (existing names are skipped)."""
+        if not records:
+            return []
+        entities = [
+            {
+                "name": PREFIX + record.memory_id,
+                "entityType": ENTITY_TYPE,
+                "observations": [record.content],
+            }
+            for record in records
+        ]
+        with self._serialized() as deadline:
+            self._call("create_entities", {"entities": entities}, deadline)
+        return [entity["name"] for entity in entities]
+
     def get(self, external_id: str) -> Hit | None:
         """The entity, if it exists."""
         with self._serialized() as deadline:
@@ -256,8 +277,11 @@ class Adapter(BackendAdapter):
                 return _hit(entity)
         return None
 
-    def update(self, external_id: str, record: Record) -> None:
-        """Replace the entity (delete and create, under one lock)."""
+    def update(self, external_id: str, record: Record) -> str | None:
+        """Replace the entity (delete and create, under one lock); an adopted
+        observation is replaced in its entity, which gives it a new id."""
+        if external_id.startswith(OBSERVATION):
+            return self._observation_replace(external_id, record.content)
         with self._serialized() as deadline:
             self._call("delete_entities", {"entityNames": [external_id]}, deadline)
             self._call(
@@ -274,8 +298,36 @@ class Adapter(BackendAdapter):
                 deadline,
             )
 
+    def update_many(self, pairs) -> list[str | None]:
+        """Replace MemoryHub entities in two calls (delete, create) whatever
+        their number; adopted observations one by one."""
+        own = [(name, r) for name, r in pairs if not name.startswith(OBSERVATION)]
+        if own:
+            with self._serialized() as deadline:
+                names = [name for name, _ in own]
+                self._call("delete_entities", {"entityNames": names}, deadline)
+                entities = [
+                    {
+                        "name": name,
+                        "entityType": ENTITY_TYPE,
+                        "observations": [record.content],
+                    }
+                    for name, record in own
+                ]
+                self._call("create_entities", {"entities": entities}, deadline)
+        return [
+            self._observation_replace(name, record.content)
+            if name.startswith(OBSERVATION)
+            else None
+            for name, record in pairs
+        ]
+
     def delete(self, external_id: str) -> None:
-        """Delete the entity (the server ignores unknown names)."""
+        """Delete the entity (the server ignores unknown names); an adopted
+        observation is removed from its entity, which stays."""
+        if external_id.startswith(OBSERVATION):
+            self._observation_replace(external_id, None)
+            return
         with self._serialized() as deadline:
             self._call("delete_entities", {"entityNames": [external_id]}, deadline)
 
@@ -290,6 +342,89 @@ class Adapter(BackendAdapter):
             _hit(entity, score=1.0 / (1 + rank))
             for rank, entity in enumerate(entities[:top_k])
         ]
+
+    def _observation_replace(self, external_id: str, content: str | None) -> str | None:
+        """Remove an adopted observation and add ``content`` in its place (none:
+        only remove); the new observation's id, or None."""
+        digest, _, name = external_id[len(OBSERVATION) :].partition(":")
+        with self._serialized() as deadline:
+            payload = self._call("open_nodes", {"names": [name]}, deadline)
+            found = [
+                str(o)
+                for entity in self._entities(payload)
+                if entity.get("name") == name
+                for o in entity.get("observations") or []
+                if _observation_digest(str(o)) == digest
+            ]
+            if found:
+                self._call(
+                    "delete_observations",
+                    {"deletions": [{"entityName": name, "observations": found}]},
+                    deadline,
+                )
+            if content is None:
+                return None
+            self._call(
+                "add_observations",
+                {"observations": [{"entityName": name, "contents": [content]}]},
+                deadline,
+            )
+        return observation_id(name, content)
+
+    def pull_since(self, cursor: str | None, *, limit: int = DEFAULT_LIMIT) -> ItemPage:
+        """Observations added or removed since the cursor's snapshot, as items.
+
+        A MemoryHub entity is one item (its memory); every observation of any
+        other entity is an item of its own (``obs:<digest>:<entity name>``),
+        with the entity's name and type in its metadata. The server cannot
+        edit an observation, only remove one and add another: so does this
+        feed. The cursor holds keyed digests, never text.
+        """
+        limit = page_limit(limit)
+        state = cursor_decode(self.kind, cursor)
+        told = {} if state is None else state.get("o")
+        if not isinstance(told, dict) or not all(
+            isinstance(value, str) for value in told.values()
+        ):
+            raise cursor_error(self.kind)
+        current: dict[str, tuple[str, Item]] = {}
+        for entity in self.read_graph():
+            for item in _entity_items(entity):
+                current[item.external_id] = (
+                    _observation_digest(item.content),
+                    item,
+                )
+        if len(current) > MAX_SNAPSHOT_ITEMS:
+            raise PermanentError(
+                f"the graph holds more than {MAX_SNAPSHOT_ITEMS} observations, "
+                "too many for a sync snapshot"
+            )
+        differing = sorted(
+            key
+            for key in told.keys() | current.keys()
+            if told.get(key) != (current[key][0] if key in current else None)
+        )
+        items = []
+        for key in differing[:limit]:
+            if key in current:
+                told[key] = current[key][0]
+                items.append(current[key][1])
+            else:
+                told.pop(key)
+                items.append(
+                    Item(
+                        external_id=key,
+                        op="delete",
+                        memory_id=key[len(PREFIX) :]
+                        if key.startswith(PREFIX)
+                        else None,
+                    )
+                )
+        return ItemPage(
+            items=items,
+            cursor=cursor_encode(self.kind, {"o": told}),
+            more=len(differing) > limit,
+        )
 
     def read_graph(self) -> list[dict]:
         """Every entity the server holds (tests and sync)."""
@@ -361,6 +496,42 @@ def _hit(entity: dict, score: float = 0.0) -> Hit:
         content=observations[0] if observations else None,
         memory_id=name[len(PREFIX) :] if name.startswith(PREFIX) else None,
     )
+
+
+def observation_id(entity_name: str, text: str) -> str:
+    """The id of an adopted observation: its digest and its entity's name."""
+    return f"{OBSERVATION}{_observation_digest(text)}:{entity_name}"
+
+
+def _entity_items(entity: dict) -> list[Item]:
+    """The sync items of one entity (see ``Adapter.pull_since``)."""
+    name = entity.get("name")
+    kind = entity.get("entityType")
+    observations = [str(o) for o in entity.get("observations") or []]
+    if not isinstance(name, str) or not name:
+        return []
+    if kind == ENTITY_TYPE and name.startswith(PREFIX):
+        if not observations:
+            return []
+        return [
+            Item(
+                external_id=name,
+                op="upsert",
+                content=observations[0],
+                memory_id=name[len(PREFIX) :],
+            )
+        ]
+    if len(name) > MAX_ADOPTED_NAME:
+        return []  # its observations' ids would not fit an external id
+    return [
+        Item(
+            external_id=observation_id(name, text),
+            op="upsert",
+            content=text,
+            metadata={"mcp_entity": name, "mcp_entity_type": str(kind or "")},
+        )
+        for text in dict.fromkeys(observations)
+    ]
 
 
 def _observation_digest(text: str) -> str:

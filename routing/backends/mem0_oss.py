@@ -31,18 +31,23 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from routing.backends.base import (
     MEMORY_ID_KEY,
+    SPACE_KEY,
     BackendAdapter,
     Change,
     ChangePage,
     Hit,
+    Item,
+    ItemPage,
     Lazy,
     PermanentError,
     Record,
@@ -105,6 +110,66 @@ def _item_hit(item: dict) -> Hit:
         content=item.get("memory"),
         memory_id=(item.get("metadata") or {}).get(MEMORY_ID_KEY),
     )
+
+
+# What mem0 keeps beside the text and the metadata (mem0 2.2's own keys).
+_PAYLOAD_KEYS = frozenset(
+    {"data", "hash", "created_at", "updated_at", "id", "text_lemmatized"}
+    | {"user_id", "agent_id", "run_id", "actor_id", "role", "attributed_to"}
+    | {"expiration_date"}
+)
+
+
+def _moment(raw) -> datetime | None:
+    """An ISO 8601 time of a mem0 item (UTC if naive), or None."""
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def mem0_item(item: dict) -> Item:
+    """A mem0 memory (from the library, the platform API or an export) as an
+    :class:`Item`: MemoryHub's tags out of the metadata, the space-wide
+    subject (``space:<uuid>``) back to no user id."""
+    metadata = dict(item.get("metadata") or {})
+    memory_id = metadata.pop(MEMORY_ID_KEY, None)
+    metadata.pop(SPACE_KEY, None)
+    user_id = str(item.get("user_id") or "")
+    if user_id.startswith("space:"):
+        user_id = ""
+    categories = item.get("categories")
+    return Item(
+        external_id=str(item["id"]),
+        op="upsert",
+        content=str(item.get("memory") or ""),
+        memory_id=str(memory_id) if memory_id else None,
+        user_id=user_id,
+        agent_id=str(item.get("agent_id") or ""),
+        app_id=str(item.get("app_id") or ""),
+        run_id=str(item.get("run_id") or ""),
+        metadata=metadata,
+        categories=tuple(categories) if isinstance(categories, list) else None,
+        updated_at=_moment(item.get("updated_at") or item.get("created_at")),
+    )
+
+
+def _payload_item(external_id: str, payload: dict) -> dict:
+    """A row of mem0's pgvector collection in the shape ``Memory.get`` returns."""
+    item = {
+        "id": external_id,
+        "memory": payload.get("data", ""),
+        "created_at": payload.get("created_at"),
+        "updated_at": payload.get("updated_at"),
+        "metadata": {k: v for k, v in payload.items() if k not in _PAYLOAD_KEYS},
+    }
+    for key in ("user_id", "agent_id", "run_id"):
+        if key in payload:
+            item[key] = payload[key]
+    return item
 
 
 def _copy_id(items, memory_id: str) -> str | None:
@@ -238,15 +303,65 @@ class Adapter(BackendAdapter):
         )
         return [_item_hit(item) for item in found.get("results", [])]
 
+    def _position(self, cursor: str | None) -> tuple[int, str]:
+        """The history row a cursor points after (``rowid``, row id)."""
+        state = cursor_decode(self.kind, cursor) or {"r": 0, "i": ""}
+        rowid, row_id = state.get("r"), state.get("i")
+        if not isinstance(rowid, int) or rowid < 0 or not isinstance(row_id, str):
+            raise cursor_error(self.kind)
+        return rowid, row_id
+
+    def pull_since(self, cursor: str | None, *, limit: int = DEFAULT_LIMIT) -> ItemPage:
+        """History rows after ``cursor`` as items: each id once, in its last
+        state (read in one query from mem0's collection); the same cursor as
+        ``changes_since``."""
+        limit = page_limit(limit)
+        rowid, row_id = self._position(cursor)
+        self.memory  # noqa: B018 (creates the history store on first use)
+        rows = self._history_after(rowid, row_id, limit + 1)
+        page = rows[:limit]
+        last: dict[str, str] = {}
+        for _, _, external_id, event in page:
+            op = HISTORY_OPS.get(event)
+            if op is not None:
+                last.pop(str(external_id), None)
+                last[str(external_id)] = op
+        payloads = self._payloads([k for k, op in last.items() if op == "upsert"])
+        items = [
+            mem0_item(_payload_item(key, payloads[key]))
+            if op == "upsert" and key in payloads
+            else Item(external_id=key, op="delete")
+            for key, op in last.items()
+        ]
+        if page:
+            rowid, row_id = page[-1][0], page[-1][1]
+        return ItemPage(
+            items=items,
+            cursor=cursor_encode(self.kind, {"r": rowid, "i": row_id}),
+            more=len(rows) > limit,
+        )
+
+    def _payloads(self, external_ids: list[str]) -> dict[str, dict]:
+        """The payloads of ``external_ids`` in mem0's pgvector collection, in
+        one query (``Memory.get`` costs one per id) through the store's pool."""
+        if not external_ids:
+            return {}
+        store = self.memory.vector_store
+        with store._get_cursor() as cur:  # mem0's pgvector store (2.2)
+            cur.execute(
+                sql.SQL("SELECT id, payload FROM {} WHERE id = ANY(%s::uuid[])").format(
+                    store._col()
+                ),
+                (external_ids,),
+            )
+            return {str(key): payload or {} for key, payload in cur.fetchall()}
+
     def changes_since(
         self, cursor: str | None, *, limit: int = DEFAULT_LIMIT
     ) -> ChangePage:
         """History rows after ``cursor``: adds and updates, then deletes."""
         limit = page_limit(limit)
-        state = cursor_decode(self.kind, cursor) or {"r": 0, "i": ""}
-        rowid, row_id = state.get("r"), state.get("i")
-        if not isinstance(rowid, int) or rowid < 0 or not isinstance(row_id, str):
-            raise cursor_error(self.kind)
+        rowid, row_id = self._position(cursor)
         memory = self.memory  # creates the history store on first use
         rows = self._history_after(rowid, row_id, limit + 1)
         page = rows[:limit]

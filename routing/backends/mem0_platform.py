@@ -33,6 +33,7 @@ from routing.backends.base import (
     Change,
     ChangePage,
     Hit,
+    ItemPage,
     Lazy,
     PermanentError,
     Record,
@@ -45,7 +46,13 @@ from routing.backends.changes import (
     cursor_windows,
     page_limit,
 )
-from routing.backends.mem0_oss import _copy_id, _item_hit, _mem0_env, _subject
+from routing.backends.mem0_oss import (
+    _copy_id,
+    _item_hit,
+    _mem0_env,
+    _subject,
+    mem0_item,
+)
 
 SPACE_HEADER = "X-MemoryHub-Space"
 PAGE_SIZE = 200  # memories per get_all request while scanning
@@ -175,19 +182,27 @@ class Adapter(BackendAdapter):
         self, cursor: str | None, *, limit: int = DEFAULT_LIMIT
     ) -> ChangePage:
         """Memories updated after ``cursor`` (upserts; see the module doc)."""
+        found, cursor, more = self._window_page(cursor, limit)
+        return ChangePage(changes=[_change(i) for i in found], cursor=cursor, more=more)
+
+    def pull_since(self, cursor: str | None, *, limit: int = DEFAULT_LIMIT) -> ItemPage:
+        """Memories updated after ``cursor``, with what they hold (the listing
+        carries it: no extra request); the same cursor as ``changes_since``."""
+        found, cursor, more = self._window_page(cursor, limit)
+        return ItemPage(items=[mem0_item(i) for i in found], cursor=cursor, more=more)
+
+    def _window_page(self, cursor: str | None, limit: int) -> tuple[list, str, bool]:
+        """The listed memories of one page after ``cursor``, the next cursor,
+        and whether more are waiting."""
         limit = page_limit(limit)
         (window,) = cursor_windows(self.kind, cursor, "w")
         items, exhausted = self._changed(window.read_from(), window.fetch_size(limit))
-        changes, more = window.take(items, limit=limit, exhausted=exhausted)
-        return ChangePage(
-            changes=changes,
-            cursor=cursor_encode(self.kind, {"w": window.state()}),
-            more=more,
-        )
+        found, more = window.take(items, limit=limit, exhausted=exhausted)
+        return found, cursor_encode(self.kind, {"w": window.state()}), more
 
     def _changed(self, start: datetime | None, size: int) -> tuple[list, bool]:
         """The first ``size`` memories updated from ``start`` on, in time order,
-        as (updated_at, id, change), and whether that was all of them."""
+        as (updated_at, id, listed item), and whether that was all of them."""
         cap = max(SCAN_LIMIT, size)
         end = None
         if self._count(start, None) > cap:
@@ -237,7 +252,7 @@ class Adapter(BackendAdapter):
                 return middle
         return after
 
-    def _scan(self, start, end) -> list[tuple[datetime, str, Change]]:
+    def _scan(self, start, end) -> list[tuple[datetime, str, dict]]:
         """Every memory updated in [start, end], consistent across its pages."""
         for _ in range(MAX_RESCANS):
             first = self._list(start, end, page=1, page_size=PAGE_SIZE)
@@ -251,7 +266,7 @@ class Adapter(BackendAdapter):
                 for item in items:  # an item updated mid-scan may show twice
                     key = str(item["id"])
                     if key not in latest or _updated_at(item) > latest[key][0]:
-                        latest[key] = (_updated_at(item), key, _change(item))
+                        latest[key] = (_updated_at(item), key, item)
                 return list(latest.values())
         raise TransientError("the server's memories kept changing during the scan")
 

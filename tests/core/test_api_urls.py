@@ -86,6 +86,16 @@ LAYOUT = [
         "routing-space-backends",
         {"get": "list"},
     ),
+    ("sync/jobs/", "sync-job-list", {"get": "list", "post": "create"}),
+    (
+        "sync/jobs/<int:pk>/",
+        "sync-job-detail",
+        {"get": "retrieve", "patch": "partial_update", "delete": "destroy"},
+    ),
+    ("sync/jobs/<int:pk>/run/", "sync-job-run", {"post": "run"}),
+    ("sync/jobs/<int:pk>/cancel/", "sync-job-cancel", {"post": "cancel"}),
+    ("sync/jobs/<int:pk>/runs/", "sync-job-runs", {"get": "runs"}),
+    ("sync/spaces/<slug:slug>/", "sync-space-status", {"get": "list"}),
 ]
 
 

@@ -14,6 +14,7 @@ from tests.permissions import (  # noqa: F401 - importing registers the entries
     native_memories,
     native_spaces,
     routing_api,
+    sync_api,
 )
 from tests.permissions.registry import ENDPOINTS, TOOLS, World
 

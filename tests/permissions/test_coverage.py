@@ -58,6 +58,7 @@ SAMPLES = {
     "name": "x",
     "entity_type": "user",
     "event_id": "x",
+    "pk": 1,
 }
 
 

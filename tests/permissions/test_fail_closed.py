@@ -23,7 +23,8 @@ from memories import services
 from memories.models import Memory, MemoryEvent, Space, SpaceKey
 from memoryhub.errors import DomainError
 from routing import services as routing_services
-from routing.models import Backend, OutboxEntry, RoutingRule
+from routing.models import Backend, OutboxEntry, RoutingRule, SyncJob, SyncRun
+from routing.sync import services as sync_services
 from tests.factories import make_key, make_member, make_team
 from tests.routing_helpers import reset_routing_state
 
@@ -46,6 +47,8 @@ MODULES = (
     "memories.encryption.rotation",
     "routing.services",
     "routing.selectors",
+    "routing.sync.services",
+    "routing.sync.selectors",
 )
 # Functions that take an actor to *record* it, not to authorize anything.
 NOT_AUTHORIZING = {
@@ -90,6 +93,14 @@ def world(team, space, tmp_path):
         read_strategy="failover",
         read_backends=["graph", "local"],
     )
+    job = sync_services.sync_job_create(
+        actor=SYSTEM,
+        name="graph sync",
+        space=space,
+        backend=backend,
+        direction="both",
+        schedule={"every": 60},
+    )
     yield {
         "team": team,
         "space": space,
@@ -98,6 +109,7 @@ def world(team, space, tmp_path):
         "memory": memory,
         "backend": backend,
         "rule": rule,
+        "job": job,
     }
     reset_routing_state()
 
@@ -355,6 +367,30 @@ CALLS = {
         },
         REFUSED,
     ),
+    "routing.sync.services.sync_job_check": (lambda w: {"name": "x"}, REFUSED),
+    "routing.sync.services.sync_job_create": (
+        lambda w: {
+            "name": "stolen",
+            "space": w["space"],
+            "backend": w["backend"],
+            "direction": "pull",
+        },
+        REFUSED,
+    ),
+    "routing.sync.services.sync_job_update": (
+        lambda w: {"job": w["job"], "enabled": False},
+        REFUSED,
+    ),
+    "routing.sync.services.sync_job_delete": (lambda w: {"job": w["job"]}, REFUSED),
+    "routing.sync.services.sync_job_run": (lambda w: {"job": w["job"]}, REFUSED),
+    "routing.sync.services.sync_run_cancel": (lambda w: {"job": w["job"]}, REFUSED),
+    "routing.sync.selectors.jobs_visible": (lambda w: {}, NOTHING),
+    "routing.sync.selectors.job_visible": (
+        lambda w: {"job_pk": w["job"].pk},
+        REFUSED,
+    ),
+    "routing.sync.selectors.runs_of": (lambda w: {"job_pk": w["job"].pk}, REFUSED),
+    "routing.sync.selectors.space_sync_status": (_space, REFUSED),
 }
 
 
@@ -384,6 +420,8 @@ def _snapshot() -> dict[str, int]:
         RoutingRule,
         OutboxEntry,
         AccessEvent,
+        SyncJob,
+        SyncRun,
     )
     counts = {model.__name__: model.objects.count() for model in models}
     counts["memory versions"] = sum(Memory.objects.values_list("version", flat=True))

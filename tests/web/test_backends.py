@@ -51,3 +51,46 @@ def test_a_replica_shows_its_backlog(people, space):
 def test_another_team_and_anonymous(people, space):
     assert signed_in(people["outsider"]).get(url(space)).status_code == 404
     assert Client().get(url(space)).status_code == 302
+
+
+def sync_url(space, job_pk):
+    return reverse(
+        "web:space_sync_run",
+        kwargs={"team_slug": space.team.slug, "slug": space.slug, "job_pk": job_pk},
+    )
+
+
+def test_sync_jobs_show_their_status_and_managers_run_them(
+    people, space, tmp_path, django_capture_on_commit_callbacks
+):
+    from routing.models import SyncRun
+    from routing.sync import services as sync
+    from tests.routing_helpers import mcp_backend
+
+    backend = mcp_backend(tmp_path, "graph", allows_plaintext=True)
+    job = sync.sync_job_create(
+        actor=SYSTEM,
+        name="to the graph",
+        space=space,
+        backend=backend,
+        direction="push",
+    )
+    add(space, "Ada likes tea", 1)
+    viewer = signed_in(people["viewer"]).get(url(space)).content.decode()
+    assert "to the graph" in viewer and "never" in viewer
+    assert sync_url(space, job.pk) not in viewer  # no button for viewers
+    # A viewer's crafted POST, and another team's owner's, are 404s.
+    assert signed_in(people["viewer"]).post(sync_url(space, job.pk)).status_code == 404
+    assert (
+        signed_in(people["outsider"]).post(sync_url(space, job.pk)).status_code == 404
+    )
+    assert not SyncRun.objects.exists()
+
+    owner = signed_in(people["owner"])
+    assert sync_url(space, job.pk) in owner.get(url(space)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):  # the task, eagerly
+        started = owner.post(sync_url(space, job.pk))
+    assert started.status_code == 302 and started["Location"] == url(space)
+    body = owner.get(url(space)).content.decode()
+    assert f"Run {SyncRun.objects.get().pk} of to the graph" in body
+    assert "1 added" in body and "succeeded" in body
