@@ -266,6 +266,8 @@ SPECTACULAR_SETTINGS = {
         "MemoryStateEnum": "memories.api.serializers.MEMORY_STATES",
         "MemoryStateFilterEnum": "memories.api.serializers.MEMORY_STATE_FILTERS",
         "MemoryEditableStateEnum": "memories.api.serializers.MEMORY_EDITABLE_STATES",
+        "DeliveryStateEnum": "routing.models.OutboxState.choices",
+        "SyncRunStateEnum": "routing.models.SyncRunState.choices",
     },
 }
 
@@ -375,6 +377,10 @@ SYNC_RUN_BUDGET_SECONDS = env_float("MEMORYHUB_SYNC_RUN_BUDGET_SECONDS", 60.0)
 SYNC_MIN_INTERVAL_SECONDS = env_int(
     "MEMORYHUB_SYNC_MIN_INTERVAL_SECONDS", 10, minimum=1
 )
+# Webhooks (docs/webhooks.md): private, loopback and link-local addresses are
+# refused unless an operator allows them (tests receive on 127.0.0.1).
+WEBHOOK_ALLOW_PRIVATE = env_bool("MEMORYHUB_WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT_SECONDS = env_float("MEMORYHUB_WEBHOOK_TIMEOUT_SECONDS", 5.0)
 # Defaults for new backends (each backend can override both).
 ROUTING_BACKEND_TIMEOUT_SECONDS = env_float("MEMORYHUB_BACKEND_TIMEOUT_SECONDS", 5.0)
 ROUTING_BACKEND_MAX_RETRIES = env_int("MEMORYHUB_BACKEND_MAX_RETRIES", 2, minimum=0)

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("memories.api.urls")),
+    path("", include("routing.api.webhook_urls")),
 ]
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("memoryhub.health_urls")),
     path("", include("memories.mem0api.urls")),
+    path("", include("routing.api.mem0_urls")),
     # Last, so no API, mem0, health or admin route changes: the team app.
     path("", include("web.urls")),
 ]

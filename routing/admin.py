@@ -1,4 +1,5 @@
-"""Admin console for routing: backends, rules, the outbox, external ids, sync jobs.
+"""Admin console for routing: backends, rules, the outbox, external ids, sync
+jobs and webhooks.
 
 Secrets are write-only: the backend form takes new ones as JSON (merged into
 the stored ones, or replacing them) and shows only the names of those set,
@@ -16,9 +17,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 
-from accounts.actors import actor_for_user
+from accounts.actors import SYSTEM, actor_for_user
 from memoryhub.errors import DomainError
-from routing import rules, selectors, services
+from routing import rules, selectors, services, webhooks
 from routing.models import (
     Backend,
     ExternalRef,
@@ -28,6 +29,8 @@ from routing.models import (
     SyncJob,
     SyncRun,
     SyncTrigger,
+    Webhook,
+    WebhookDelivery,
 )
 from routing.sync import selectors as sync_selectors
 from routing.sync import services as sync_services
@@ -493,3 +496,77 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- webhooks -------------------------------------------------------------------
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    """The webhook's latest deliveries (ids and status only)."""
+
+    model = WebhookDelivery
+    fields = ("at", "event", "memory_id", "version", "state", "attempts")
+    fields += ("response_status", "last_error")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        latest = queryset.order_by("-id").values("pk")[:20]
+        return queryset.filter(pk__in=list(latest))
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    """Webhooks (read-only here: teams manage them through the API; the
+    secret is never shown)."""
+
+    list_display = ("name", "space", "url", "events", "enabled", "include_content")
+    list_filter = ("enabled", "include_content")
+    search_fields = ("name", "url", "space__slug", "space__team__slug")
+    list_select_related = ("space", "space__team")
+    fields = ("space", "name", "url", "events", "enabled", "include_content")
+    fields += ("created_by", "created_at", "updated_at")
+    readonly_fields = fields
+    inlines = [WebhookDeliveryInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Every delivery; dead letters can be retried."""
+
+    list_display = ("id", "webhook", "event", "memory_id", "version", "state")
+    list_display += ("attempts", "response_status", "next_at", "last_error")
+    list_filter = ("state", "event")
+    list_select_related = ("webhook",)
+    search_fields = ("=memory_id", "=event_id")
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry the selected deliveries now")
+    def retry(self, request, queryset):
+        """Back to pending, dispatched now."""
+        count = 0
+        for webhook in Webhook.objects.filter(
+            pk__in=queryset.values("webhook_id")
+        ).select_related("space"):
+            count += webhooks.webhook_retry(
+                actor=SYSTEM,
+                space=webhook.space,
+                webhook=webhook,
+                ids=list(queryset.filter(webhook=webhook).values_list("pk", flat=True)),
+            )
+        messages.success(request, f"{count} deliveries queued")

@@ -413,3 +413,95 @@ class SyncRun(models.Model):
 
     def counts(self) -> dict:
         return {name: getattr(self, name) for name in SYNC_COUNTS}
+
+
+WEBHOOK_EVENTS = ("memory.add", "memory.update", "memory.delete")
+
+
+class Webhook(models.Model):
+    """A URL told about a space's memory changes (:mod:`routing.webhooks`).
+
+    The signing secret is sealed with the master key and shown once, when
+    the webhook is created. Payloads carry ids, never content, unless
+    ``include_content`` was turned on by a person.
+    """
+
+    space = models.ForeignKey(
+        "memories.Space", on_delete=models.CASCADE, related_name="webhooks"
+    )
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=2000)
+    events = ArrayField(models.CharField(max_length=16), default=list)
+    enabled = models.BooleanField(default=True)
+    include_content = models.BooleanField(
+        default=False,
+        help_text="Send each memory's text in the payload (off: ids only).",
+    )
+    secret_sealed = models.BinaryField(editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["space", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.pk} ({self.name})"
+
+
+class WebhookDelivery(models.Model):
+    """One event to send to one webhook, created in the write's transaction.
+
+    Ids, the event and the memory's version only; ``seq`` orders the events
+    of one memory for one webhook, which are sent in that order.
+    """
+
+    webhook = models.ForeignKey(  # indexed by webhookdelivery_pending_pair
+        Webhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    event_id = models.UUIDField(unique=True)
+    memory_id = models.UUIDField()
+    event = models.CharField(max_length=16)
+    version = models.PositiveIntegerField(default=0)
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField()  # when the change happened
+    state = models.CharField(
+        max_length=12, choices=OutboxState.choices, default=OutboxState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["webhook", "memory_id", "seq"],
+                name="webhookdelivery_seq_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in OutboxState]),
+                name="webhookdelivery_state_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["webhook", "memory_id", "seq"],
+                condition=Q(state="pending"),
+                name="webhookdelivery_pending_pair",
+            ),
+            models.Index(fields=["webhook", "-at"], name="webhookdelivery_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.memory_id} -> webhook {self.webhook_id}"

@@ -248,7 +248,8 @@ class DeliveryResult:
     retry_in: float | None = None
 
 
-def _backoff(attempts: int) -> float:
+def backoff_seconds(attempts: int) -> float:
+    """Capped exponential backoff with full jitter (outbox and webhooks)."""
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
@@ -508,7 +509,7 @@ def _fail(entries, now, message: str) -> DeliveryResult:
         )
         logger.warning("outbox entries dead after %s attempts: %s", attempts, message)
         return DeliveryResult("dead")
-    delay = _backoff(attempts)
+    delay = backoff_seconds(attempts)
     OutboxEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
         attempts=attempts,
         next_at=now + timedelta(seconds=delay),

@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from routing.models import Backend, RoutingRule, RoutingState
+from routing.models import Backend, RoutingRule, RoutingState, Webhook
 
 OPERATIONS = ("add", "update", "delete", "search", "get", "list")
 WRITE_OPERATIONS = ("add", "update", "delete")
@@ -155,6 +155,9 @@ class Snapshot:
     version: int
     rules: list[CompiledRule]
     backends: dict[str, Backend]
+    # space id -> [(webhook id, its events)], enabled webhooks only: a write
+    # in a space without any costs no query (routing.webhooks).
+    webhooks: dict[int, list[tuple[int, tuple[str, ...]]]] = field(default_factory=dict)
 
     @functools.cached_property
     def backends_by_id(self) -> dict[int, Backend]:
@@ -189,7 +192,14 @@ def snapshot() -> Snapshot:
             compile_rule(rule) for rule in RoutingRule.objects.filter(enabled=True)
         ]
         backends = {b.name: b for b in Backend.objects.all()}
-        _snapshot = Snapshot(version=version, rules=rules, backends=backends)
+        webhooks: dict[int, list] = {}
+        for pk, space_id, events in Webhook.objects.filter(enabled=True).values_list(
+            "pk", "space_id", "events"
+        ):
+            webhooks.setdefault(space_id, []).append((pk, tuple(events)))
+        _snapshot = Snapshot(
+            version=version, rules=rules, backends=backends, webhooks=webhooks
+        )
         _checked_at = now
         return _snapshot
 

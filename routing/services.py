@@ -62,7 +62,8 @@ def require_operator(actor: Actor) -> None:
         raise Forbidden("only operators (staff users) may manage routing")
 
 
-def _bump() -> None:
+def bump() -> None:
+    """Bump the routing version: every process reloads its snapshot."""
     RoutingState.objects.get_or_create(pk=1)
     RoutingState.objects.filter(pk=1).update(version=F("version") + 1)
     # This process sees the change at once; others within CHECK_SECONDS.
@@ -186,7 +187,7 @@ def backend_create(
             json.dumps(secrets).encode(), _secrets_aad(backend)
         )
         backend.save(update_fields=["secrets_sealed"])
-    _bump()
+    bump()
     return backend
 
 
@@ -211,7 +212,7 @@ def backend_update(
         else None
     )
     backend.save()
-    _bump()
+    bump()
     return backend
 
 
@@ -238,7 +239,7 @@ def backend_delete(*, actor: Actor, backend: Backend) -> None:
             f"backend {backend.name!r} is used by rule(s) {', '.join(users)}"
         )
     backend.delete()
-    _bump()
+    bump()
 
 
 def backend_get(*, name: str) -> Backend:
@@ -330,7 +331,7 @@ def _save_rule(rule: RoutingRule, values: dict) -> RoutingRule:
     for key, value in values.items():
         setattr(rule, key, value)
     rule.save()
-    _bump()
+    bump()
     return rule
 
 
@@ -369,7 +370,7 @@ def rule_delete(*, actor: Actor, rule: RoutingRule) -> None:
     """Remove a rule."""
     require_operator(actor)
     rule.delete()
-    _bump()
+    bump()
 
 
 def backends_probe() -> int:

@@ -39,13 +39,26 @@ def outbox_deliver_task(memory_id: str, backend_id: int) -> str:
     return result.status
 
 
+@shared_task(name="routing.tasks.webhook_deliver_task", **IDEMPOTENT)
+def webhook_deliver_task(webhook_id: int, memory_id: str) -> str:
+    """Send the pending events of one (webhook, memory) pair, in order."""
+    # Services enqueue these tasks: import them when the task runs.
+    from routing.webhooks import dispatch, webhook_deliver
+
+    result = webhook_deliver(webhook_id=webhook_id, memory_id=memory_id)
+    if result.retry_in is not None:
+        dispatch(webhook_id, memory_id, countdown=result.retry_in)
+    return result.status
+
+
 @shared_task(name="routing.tasks.outbox_sweep_task", **IDEMPOTENT)
 def outbox_sweep_task() -> int:
-    """Re-dispatch pending deliveries whose task was lost."""
+    """Re-dispatch pending deliveries (replicas and webhooks) whose task was lost."""
     # Services enqueue these tasks: import them when the task runs.
     from routing.outbox import outbox_sweep
+    from routing.webhooks import webhooks_sweep
 
-    return outbox_sweep()
+    return outbox_sweep() + webhooks_sweep()
 
 
 @shared_task(name="routing.tasks.backends_probe_task", **IDEMPOTENT)

@@ -10,7 +10,15 @@ from memoryhub.api.serializers import (
     StrictIntegerField,
     StrictSerializer,
 )
-from routing.models import Backend, OutboxEntry, RoutingRule, SyncJob, SyncRun
+from routing.models import (
+    Backend,
+    OutboxEntry,
+    RoutingRule,
+    SyncJob,
+    SyncRun,
+    Webhook,
+    WebhookDelivery,
+)
 from routing.services import RULE_FIELDS
 from routing.sync.selectors import next_run_at
 
@@ -261,3 +269,78 @@ class SyncJobWriteSerializer(StrictSerializer):
     conflict_policy = StrictCharField(max_length=8, required=False)
     batch_size = StrictIntegerField(required=False)
     rate_limit = StrictIntegerField(required=False)
+
+
+# --- webhooks -----------------------------------------------------------------
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    """A webhook (its secret is returned once, at creation, as ``secret``)."""
+
+    class Meta:
+        model = Webhook
+        fields = [
+            "id",
+            "name",
+            "url",
+            "events",
+            "enabled",
+            "include_content",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    """The answer to a creation: the webhook and its signing secret, once."""
+
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+
+
+class WebhookWriteSerializer(StrictSerializer):
+    """Create / change body of a webhook (the service checks the URL)."""
+
+    name = StrictCharField(max_length=100, required=False)
+    url = StrictCharField(max_length=2000, required=False)
+    events = serializers.ListField(
+        child=StrictCharField(max_length=32), required=False, allow_empty=False
+    )
+    enabled = StrictBooleanField(required=False)
+    include_content = StrictBooleanField(required=False)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    """One event sent (or to send) to a webhook: ids and status only."""
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event_id",
+            "event",
+            "memory_id",
+            "version",
+            "seq",
+            "at",
+            "state",
+            "attempts",
+            "next_at",
+            "delivered_at",
+            "response_status",
+            "last_error",
+        ]
+
+
+class DeliveryQuerySerializer(StrictSerializer):
+    state = StrictCharField(required=False)
+
+
+class WebhookRetrySerializer(StrictSerializer):
+    """Which deliveries to send again (none: every dead letter)."""
+
+    ids = serializers.ListField(
+        child=StrictIntegerField(), required=False, max_length=1000
+    )

@@ -96,6 +96,28 @@ LAYOUT = [
     ("sync/jobs/<int:pk>/cancel/", "sync-job-cancel", {"post": "cancel"}),
     ("sync/jobs/<int:pk>/runs/", "sync-job-runs", {"get": "runs"}),
     ("sync/spaces/<slug:slug>/", "sync-space-status", {"get": "list"}),
+    (
+        "spaces/<slug:slug>/webhooks/",
+        "webhook-list",
+        {"get": "list", "post": "create"},
+    ),
+    (
+        "spaces/<slug:slug>/webhooks/<int:pk>/",
+        "webhook-detail",
+        {"get": "retrieve", "patch": "partial_update", "delete": "destroy"},
+    ),
+    (
+        "spaces/<slug:slug>/webhooks/<int:pk>/deliveries/",
+        "webhook-deliveries",
+        {"get": "deliveries"},
+    ),
+    (
+        "spaces/<slug:slug>/webhooks/<int:pk>/retry/",
+        "webhook-retry",
+        {"post": "retry"},
+    ),
+    ("webhooks/projects/<str:project_id>/", "project-webhooks", {}),
+    ("webhooks/<str:webhook_id>/", "webhook", {}),
 ]
 
 

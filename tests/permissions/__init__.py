@@ -15,6 +15,7 @@ from tests.permissions import (  # noqa: F401 - importing registers the entries
     native_spaces,
     routing_api,
     sync_api,
+    webhooks_api,
 )
 from tests.permissions.registry import ENDPOINTS, TOOLS, World
 

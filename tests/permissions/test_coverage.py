@@ -59,6 +59,8 @@ SAMPLES = {
     "entity_type": "user",
     "event_id": "x",
     "pk": 1,
+    "project_id": "default",
+    "webhook_id": "1",
 }
 
 

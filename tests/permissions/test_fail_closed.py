@@ -23,7 +23,15 @@ from memories import services
 from memories.models import Memory, MemoryEvent, Space, SpaceKey
 from memoryhub.errors import DomainError
 from routing import services as routing_services
-from routing.models import Backend, OutboxEntry, RoutingRule, SyncJob, SyncRun
+from routing import webhooks
+from routing.models import (
+    Backend,
+    OutboxEntry,
+    RoutingRule,
+    SyncJob,
+    SyncRun,
+    Webhook,
+)
 from routing.sync import services as sync_services
 from tests.factories import make_key, make_member, make_team
 from tests.routing_helpers import reset_routing_state
@@ -49,6 +57,7 @@ MODULES = (
     "routing.selectors",
     "routing.sync.services",
     "routing.sync.selectors",
+    "routing.webhooks",
 )
 # Functions that take an actor to *record* it, not to authorize anything.
 NOT_AUTHORIZING = {
@@ -101,7 +110,11 @@ def world(team, space, tmp_path):
         direction="both",
         schedule={"every": 60},
     )
+    webhook, _ = webhooks.webhook_create(
+        actor=SYSTEM, space=space, name="hook", url="http://93.184.215.14/h"
+    )
     yield {
+        "webhook": webhook,
         "team": team,
         "space": space,
         "owner": owner,
@@ -391,6 +404,32 @@ CALLS = {
     ),
     "routing.sync.selectors.runs_of": (lambda w: {"job_pk": w["job"].pk}, REFUSED),
     "routing.sync.selectors.space_sync_status": (_space, REFUSED),
+    "routing.webhooks.require_webhook_admin": (_space, REFUSED),
+    "routing.webhooks.webhook_create": (
+        lambda w: {**_space(w), "name": "x", "url": "http://93.184.215.14/x"},
+        REFUSED,
+    ),
+    "routing.webhooks.webhooks_of": (_space, REFUSED),
+    "routing.webhooks.webhook_get": (
+        lambda w: {**_space(w), "webhook_pk": w["webhook"].pk},
+        REFUSED,
+    ),
+    "routing.webhooks.webhook_update": (
+        lambda w: {**_space(w), "webhook": w["webhook"], "enabled": False},
+        REFUSED,
+    ),
+    "routing.webhooks.webhook_delete": (
+        lambda w: {**_space(w), "webhook": w["webhook"]},
+        REFUSED,
+    ),
+    "routing.webhooks.webhook_deliveries": (
+        lambda w: {**_space(w), "webhook": w["webhook"]},
+        REFUSED,
+    ),
+    "routing.webhooks.webhook_retry": (
+        lambda w: {**_space(w), "webhook": w["webhook"]},
+        REFUSED,
+    ),
 }
 
 
@@ -422,6 +461,7 @@ def _snapshot() -> dict[str, int]:
         AccessEvent,
         SyncJob,
         SyncRun,
+        Webhook,
     )
     counts = {model.__name__: model.objects.count() for model in models}
     counts["memory versions"] = sum(Memory.objects.values_list("version", flat=True))
