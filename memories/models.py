@@ -263,6 +263,8 @@ class ImportJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     filename = models.CharField(max_length=255, blank=True)
+    # memories.services.formats: memoryhub | mem0 | openmemory | mcp
+    format = models.CharField(max_length=16, default="memoryhub")
     state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
     total_lines = models.PositiveIntegerField(default=0)
     processed_lines = models.PositiveIntegerField(default=0)

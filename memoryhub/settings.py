@@ -247,6 +247,8 @@ REST_FRAMEWORK = {
         "api_key": env_str("MEMORYHUB_API_KEY_RATE", "6000/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # ``?format=`` names a file format (import / export), not a renderer.
+    "URL_FORMAT_OVERRIDE": None,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(

@@ -398,11 +398,29 @@ class ActivityFilterForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label="JSON Lines file",
-        help_text="One memory per line, in this space's export format "
-        "(the Export button writes it).",
-        widget=forms.ClearableFileInput(attrs={"accept": ".jsonl,.ndjson,.json,.txt"}),
+        label="File",
+        help_text="MemoryHub's export (JSON Lines), a mem0 export (JSON), an "
+        "OpenMemory backup (zip) or the MCP memory server's memory file (JSONL).",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".jsonl,.ndjson,.json,.txt,.zip"}
+        ),
     )
+    format = forms.ChoiceField(
+        label="Format",
+        choices=[
+            ("auto", "Recognise it"),
+            ("memoryhub", "MemoryHub JSON Lines"),
+            ("mem0", "mem0 export"),
+            ("openmemory", "OpenMemory backup (zip)"),
+            ("mcp", "MCP memory server file (knowledge graph)"),
+        ],
+        initial="auto",
+        required=False,
+    )
+
+    def clean_format(self) -> str:
+        """Left out: recognise it."""
+        return self.cleaned_data.get("format") or "auto"
 
 
 # --- bulk actions -----------------------------------------------------------------

@@ -288,12 +288,25 @@ class HistorySerializer(serializers.Serializer):
     results = HistoryEventSerializer(many=True)
 
 
-ImportLineResultSerializer = _add_result_serializer(
-    "ImportLineResultSerializer",
-    "One imported line's outcome.",
-    "line",
-    help_text="1-based line number.",
-)
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class LineField(serializers.Field):
+    """A 1-based line number, or a place in a file (``memories.jsonl.gz:12``)."""
+
+    def to_representation(self, value):
+        return value
+
+
+class ImportLineResultSerializer(serializers.Serializer):
+    """One imported line's (or file unit's) outcome."""
+
+    line = LineField()
+    status = serializers.ChoiceField(
+        choices=["created", "duplicate", "error", "skipped"]
+    )
+    id = serializers.UUIDField(required=False)
+    error = serializers.CharField(required=False)
+    field = serializers.CharField(required=False)
+    note = serializers.CharField(required=False)
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -303,6 +316,29 @@ class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     errors = serializers.IntegerField()
+    skipped = serializers.IntegerField(required=False)
+    format = serializers.CharField(required=False)
+
+
+IMPORT_FORMATS = ("auto", "memoryhub", "mem0", "openmemory", "mcp")
+
+
+class ImportQuerySerializer(StrictSerializer):
+    """Query of an import: which format the body is."""
+
+    format = serializers.ChoiceField(
+        choices=IMPORT_FORMATS,
+        required=False,
+        help_text="The file's format (JSON Lines bodies default to memoryhub).",
+    )
+
+
+class ExportQuerySerializer(StrictSerializer):
+    """Query of an export: MemoryHub's JSON Lines or mem0's export."""
+
+    format = serializers.ChoiceField(
+        choices=("memoryhub", "mem0"), required=False, default="memoryhub"
+    )
 
 
 # --- spaces and sharing ---------------------------------------------------------

@@ -51,7 +51,11 @@ from memories.services.spaces import (
     space_shred,
     space_update,
 )
-from memories.services.transfer import memories_export, memories_import
+from memories.services.transfer import (
+    memories_export,
+    memories_import,
+    memories_import_file,
+)
 
 __all__ = [
     "PERM_ORDER",
@@ -70,6 +74,7 @@ __all__ = [
     "memories_expire_sweep",
     "memories_export",
     "memories_import",
+    "memories_import_file",
     "memory_add",
     "memory_add_many",
     "memory_delete",

@@ -1,9 +1,10 @@
-"""Background imports: a JSON Lines upload becomes an :class:`ImportJob`,
-run by a Celery task in parts, so a person watches its progress.
+"""Background imports: an upload (MemoryHub JSON Lines, a mem0 export, an
+OpenMemory archive, an MCP memory file) becomes an :class:`ImportJob`, run
+by a Celery task in parts, so a person watches its progress.
 
 The upload is sealed with the space's data key (base64 of the bytes, so lines
 that are not UTF-8 are kept as they came and reported as errors); the task
-gets only the job's id. Each part goes through ``memories_import`` — the
+gets only the job's id. Each part goes through ``memories_import_units`` — the
 same validation, deduplication, encryption, audit and routing as every
 other write — acting as the person who uploaded, whose permission is
 checked again when the job runs. The sealed upload is dropped at the end.
@@ -20,7 +21,8 @@ from memories import permissions
 from memories.encryption import keyring
 from memories.models import ImportJob, Space
 from memories.permissions import require_perm
-from memories.services.transfer import memories_import
+from memories.services.formats import file_units
+from memories.services.transfer import memories_import_units
 from memoryhub.errors import DomainError, InvalidInput
 
 PART_LINES = 200  # lines per part: progress is saved after each
@@ -31,9 +33,16 @@ def _aad(job_id: int, space: Space) -> bytes:
 
 
 def import_job_create(
-    *, actor: Actor, space: Space, data: bytes, filename: str = "", surface: str = "ui"
+    *,
+    actor: Actor,
+    space: Space,
+    data: bytes,
+    filename: str = "",
+    surface: str = "ui",
+    format: str = "auto",
 ) -> ImportJob:
-    """Queue ``data`` (JSON Lines) for import into ``space`` (``add_memory``)."""
+    """Queue ``data`` for import into ``space`` (``add_memory``): any format of
+    :mod:`memories.services.formats`, checked now (a 400 stores nothing)."""
     require_perm(actor, space, permissions.ADD)
     if actor.user is None:
         raise InvalidInput("background imports are started by a signed-in person")
@@ -43,16 +52,18 @@ def import_job_create(
             f"{settings.IMPORT_MAX_BYTES:,} (MEMORYHUB_IMPORT_MAX_BYTES)",
             field="file",
         )
-    lines = data.splitlines()
-    total = sum(1 for line in lines if line.strip())
-    if total == 0:
+    if not data.strip():
         raise InvalidInput("the file holds no line to import", field="file")
+    fmt, units = file_units(data, format)
+    if not units:
+        raise InvalidInput("the file holds nothing to import", field="file")
     with transaction.atomic():
         job = ImportJob.objects.create(
             space=space,
             created_by=actor.user,
             filename=filename[:255],
-            total_lines=total,
+            format=fmt,
+            total_lines=len(units),
         )
         version = keyring.active_version(space)
         job.payload = keyring.seal_field(
@@ -119,13 +130,14 @@ def _run(job_pk: int, part_lines: int) -> ImportJob | None:
                 space=space, blob=bytes(job.payload), aad=_aad(job.pk, space)
             )
         )
-        lines = raw.splitlines()
-        # Resume after the last saved part (line numbers count from 1).
-        start = max((entry["line"] for entry in job.results), default=0)
-        for low in range(start, len(lines), part_lines):
-            part = lines[low : low + part_lines]
-            outcome = memories_import(
-                actor=actor, space=space, lines=part, surface="ui", first_line=low + 1
+        _, units = file_units(raw, job.format)
+        # Resume after the last saved part: one result per unit.
+        for low in range(len(job.results), len(units), part_lines):
+            outcome = memories_import_units(
+                actor=actor,
+                space=space,
+                units=units[low : low + part_lines],
+                surface="ui",
             )
             job.results.extend(
                 {**entry, "id": str(entry["id"])} if entry.get("id") else entry

@@ -8,7 +8,8 @@ are added through :func:`memories.services.memory_add_many` in chunks (each
 chunk one transaction, with dedupe and history as for any add).
 """
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
 
@@ -19,7 +20,13 @@ from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memories.permissions import require_perm
 from memories.selectors.memories import memories_in
-from memories.services.memories import AddResult, memory_add_many
+from memories.services.formats import Unit, file_units
+from memories.services.graph import (
+    graph_entities_create,
+    graph_observations_add,
+    graph_relations_create,
+)
+from memories.services.memories import AddResult, memory_add_many, memory_update
 from memoryhub.errors import InvalidInput
 from memoryhub.safejson import check_strings, loads_strict
 
@@ -70,14 +77,18 @@ def memory_export_row(memory: Memory, content: str) -> dict:
 
 
 def memories_export(
-    *, actor: Actor, space: Space, surface: str = "api"
+    *, actor: Actor, space: Space, surface: str = "api", shape: str = "memoryhub"
 ) -> Iterator[dict]:
     """Audit an export of ``space`` now and return an iterator over its rows.
 
     Active and archived, unexpired memories, oldest first. The permission
     check and the audit row happen before the first row is produced.
+    ``shape``: ``memoryhub`` (this module's lines) or ``mem0`` (mem0's
+    memory objects, for :func:`mem0_export_chunks`).
     """
     require_perm(actor, space, permissions.VIEW)
+    if shape not in ("memoryhub", "mem0"):
+        raise InvalidInput("format must be memoryhub or mem0", field="format")
     queryset = memories_in(
         space=space, states=(MemoryState.ACTIVE, MemoryState.ARCHIVED)
     ).order_by("created_at", "id")
@@ -90,14 +101,16 @@ def memories_export(
         count=queryset.count(),
     )
 
+    render = mem0_export_row if shape == "mem0" else memory_export_row
+
     def rows() -> Iterator[dict]:
         for memory in queryset.iterator(chunk_size=EXPORT_CHUNK):
-            yield memory_export_row(memory, memory_content(memory, space))
+            yield render(memory, memory_content(memory, space))
 
     return rows()
 
 
-def _parse_line(raw: bytes) -> dict:
+def parse_line(raw: bytes) -> dict:
     """One import line as an input dict for ``memory_add_many``."""
     try:
         text = raw.decode("utf-8")
@@ -158,7 +171,7 @@ def memories_import(
         if not raw.strip():
             continue
         try:
-            pending.append((number, _parse_line(raw)))
+            pending.append((number, parse_line(raw)))
         except InvalidInput as exc:
             results.append(AddResult.failed(exc).as_item(line=number))
         if len(pending) >= chunk_size:
@@ -188,3 +201,194 @@ def memories_import(
         "duplicates": totals["duplicate"],
         "errors": totals["error"],
     }
+
+
+# --- other systems' files (memories.services.formats) -------------------------------
+
+
+def memories_import_file(
+    *,
+    actor: Actor,
+    space: Space,
+    data: bytes,
+    format: str = "auto",
+    surface: str = "api",
+) -> dict:
+    """Import a whole file of any format into ``space``; results as
+    :func:`memories_import` gives them (``line`` is each unit's label) plus
+    ``skipped`` and the ``format`` read. A file that is not its format is a
+    400 and nothing is stored."""
+    require_perm(actor, space, permissions.ADD)
+    fmt, units = file_units(data, format)
+    if not units:
+        raise InvalidInput("the file holds nothing to import", field="file")
+    outcome = memories_import_units(
+        actor=actor, space=space, units=units, surface=surface
+    )
+    return {**outcome, "format": fmt}
+
+
+def memories_import_units(
+    *, actor: Actor, space: Space, units: Sequence[Unit], surface: str = "api"
+) -> dict:
+    """Import parsed units (:mod:`memories.services.formats`) in chunks: memories
+    through ``memory_add_many``, graph records through the graph services."""
+    require_perm(actor, space, permissions.ADD)
+    results: list[dict] = []
+    chunk = settings.MEMORY_MAX_BATCH
+    for low in range(0, len(units), chunk):
+        part = units[low : low + chunk]
+        results += _import_memories(actor, space, [u for u in part if u.item], surface)
+        results += _import_graph(actor, space, [u for u in part if u.graph], surface)
+        for unit in part:
+            if unit.error is not None:
+                results.append(AddResult.failed(unit.error).as_item(line=unit.label))
+            elif unit.note:
+                results.append(
+                    {"line": unit.label, "status": "skipped", "note": unit.note}
+                )
+    order = {unit.label: index for index, unit in enumerate(units)}
+    results.sort(key=lambda entry: order[entry["line"]])
+    totals = {
+        status: sum(1 for entry in results if entry["status"] == status)
+        for status in ("created", "duplicate", "error", "skipped")
+    }
+    access_record(
+        actor=actor,
+        action="memory.import",
+        surface=surface,
+        space=space,
+        count=totals["created"] + totals["duplicate"],
+        detail={
+            "created": totals["created"],
+            "duplicates": totals["duplicate"],
+            "errors": totals["error"],
+            "skipped": totals["skipped"],
+        },
+    )
+    return {
+        "results": results,
+        "created": totals["created"],
+        "duplicates": totals["duplicate"],
+        "errors": totals["error"],
+        "skipped": totals["skipped"],
+    }
+
+
+def _import_memories(actor, space, units: list[Unit], surface) -> list[dict]:
+    if not units:
+        return []
+    added = memory_add_many(
+        actor=actor, space=space, items=[u.item for u in units], surface=surface
+    )
+    for unit, outcome in zip(units, added, strict=True):
+        if unit.archived and outcome.status == "created":
+            memory_update(
+                actor=actor,
+                space=space,
+                memory_id=outcome.memory.pk,
+                state=MemoryState.ARCHIVED,
+                surface=surface,
+            )
+    return [
+        outcome.as_item(line=unit.label)
+        for unit, outcome in zip(units, added, strict=True)
+    ]
+
+
+def _import_graph(actor, space, units: list[Unit], surface) -> list[dict]:
+    """Entities (with their observations) and relations into the space's graph."""
+    if not units:
+        return []
+    entities = [u for u in units if u.graph["type"] == "entity"]
+    relations = [u for u in units if u.graph["type"] == "relation"]
+    try:
+        made = {
+            e["name"]
+            for e in graph_entities_create(
+                actor=actor,
+                space=space,
+                entities=[u.graph for u in entities],
+                surface=surface,
+            )
+        }
+        grown = {
+            name
+            for name, added in graph_observations_add(
+                actor=actor,
+                space=space,
+                observations=[
+                    (u.graph["name"], u.graph["observations"])
+                    for u in entities
+                    if u.graph["name"] not in made
+                ],
+                surface=surface,
+            )
+            if added
+        }
+        new_relations = set(
+            graph_relations_create(
+                actor=actor,
+                space=space,
+                relations=[
+                    (u.graph["from"], u.graph["to"], u.graph["relationType"])
+                    for u in relations
+                ],
+                surface=surface,
+            )
+        )
+    except InvalidInput as exc:  # one record the graph refuses fails the part
+        return [AddResult.failed(exc).as_item(line=u.label) for u in units]
+    results = []
+    for unit in entities:
+        name = unit.graph["name"]
+        fresh = name in made or name in grown
+        made.discard(name)  # a repeated line is a duplicate
+        grown.discard(name)
+        results.append(
+            {"line": unit.label, "status": "created" if fresh else "duplicate"}
+        )
+    for unit in relations:
+        key = (unit.graph["from"], unit.graph["to"], unit.graph["relationType"])
+        status = "created" if key in new_relations else "duplicate"
+        new_relations.discard(key)
+        results.append({"line": unit.label, "status": status})
+    return results
+
+
+# --- leaving: a space in mem0's export shape ------------------------------------
+
+
+def mem0_export_row(memory: Memory, content: str) -> dict:
+    """One memory as mem0's export lists it (and its clients read it)."""
+    return {
+        "id": str(memory.pk),
+        "memory": content,
+        "user_id": memory.user_id or None,
+        "agent_id": memory.agent_id or None,
+        "app_id": memory.app_id or None,
+        "run_id": memory.run_id or None,
+        "metadata": memory.metadata or None,
+        "categories": list(memory.categories or []),
+        "immutable": memory.immutable,
+        "expiration_date": memory.expires_at.date().isoformat()
+        if memory.expires_at
+        else None,
+        "created_at": memory.created_at.isoformat(),
+        "updated_at": memory.updated_at.isoformat(),
+    }
+
+
+def mem0_export_chunks(space: Space, rows: Iterable[dict]) -> Iterator[str]:
+    """A streamed mem0 export document of ``rows`` (from :func:`memories_export`,
+    with ``shape="mem0"``): ``{"memories": [...], "count": n}``."""
+    yield '{"memories": ['
+    count = 0
+    for row in rows:
+        yield ("," if count else "") + json.dumps(row, ensure_ascii=False)
+        count += 1
+    yield (
+        f'], "count": {count}, "space": '
+        + json.dumps(f"{space.team.slug}/{space.slug}")
+        + "}"
+    )

@@ -82,3 +82,14 @@ class JSONLParser(JSONLinesParser):
     """``application/jsonl``: the same format under its other media type."""
 
     media_type = "application/jsonl"
+
+
+class RawFileParser(BaseParser):
+    """A file as bytes (zip archives, JSON documents of other systems), with
+    the size limit; the import reads it through :func:`read_limited`."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        """The body's bytes."""
+        return read_limited(stream, parser_context)

@@ -239,6 +239,14 @@ CALLS = {
         REFUSED,
     ),
     "memories.services.transfer.memories_export": (_space, REFUSED),
+    "memories.services.transfer.memories_import_file": (
+        lambda w: {**_space(w), "data": b'{"memories": [{"memory": "x"}]}'},
+        REFUSED,
+    ),
+    "memories.services.transfer.memories_import_units": (
+        lambda w: {**_space(w), "units": []},
+        REFUSED,
+    ),
     "memories.services.transfer.memories_import": (
         lambda w: {**_space(w), "lines": [b'{"content": "planted"}']},
         REFUSED,

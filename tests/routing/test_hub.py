@@ -248,3 +248,62 @@ def test_the_peer_change_feed_lists_updates_a_bounded_page_at_a_time(peer, monke
     for bad in ("garbage", cursor_encode("local", {}), cursor[:-4]):
         with pytest.raises(InvalidCursor):
             adapter.changes_since(bad)
+
+
+def test_a_sync_job_keeps_a_space_and_a_peer_hub_in_step_both_ways(peer):
+    """Push a space to a second live MemoryHub, adopt what others wrote there,
+    follow edits on both sides; repeated runs change nothing."""
+    from mem0 import MemoryClient
+
+    from routing.models import SyncRunState
+    from routing.sync import services as sync
+    from routing.sync.engine import run_continue, run_start
+
+    key = peer.bootstrap()
+    peer.start()
+    space = make_space(make_team("syncers"), "default")
+    mine = [add(space, f"local fact {n}", seed=n + 1, user_id="ana") for n in range(3)]
+    backend = peer_backend(peer, key)
+    backend.allows_plaintext = True
+    backend.save()
+    job = sync.sync_job_create(
+        actor=SYSTEM, name="peer", space=space, backend=backend, direction="both"
+    )
+
+    def run():
+        started = run_start(job_pk=job.pk, trigger="manual")
+        done = run_continue(run_pk=started.pk)
+        assert done.state == SyncRunState.SUCCEEDED, (done.message, done.error_items)
+        return done
+
+    first = run()
+    assert first.created == 3  # pushed
+    assert peer.contents(key) == ["local fact 0", "local fact 1", "local fact 2"]
+
+    # Another app writes to the peer through mem0's client; the hub adopts it.
+    other = MemoryClient(api_key=key, host=peer.url)
+    other.add("peer-only fact", user_id="bo", infer=False)
+    second = run()
+    assert second.created == 1, second.counts()
+    adopted = ExternalRef.objects.filter(backend=backend).count()
+    assert adopted == 4
+    from memories.encryption.sealing import memory_content
+    from memories.models import Memory
+
+    texts = sorted(memory_content(m, space) for m in Memory.objects.filter(space=space))
+    assert texts == ["local fact 0", "local fact 1", "local fact 2", "peer-only fact"]
+
+    # An edit here reaches the peer; repeated runs change nothing.
+    memory_services.memory_update(
+        actor=SYSTEM, space=space, memory_id=mine[0].pk, content="local fact zero"
+    )
+    third = run()
+    assert third.updated == 1, third.counts()
+    assert "local fact zero" in peer.contents(key)
+    for _ in range(2):
+        quiet = run()
+        assert (quiet.created, quiet.updated, quiet.conflicts) == (0, 0, 0), (
+            quiet.counts()
+        )
+    assert len(peer.contents(key)) == 4
+    assert Memory.objects.filter(space=space).count() == 4

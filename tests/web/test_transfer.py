@@ -84,20 +84,21 @@ def test_a_killed_job_resumes_after_its_last_saved_part(people, space, monkeypat
     job = services.import_job_create(
         actor=_actor(people["member"]), space=space, data=jsonl(*rows)
     )
-    real, calls = imports.memories_import, []
+    real, calls = imports.memories_import_units, []
 
     def dies_on_the_second_part(**kwargs):
-        calls.append(kwargs["first_line"])
+        calls.append(kwargs["units"][0].label)
         if len(calls) == 2:
             raise RuntimeError("worker killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(imports, "memories_import", dies_on_the_second_part)
+    monkeypatch.setattr(imports, "memories_import_units", dies_on_the_second_part)
     with pytest.raises(RuntimeError):
         services.import_job_run(job_pk=job.pk, part_lines=3)
     job.refresh_from_db()
     assert (job.state, job.processed_lines) == ("running", 3)
-    monkeypatch.setattr(imports, "memories_import", real)
+    assert calls == [1, 4]
+    monkeypatch.setattr(imports, "memories_import_units", real)
     job = services.import_job_run(job_pk=job.pk, part_lines=3)
     assert job.state == "succeeded" and job.created == 7
     assert [r["line"] for r in job.results] == list(range(1, 8))

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from memories import permissions, selectors, services
+from memories.services.transfer import mem0_export_chunks
 from memoryhub.errors import DomainError, Forbidden, NotFound
 from web.forms import ImportForm, domain_error_to_form
 from web.navigation import space_tabs
@@ -38,13 +39,16 @@ class ImportView(SpaceMixin, WebView):
                     data=upload.read(),
                     filename=upload.name,
                     surface=SURFACE,
+                    format=form.cleaned_data["format"],
                 )
             except (NotFound, Forbidden):
                 raise
             except DomainError as exc:
                 domain_error_to_form(form, exc)
             else:
-                messages.success(request, f"Importing {job.total_lines} lines.")
+                messages.success(
+                    request, f"Importing {job.total_lines} items ({job.format})."
+                )
                 return redirect(
                     reverse(
                         "web:space_import_job",
@@ -96,14 +100,26 @@ class ImportJobView(SpaceMixin, WebView):
 
 
 class ExportView(SpaceMixin, WebView):
-    """The space as a JSON Lines download (``memories_export``, audited)."""
+    """The space as a JSON Lines download, or mem0's export with ``?format=mem0``
+    (``memories_export``, audited)."""
 
     def get(self, request, team_slug, slug):
         space = self.get_space()
-        rows = services.memories_export(actor=self.actor, space=space, surface=SURFACE)
+        shape = "mem0" if request.GET.get("format") == "mem0" else "memoryhub"
+        rows = services.memories_export(
+            actor=self.actor, space=space, surface=SURFACE, shape=shape
+        )
+        stem = f"{space.team.slug}-{space.slug}-{timezone.now():%Y-%m-%d}"
+        if shape == "mem0":
+            response = StreamingHttpResponse(
+                mem0_export_chunks(space, rows), content_type="application/json"
+            )
+            response["Content-Disposition"] = f'attachment; filename="{stem}-mem0.json"'
+            add_never_cache_headers(response)
+            return response
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
-        name = f"{space.team.slug}-{space.slug}-{timezone.now():%Y-%m-%d}.jsonl"
+        name = f"{stem}.jsonl"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         add_never_cache_headers(response)
         return response

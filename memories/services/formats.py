@@ -1,0 +1,402 @@
+"""Files other memory systems write, read as import units (docs/migrations.md).
+
+:func:`file_units` turns an upload into :class:`Unit` s — one per memory,
+graph entity or relation, each with a label a person can find in the file
+(a line number, or ``member:line`` inside a zip) — after checking the
+envelope: a file that is not what its format says is a 400 naming ``file``
+(or ``format``) before anything is stored. Units that are wrong one by one
+(a line that is not JSON, a memory without text) carry their error and are
+reported as that unit's result, as for MemoryHub's own JSON Lines.
+
+Formats:
+
+* ``memoryhub`` — MemoryHub's JSON Lines export.
+* ``mem0`` — mem0's export: what ``MemoryClient.get_memory_export`` returns
+  (``{"memories": [...]}``; ``results`` or a top-level list too) or JSON Lines
+  of mem0 memory objects. ``memory`` is the text; its id is kept as
+  ``metadata.mem0_id``.
+* ``openmemory`` — OpenMemory's backup archive (a zip with ``memories.json``
+  and ``memories.jsonl.gz``). Deleted memories are skipped, archived and
+  paused ones arrive archived; the app's name is ``app_id``, the user's id
+  ``user_id``, category names ``categories``; its id is ``metadata.openmemory_id``.
+* ``mcp`` — the official MCP memory server's JSONL file: entities (with
+  their observations) and relations become the space's knowledge graph, as
+  the MCP endpoint's graph tools keep it.
+* ``auto`` — whichever of these the bytes are.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from memoryhub.errors import InvalidInput
+from memoryhub.safejson import check_strings, loads_strict
+
+FORMATS = ("memoryhub", "mem0", "openmemory", "mcp")
+MEM0_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
+OPENMEMORY_STATES = {"active": "active", "paused": "archived", "archived": "archived"}
+
+
+@dataclass
+class Unit:
+    """One thing to import: a memory (``item``), a graph entity or relation
+    (``graph``), or an error (``error``), with its place in the file."""
+
+    label: int | str
+    item: dict | None = None
+    graph: dict | None = None
+    error: InvalidInput | None = None
+    archived: bool = False
+    note: str = ""  # a unit skipped on purpose, and why
+
+
+def format_check(value) -> str:
+    """``value`` if it names a format (or ``auto``); a 400 naming ``format``."""
+    if value in (*FORMATS, "auto"):
+        return value
+    raise InvalidInput(
+        f"unknown format {str(value)[:40]!r}; use one of: auto, {', '.join(FORMATS)}",
+        field="format",
+    )
+
+
+def detect(data: bytes) -> str:
+    """The format of ``data`` (a 400 naming ``file`` when none fits)."""
+    if data[:4] == b"PK\x03\x04":
+        return "openmemory"
+    head = data.lstrip()[:1]
+    if head in (b"{", b"["):
+        first = _first_json(data)
+        if isinstance(first, dict):
+            if first.get("type") in ("entity", "relation"):
+                return "mcp"
+            if "memory" in first or "memories" in first or "results" in first:
+                return "mem0"
+        if isinstance(first, list):
+            return "mem0"
+        # JSON Lines of anything else: MemoryHub's own, whose per-line
+        # results say what is wrong with each line.
+        return "memoryhub"
+    raise InvalidInput(
+        "the file is none of the formats MemoryHub imports (MemoryHub JSON "
+        "Lines, a mem0 export, an OpenMemory zip, an MCP memory server "
+        "file); choose its format",
+        field="file",
+    )
+
+
+def _first_json(data: bytes):
+    """The whole document if it is one JSON value, else its first line's."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        pass
+    for raw in data.splitlines():
+        if raw.strip():
+            try:
+                return json.loads(raw)
+            except ValueError:
+                return None
+    return None
+
+
+def file_units(data: bytes, fmt: str) -> tuple[str, list[Unit]]:
+    """The format (resolved if ``auto``) and the units of ``data``."""
+    fmt = format_check(fmt)
+    if fmt == "auto":
+        fmt = detect(data)
+    reader = {
+        "memoryhub": _memoryhub_units,
+        "mem0": _mem0_units,
+        "openmemory": _openmemory_units,
+        "mcp": _mcp_units,
+    }[fmt]
+    return fmt, list(reader(data))
+
+
+def _json_line(raw: bytes) -> dict:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the line is not valid UTF-8") from None
+    try:
+        value = loads_strict(text)
+    except ValueError as exc:
+        raise InvalidInput(f"malformed JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("each line must be a JSON object")
+    check_strings(value)
+    return value
+
+
+def _lines(data: bytes, prefix: str = "") -> Iterator[tuple[int | str, bytes]]:
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if raw.strip():
+            yield (f"{prefix}{number}" if prefix else number), raw
+
+
+# --- MemoryHub ----------------------------------------------------------------------
+
+
+def _memoryhub_units(data: bytes) -> Iterator[Unit]:
+    # The transfer module owns MemoryHub's own line format.
+    from memories.services.transfer import parse_line
+
+    if data[:4] == b"PK\x03\x04":
+        raise InvalidInput("the file is a zip, not JSON Lines", field="file")
+    for label, raw in _lines(data):
+        try:
+            yield Unit(label, item=parse_line(raw))
+        except InvalidInput as exc:
+            yield Unit(label, error=exc)
+
+
+# --- mem0 ---------------------------------------------------------------------------
+
+
+def _mem0_units(data: bytes) -> Iterator[Unit]:
+    if data[:4] == b"PK\x03\x04":
+        raise InvalidInput("the file is a zip, not a mem0 export", field="file")
+    try:
+        document = loads_strict(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        document = None
+    if isinstance(document, dict):
+        items = document.get("memories", document.get("results"))
+        if not isinstance(items, list):
+            raise InvalidInput(
+                'a mem0 export holds its memories in a list under "memories"',
+                field="file",
+            )
+        for index, item in enumerate(items, start=1):
+            yield _mem0_unit(f"memories[{index}]", item)
+        return
+    if isinstance(document, list):
+        for index, item in enumerate(document, start=1):
+            yield _mem0_unit(f"[{index}]", item)
+        return
+    for label, raw in _lines(data):  # JSON Lines of mem0 memories
+        try:
+            yield _mem0_unit(label, _json_line(raw))
+        except InvalidInput as exc:
+            yield Unit(label, error=exc)
+
+
+def _mem0_unit(label, item) -> Unit:
+    if not isinstance(item, dict):
+        return Unit(label, error=InvalidInput("each memory must be a JSON object"))
+    text = item.get("memory", item.get("content"))
+    if not isinstance(text, str) or not text.strip():
+        return Unit(label, error=InvalidInput("no memory text", field="memory"))
+    metadata = item.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return Unit(
+            label, error=InvalidInput("metadata must be an object", field="metadata")
+        )
+    metadata = {k: v for k, v in metadata.items() if not k.startswith("memoryhub_")}
+    if item.get("id"):
+        metadata["mem0_id"] = str(item["id"])
+    out = {"content": text, "metadata": metadata}
+    for name in MEM0_FIELDS:
+        value = item.get(name)
+        if isinstance(value, str) and value and not value.startswith("space:"):
+            out[name] = value
+    if isinstance(item.get("categories"), list):
+        out["categories"] = [c for c in item["categories"] if isinstance(c, str)]
+    try:
+        check_strings(out)
+    except ValueError as exc:
+        return Unit(label, error=InvalidInput(str(exc)))
+    return Unit(label, item=out)
+
+
+# --- OpenMemory ---------------------------------------------------------------------
+
+
+def _openmemory_units(data: bytes) -> Iterator[Unit]:
+    limit = settings.IMPORT_MAX_BYTES
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = {info.filename.rsplit("/", 1)[-1]: info for info in archive.infolist()}
+    except (zipfile.BadZipFile, ValueError):
+        raise InvalidInput(
+            "not an OpenMemory export: expected a zip archive", field="file"
+        ) from None
+    relational = names.get("memories.json")
+    logical = names.get("memories.jsonl.gz")
+    if relational is None and logical is None:
+        raise InvalidInput(
+            "not an OpenMemory export: the zip holds neither memories.json nor "
+            "memories.jsonl.gz",
+            field="file",
+        )
+    for info in (relational, logical):
+        if info is not None and info.file_size > limit:
+            raise InvalidInput(
+                f"{info.filename} unpacks to {info.file_size:,} bytes; the limit is "
+                f"{limit:,} (MEMORYHUB_IMPORT_MAX_BYTES)",
+                field="file",
+            )
+    user_id, apps, categories, rows = "", {}, {}, []
+    if relational is not None:
+        export = _read_json(archive, relational, limit)
+        user = export.get("user") or {}
+        user_id = str(user.get("user_id") or "") if isinstance(user, dict) else ""
+        apps = {a.get("id"): a.get("name") for a in _objects(export.get("apps"))}
+        categories = {
+            c.get("id"): c.get("name") for c in _objects(export.get("categories"))
+        }
+        rows = _objects(export.get("memories"))
+    if logical is not None:
+        member = f"{logical.filename}:"
+        raw = _read_gzip(archive, logical, limit)
+        for label, line in _lines(raw, member):
+            try:
+                record = _json_line(line)
+            except InvalidInput as exc:
+                yield Unit(label, error=exc)
+                continue
+            yield _openmemory_unit(
+                label, record, user_id, record.get("app"), record.get("categories")
+            )
+        return
+    for index, row in enumerate(rows, start=1):
+        names_of = [categories.get(c) for c in row.get("category_ids") or []]
+        yield _openmemory_unit(
+            f"memories.json:memories[{index}]",
+            row,
+            user_id,
+            apps.get(row.get("app_id")),
+            [n for n in names_of if n],
+        )
+
+
+def _objects(value) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _read_json(archive, info, limit: int) -> dict:
+    with archive.open(info) as stream:
+        raw = stream.read(limit + 1)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidInput(f"{info.filename} is not valid JSON", field="file") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{info.filename} must hold a JSON object", field="file")
+    return value
+
+
+def _read_gzip(archive, info, limit: int) -> bytes:
+    with archive.open(info) as stream:
+        packed = stream.read(limit + 1)
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(packed)) as unpacked:
+            raw = unpacked.read(limit + 1)
+    except (OSError, EOFError):
+        raise InvalidInput(f"{info.filename} is not valid gzip", field="file") from None
+    if len(raw) > limit:
+        raise InvalidInput(
+            f"{info.filename} unpacks to more than {limit:,} bytes "
+            "(MEMORYHUB_IMPORT_MAX_BYTES)",
+            field="file",
+        )
+    return raw
+
+
+def _openmemory_unit(label, record: dict, user_id: str, app, categories) -> Unit:
+    state = record.get("state") or "active"
+    if state == "deleted":
+        return Unit(label, note="skipped: deleted in OpenMemory")
+    if state not in OPENMEMORY_STATES:
+        return Unit(
+            label,
+            error=InvalidInput(f"unknown state {str(state)[:20]!r}", field="state"),
+        )
+    text = record.get("content")
+    if not isinstance(text, str) or not text.strip():
+        return Unit(label, error=InvalidInput("no memory text", field="content"))
+    metadata = record.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return Unit(
+            label, error=InvalidInput("metadata must be an object", field="metadata")
+        )
+    item = {"content": text, "metadata": {**metadata}}
+    if record.get("id"):
+        item["metadata"]["openmemory_id"] = str(record["id"])
+    if user_id:
+        item["user_id"] = user_id
+    if isinstance(app, str) and app:
+        item["app_id"] = app
+    if isinstance(categories, list):
+        item["categories"] = [c for c in categories if isinstance(c, str) and c]
+    try:
+        check_strings(item)
+    except ValueError as exc:
+        return Unit(label, error=InvalidInput(str(exc)))
+    return Unit(label, item=item, archived=OPENMEMORY_STATES[state] == "archived")
+
+
+# --- the MCP memory server ----------------------------------------------------------
+
+
+def _mcp_units(data: bytes) -> Iterator[Unit]:
+    if data[:4] == b"PK\x03\x04":
+        raise InvalidInput("the file is a zip, not an MCP memory file", field="file")
+    seen_graph = False
+    units = []
+    for label, raw in _lines(data):
+        try:
+            record = _json_line(raw)
+            units.append(Unit(label, graph=_mcp_record(record)))
+            seen_graph = True
+        except InvalidInput as exc:
+            units.append(Unit(label, error=exc))
+    if units and not seen_graph:
+        raise InvalidInput(
+            "not an MCP memory server file: no line is an entity or a relation",
+            field="file",
+        )
+    yield from units
+
+
+def _text(record: dict, key: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{key} must be a non-empty string", field=key)
+    return value
+
+
+def _mcp_record(record: dict) -> dict:
+    kind = record.get("type")
+    if kind == "entity":
+        observations = record.get("observations", [])
+        if not isinstance(observations, list) or not all(
+            isinstance(o, str) for o in observations
+        ):
+            raise InvalidInput(
+                "observations must be a list of strings", field="observations"
+            )
+        return {
+            "type": "entity",
+            "name": _text(record, "name"),
+            "entityType": _text(record, "entityType"),
+            "observations": [o for o in observations if o.strip()],
+        }
+    if kind == "relation":
+        return {
+            "type": "relation",
+            "from": _text(record, "from"),
+            "to": _text(record, "to"),
+            "relationType": _text(record, "relationType"),
+        }
+    raise InvalidInput(
+        f"type must be 'entity' or 'relation', not {str(kind)[:20]!r}", field="type"
+    )

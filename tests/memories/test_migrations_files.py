@@ -1,0 +1,336 @@
+"""Migrations from files: mem0's export, OpenMemory's backup archive, the
+official MCP memory server's JSONL file and MemoryHub's own JSON Lines, into
+a space — through the REST API, the command and the team app's background
+import — and a space out again in mem0's export shape."""
+
+import gzip
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
+from django.urls import reverse
+
+from accounts.actors import SYSTEM
+from memories import services
+from memories.encryption.sealing import memory_content
+from memories.models import ImportJob, Memory, MemoryState
+from memories.selectors.graph import graph_load
+from memories.services.imports import import_job_create
+from tests.conftest import client_for_user
+from tests.factories import make_member, make_space, unit_vector
+from tests.routing_helpers import graph_call, mcp_backend
+
+pytestmark = pytest.mark.django_db
+
+
+def add(space, text, seed=1, **fields):
+    memory, _ = services.memory_add(
+        actor=SYSTEM,
+        space=space,
+        data={"content": text, **fields},
+        embedding=unit_vector(seed),
+    )
+    return memory
+
+
+def post_file(client, space, data: bytes, fmt: str | None, content_type: str):
+    url = f"/api/v1/spaces/{space.slug}/import/"
+    if fmt:
+        url += f"?format={fmt}"
+    return client.generic("POST", url, data, content_type=content_type)
+
+
+def active(space) -> dict[str, Memory]:
+    return {
+        memory_content(m, space): m
+        for m in Memory.objects.filter(space=space).exclude(state=MemoryState.DELETED)
+    }
+
+
+@pytest.fixture
+def owner(space):
+    return make_member(space.team, "owner")
+
+
+def test_mem0_export_round_trip_through_the_api(space, owner):
+    add(space, "Lia grows tomatoes", 1, user_id="lia", metadata={"plot": 4})
+    add(
+        space,
+        "The greenhouse opens at six",
+        2,
+        agent_id="gardener",
+        categories=["hours"],
+    )
+    client = client_for_user(owner)
+    exported = client.get(f"/api/v1/spaces/{space.slug}/export/", {"format": "mem0"})
+    assert exported["Content-Type"] == "application/json"
+    document = json.loads(b"".join(exported.streaming_content))
+    assert document["count"] == 2
+    assert {m["memory"] for m in document["memories"]} == {
+        "Lia grows tomatoes",
+        "The greenhouse opens at six",
+    }
+
+    target = make_space(space.team, "arrivals")
+    body = json.dumps(document).encode()
+    response = post_file(client, target, body, "mem0", "application/json")
+    assert response.status_code == 200, response.json()
+    result = response.json()
+    assert (result["format"], result["created"], result["errors"]) == ("mem0", 2, 0)
+    assert [r["line"] for r in result["results"]] == ["memories[1]", "memories[2]"]
+    arrived = active(target)
+    tomatoes = arrived["Lia grows tomatoes"]
+    assert tomatoes.user_id == "lia" and tomatoes.metadata["plot"] == 4
+    assert tomatoes.metadata["mem0_id"] in {m["id"] for m in document["memories"]}
+    assert arrived["The greenhouse opens at six"].categories == ["hours"]
+    # The same file again: recognised (auto) and nothing doubled.
+    again = post_file(client, target, body, "auto", "application/json").json()
+    assert again["format"] == "mem0"
+    assert len(active(target)) == 2
+
+
+def openmemory_zip(*, with_logical: bool = True) -> bytes:
+    rows = [
+        (
+            "11111111-1111-1111-1111-111111111111",
+            "Uses vim keybindings",
+            "active",
+            ["tools"],
+        ),
+        ("22222222-2222-2222-2222-222222222222", "Was learning Rust", "archived", []),
+        ("33333333-3333-3333-3333-333333333333", "Prefers dark mode", "paused", ["ui"]),
+        ("44444444-4444-4444-4444-444444444444", "Old phone number", "deleted", []),
+    ]
+    relational = {
+        "user": {"id": "u-internal", "user_id": "mira", "name": "Mira"},
+        "apps": [{"id": "app-1", "name": "cursor"}],
+        "categories": [
+            {"id": "c-tools", "name": "tools"},
+            {"id": "c-ui", "name": "ui"},
+        ],
+        "memories": [
+            {
+                "id": mid,
+                "user_id": "u-internal",
+                "app_id": "app-1",
+                "content": text,
+                "metadata": {"source": "openmemory"},
+                "state": state,
+                "category_ids": [f"c-{c}" for c in cats],
+            }
+            for mid, text, state, cats in rows
+        ],
+        "export_meta": {"version": "1"},
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("memories.json", json.dumps(relational, indent=2))
+        if with_logical:
+            lines = "".join(
+                json.dumps(
+                    {
+                        "id": mid,
+                        "content": text,
+                        "metadata": {"source": "openmemory"},
+                        "state": state,
+                        "app": "cursor",
+                        "categories": cats,
+                    }
+                )
+                + "\n"
+                for mid, text, state, cats in rows
+            )
+            archive.writestr("memories.jsonl.gz", gzip.compress(lines.encode()))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("with_logical", [True, False])
+def test_openmemory_backup_archive(space, owner, with_logical):
+    response = post_file(
+        client_for_user(owner),
+        space,
+        openmemory_zip(with_logical=with_logical),
+        "openmemory",
+        "application/zip",
+    )
+    assert response.status_code == 200, response.json()
+    result = response.json()
+    assert (result["created"], result["skipped"], result["errors"]) == (3, 1, 0)
+    skipped = [r for r in result["results"] if r["status"] == "skipped"]
+    assert skipped[0]["note"] == "skipped: deleted in OpenMemory"
+    arrived = active(space)
+    assert set(arrived) == {
+        "Uses vim keybindings",
+        "Was learning Rust",
+        "Prefers dark mode",
+    }
+    vim = arrived["Uses vim keybindings"]
+    assert (vim.user_id, vim.app_id, vim.categories) == ("mira", "cursor", ["tools"])
+    assert vim.state == MemoryState.ACTIVE
+    assert vim.metadata == {
+        "source": "openmemory",
+        "openmemory_id": "11111111-1111-1111-1111-111111111111",
+    }
+    assert arrived["Was learning Rust"].state == MemoryState.ARCHIVED
+    assert arrived["Prefers dark mode"].state == MemoryState.ARCHIVED
+
+
+def test_the_mcp_memory_servers_file_becomes_the_spaces_graph(space, owner, tmp_path):
+    backend = mcp_backend(tmp_path, "source")
+    graph_call(
+        backend,
+        "create_entities",
+        {
+            "entities": [
+                {
+                    "name": "Ada",
+                    "entityType": "person",
+                    "observations": ["wrote notes", "liked maths"],
+                },
+                {
+                    "name": "Engine",
+                    "entityType": "machine",
+                    "observations": ["analytical"],
+                },
+            ]
+        },
+    )
+    graph_call(
+        backend,
+        "create_relations",
+        {"relations": [{"from": "Ada", "to": "Engine", "relationType": "programmed"}]},
+    )
+    data = (tmp_path / "source.jsonl").read_bytes()  # what the server wrote
+    client = client_for_user(owner)
+    response = post_file(client, space, data, "auto", "application/octet-stream")
+    assert response.status_code == 200, response.json()
+    result = response.json()
+    assert (result["format"], result["created"], result["errors"]) == ("mcp", 3, 0)
+    graph = graph_load(actor=SYSTEM, space=space, surface="api")
+    assert set(graph.entities) == {"Ada", "Engine"}
+    assert {o["content"] for o in graph.observations["Ada"]} == {
+        "wrote notes",
+        "liked maths",
+    }
+    assert [(r["from"], r["to"], r["relationType"]) for r in graph.relations] == [
+        ("Ada", "Engine", "programmed")
+    ]
+    again = post_file(client, space, data, "mcp", "application/octet-stream").json()
+    assert (again["created"], again["duplicates"]) == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "content_type", "field"),
+    [
+        ("mem0", b"PK\x03\x04not really", "application/zip", "file"),
+        ("openmemory", b"PK\x03\x04broken zip", "application/zip", "file"),
+        ("openmemory", b'{"memories": []}', "application/json", "file"),
+        ("mem0", b'{"records": []}', "application/json", "file"),
+        (
+            "mcp",
+            b'{"content": "not a graph line"}\n',
+            "application/octet-stream",
+            "file",
+        ),
+        ("auto", b"just some text\n", "application/octet-stream", "file"),
+        ("yaml", b"{}", "application/json", "format"),
+    ],
+)
+def test_a_file_in_the_wrong_format_is_a_400_naming_the_field(
+    space, owner, fmt, data, content_type, field
+):
+    response = post_file(client_for_user(owner), space, data, fmt, content_type)
+    assert response.status_code == 400, response.content
+    assert field in json.dumps(response.json())
+    assert not Memory.objects.filter(space=space).exists()
+
+
+@override_settings(IMPORT_MAX_BYTES=10_000)
+def test_a_zip_bomb_is_refused_before_it_unpacks(space, owner):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("memories.json", b"{" + b" " * 5_000_000 + b"}")
+    data = buffer.getvalue()
+    assert len(data) < 10_000  # small on the wire, 5 MB unpacked
+    response = post_file(
+        client_for_user(owner), space, data, "openmemory", "application/zip"
+    )
+    assert response.status_code == 400
+    assert "MEMORYHUB_IMPORT_MAX_BYTES" in response.json()["detail"]
+    assert not Memory.objects.filter(space=space).exists()
+
+
+def test_bad_items_are_reported_by_place_and_do_not_stop_the_others(space, owner):
+    document = {"memories": [{"memory": "Noor reads maps"}, {"memory": ""}, "text"]}
+    result = post_file(
+        client_for_user(owner),
+        space,
+        json.dumps(document).encode(),
+        "mem0",
+        "application/json",
+    ).json()
+    assert [(r["line"], r["status"]) for r in result["results"]] == [
+        ("memories[1]", "created"),
+        ("memories[2]", "error"),
+        ("memories[3]", "error"),
+    ]
+    assert "Noor reads maps" not in json.dumps(result["results"][1:])
+
+
+def test_the_command_imports_a_file(space, tmp_path, capsys):
+    path = tmp_path / "export.zip"
+    path.write_bytes(openmemory_zip())
+    call_command("import_memories", space.slug, str(path), "--team", space.team.slug)
+    out = capsys.readouterr().out
+    assert "(openmemory)" in out and "3 created" in out and "1 skipped" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"memories": [{"memory": ""}]}')
+    with pytest.raises(CommandError, match="could not be imported"):
+        call_command("import_memories", space.slug, str(bad), "--team", space.team.slug)
+
+
+def test_the_team_app_imports_any_format_in_the_background(
+    space, owner, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(owner)
+    url = reverse(
+        "web:space_import", kwargs={"team_slug": space.team.slug, "slug": space.slug}
+    )
+    upload = io.BytesIO(openmemory_zip())
+    upload.name = "memories_export_mira.zip"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"file": upload, "format": "auto"})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    assert (job.format, job.state, job.total_lines) == ("openmemory", "succeeded", 4)
+    assert (job.created, job.errors, job.processed_lines) == (3, 0, 4)
+    page = client.get(response["Location"]).content.decode()
+    assert "memories.jsonl.gz:4" in page and "skipped: deleted in OpenMemory" in page
+    # A wrong file is refused on the form, and queues nothing.
+    bad = io.BytesIO(b"PK\x03\x04nope")
+    bad.name = "nope.zip"
+    refused = client.post(url, {"file": bad, "format": "openmemory"})
+    assert refused.status_code == 400 and ImportJob.objects.count() == 1
+
+
+def test_the_background_import_resumes_a_part_at_a_time(space, owner):
+    from accounts.actors import actor_for_user
+    from memories.services.imports import import_job_run
+
+    document = {"memories": [{"memory": f"fact {n}"} for n in range(7)]}
+    job = import_job_create(
+        actor=actor_for_user(owner),
+        space=space,
+        data=json.dumps(document).encode(),
+        format="auto",
+    )
+    job = import_job_run(job_pk=job.pk, part_lines=3)
+    assert (job.state, job.created, len(job.results)) == ("succeeded", 7, 7)
+    assert job.payload is None
