@@ -269,6 +269,10 @@ class SyncJobWriteSerializer(StrictSerializer):
     conflict_policy = StrictCharField(max_length=8, required=False)
     batch_size = StrictIntegerField(required=False)
     rate_limit = StrictIntegerField(required=False)
+    reset_cursors = StrictBooleanField(
+        required=False,
+        help_text="Change only: read both sides from the start on the next run.",
+    )
 
 
 # --- webhooks -----------------------------------------------------------------

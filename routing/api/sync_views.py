@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.api.viewsets import ActorViewSet
 from memories.api.viewsets import SpaceViewSet
+from memoryhub.errors import InvalidInput
 from routing.api.serializers import (
     SyncJobSerializer,
     SyncJobWriteSerializer,
@@ -40,9 +41,12 @@ class SyncJobViewSet(ActorViewSet):
     @extend_schema(request=SyncJobWriteSerializer, responses={201: SyncJobSerializer})
     def create(self, request):
         """A new job (operators); its schedule becomes a beat entry."""
-        job = sync.sync_job_create(
-            actor=self.actor, **self.body(SyncJobWriteSerializer)
-        )
+        body = dict(self.body(SyncJobWriteSerializer))
+        if "reset_cursors" in body:
+            raise InvalidInput(
+                "reset_cursors applies to a change of a job", field="reset_cursors"
+            )
+        job = sync.sync_job_create(actor=self.actor, **body)
         return Response(SyncJobSerializer(job).data, status=201)
 
     def retrieve(self, request, pk):

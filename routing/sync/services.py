@@ -262,12 +262,18 @@ def sync_job_create(*, actor: Actor, created_by=None, **values) -> SyncJob:
 
 
 @transaction.atomic
-def sync_job_update(*, actor: Actor, job: SyncJob, **values) -> SyncJob:
-    """Change a job (operators). A new space or backend starts its cursors over."""
+def sync_job_update(
+    *, actor: Actor, job: SyncJob, reset_cursors: bool = False, **values
+) -> SyncJob:
+    """Change a job (operators). A new space or backend starts its cursors
+    over, as ``reset_cursors`` does (after a backend lost its change log: the
+    next run reads everything again, which changes nothing already in step)."""
     require_operator(actor)
+    if not isinstance(reset_cursors, bool):
+        raise InvalidInput("reset_cursors must be true or false", field="reset_cursors")
     job = SyncJob.objects.select_for_update().get(pk=job.pk)
     cleaned = _clean(values)
-    rejoined = any(
+    rejoined = reset_cursors or any(
         key in cleaned and cleaned[key].pk != getattr(job, f"{key}_id")
         for key in ("space", "backend")
     )

@@ -302,3 +302,32 @@ def test_sync_jobs_never_run_for_an_api_key_or_a_member(space, peer, cast):
         response = cast.clients[who].post(f"/api/v1/sync/jobs/{job.pk}/run/")
         assert response.status_code == 404, who
     assert not SyncRun.objects.exists()
+
+
+def test_reset_cursors_reads_both_sides_again_and_changes_nothing(space, peer):
+    add(space, "fact one", seed=1)
+    job = sync.sync_job_create(
+        actor=SYSTEM, name="j", space=space, backend=peer, direction="both"
+    )
+    first = run_continue(run_pk=run_start(job_pk=job.pk, trigger="manual").pk)
+    assert first.created == 1
+    sync.sync_job_update(actor=SYSTEM, job=job, reset_cursors=True)
+    job.refresh_from_db()
+    assert job.pull_cursor == job.push_cursor == ""
+    again = run_continue(run_pk=run_start(job_pk=job.pk, trigger="manual").pk)
+    assert again.seen >= 2 and (again.created, again.updated) == (0, 0)
+
+
+def test_a_job_deleted_with_its_space_takes_its_beat_entry_along(space, peer):
+    job = sync.sync_job_create(
+        actor=SYSTEM,
+        name="j",
+        space=space,
+        backend=peer,
+        direction="push",
+        schedule={"every": 60},
+    )
+    task_pk = job.periodic_task_id
+    space.delete()
+    assert not SyncJob.objects.exists()
+    assert not PeriodicTask.objects.filter(pk=task_pk).exists()
