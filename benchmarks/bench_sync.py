@@ -135,7 +135,19 @@ def bench_pull_push(size: int, batch: int, stamp: str, workdir: Path) -> list:
     from accounts.actors import SYSTEM
     from memories.services.memories import memory_add_many
 
-    source = mem0_source(size)
+    filled = mem0_source(size)
+    # A backend of its own per run (same collection and history): a backend's
+    # item maps to one memory, so a second run's space could not adopt it.
+    from routing import services
+
+    source = services.backend_create(
+        actor=SYSTEM,
+        name=f"bench-pull-{stamp}",
+        kind="mem0",
+        allows_plaintext=True,
+        timeout_seconds=120,
+        config=dict(filled.config),
+    )
     (pulled, peer), _ = harness.bootstrap_space(
         team_slug="bench", space_slugs=[f"pull-{stamp}", f"peer-{stamp}"]
     )

@@ -195,7 +195,7 @@ def test_import_a_file_and_watch_the_progress_bar_finish(
     path.write_text("\n".join([*lines, "{broken"]) + "\n")
     sign_in(page, live_server, cast["owner"])
     page.goto(space_path(live_server, "import/"))
-    page.get_by_label("JSON Lines file").set_input_files(str(path))
+    page.get_by_label("File").set_input_files(str(path))
     page.get_by_role("button", name="Import").click()
     bar = page.locator("#import-bar")
     expect(bar).to_have_attribute("value", "0")
