@@ -518,3 +518,31 @@ class SpaceCreateForm(forms.Form):
         min_value=1,
         help_text="Leave empty to keep them until deleted.",
     )
+
+
+# --- webhooks -----------------------------------------------------------------
+
+
+class WebhookForm(forms.Form):
+    """A new webhook: where, which events, and whether the text goes along."""
+
+    name = forms.CharField(max_length=100, help_text="What listens, e.g. crm-sync.")
+    url = forms.CharField(
+        label="URL",
+        max_length=2000,
+        help_text="An http(s) address on the public internet; MemoryHub POSTs "
+        "signed JSON to it.",
+        widget=forms.URLInput(),
+    )
+    events = forms.MultipleChoiceField(
+        choices=[
+            ("memory.add", "memory.add"),
+            ("memory.update", "memory.update"),
+            ("memory.delete", "memory.delete"),
+        ],
+        initial=["memory.add", "memory.update", "memory.delete"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    include_content = forms.BooleanField(
+        label="Send each memory's text (off: ids only)", required=False
+    )

@@ -15,6 +15,7 @@ SPACE_TABS = [
     ("Import / export", "web:space_import", permissions.VIEW),
     ("Backends", "web:space_backends", permissions.VIEW),
     ("Sharing", "web:space_sharing", permissions.MANAGE),
+    ("Webhooks", "web:space_webhooks", permissions.MANAGE),
 ]
 
 # (label, URL name, whether the tab needs an owner or admin of the team)

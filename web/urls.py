@@ -16,6 +16,7 @@ from web.views import (
     spaces,
     teams,
     transfer,
+    webhooks,
 )
 
 app_name = "web"
@@ -80,6 +81,12 @@ urlpatterns = [
     ),
     path(SPACE + "export/", transfer.ExportView.as_view(), name="space_export"),
     path(SPACE + "backends/", backends.BackendsView.as_view(), name="space_backends"),
+    path(SPACE + "webhooks/", webhooks.WebhooksView.as_view(), name="space_webhooks"),
+    path(
+        SPACE + "webhooks/<int:webhook_pk>/",
+        webhooks.WebhookView.as_view(),
+        name="space_webhook",
+    ),
     path(
         SPACE + "backends/sync/<int:job_pk>/run/",
         backends.SyncRunView.as_view(),

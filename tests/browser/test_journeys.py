@@ -164,6 +164,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "sharing": "/spaces/acme/default/sharing/",
         "import": "/spaces/acme/default/import/",
         "backends": "/spaces/acme/default/backends/",
+        "webhooks": "/spaces/acme/default/webhooks/",
         "activity": "/teams/acme/activity/",
         "team": "/teams/acme/",
         "api keys": "/teams/acme/keys/",

@@ -54,6 +54,7 @@ def test_every_team_app_route_but_sign_in_needs_a_signed_in_user(space, memory):
         "action": "delete",
         "key_id": 1,
         "job_pk": 1,
+        "webhook_pk": 1,
         "user_pk": 1,
         "invitation_pk": 1,
         "token": "x",
