@@ -121,7 +121,8 @@ def file_units(data: bytes, fmt: str) -> tuple[str, list[Unit]]:
     return fmt, list(reader(data))
 
 
-def _json_line(raw: bytes) -> dict:
+def json_line(raw: bytes) -> dict:
+    """One line of a JSON Lines file as an object (a per-line 400 otherwise)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -184,7 +185,7 @@ def _mem0_units(data: bytes) -> Iterator[Unit]:
         return
     for label, raw in _lines(data):  # JSON Lines of mem0 memories
         try:
-            yield _mem0_unit(label, _json_line(raw))
+            yield _mem0_unit(label, json_line(raw))
         except InvalidInput as exc:
             yield Unit(label, error=exc)
 
@@ -259,7 +260,7 @@ def _openmemory_units(data: bytes) -> Iterator[Unit]:
         raw = _read_gzip(archive, logical, limit)
         for label, line in _lines(raw, member):
             try:
-                record = _json_line(line)
+                record = json_line(line)
             except InvalidInput as exc:
                 yield Unit(label, error=exc)
                 continue
@@ -354,7 +355,7 @@ def _mcp_units(data: bytes) -> Iterator[Unit]:
     units = []
     for label, raw in _lines(data):
         try:
-            record = _json_line(raw)
+            record = json_line(raw)
             units.append(Unit(label, graph=_mcp_record(record)))
             seen_graph = True
         except InvalidInput as exc:

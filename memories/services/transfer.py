@@ -20,7 +20,7 @@ from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memories.permissions import require_perm
 from memories.selectors.memories import memories_in
-from memories.services.formats import Unit, file_units
+from memories.services.formats import Unit, file_units, json_line
 from memories.services.graph import (
     graph_entities_create,
     graph_observations_add,
@@ -28,7 +28,6 @@ from memories.services.graph import (
 )
 from memories.services.memories import AddResult, memory_add_many, memory_update
 from memoryhub.errors import InvalidInput
-from memoryhub.safejson import check_strings, loads_strict
 
 IMPORT_FIELDS = (
     "content",
@@ -112,16 +111,7 @@ def memories_export(
 
 def parse_line(raw: bytes) -> dict:
     """One import line as an input dict for ``memory_add_many``."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput("the line is not valid UTF-8") from None
-    try:
-        data = loads_strict(text)
-    except ValueError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("each line must be a JSON object")
+    data = json_line(raw)
     unknown = sorted(
         key for key in data if key not in IMPORT_FIELDS + EXPORT_ONLY_FIELDS
     )
@@ -131,7 +121,6 @@ def parse_line(raw: bytes) -> dict:
             f"{', '.join(IMPORT_FIELDS)}",
             field=unknown[0],
         )
-    check_strings(data)
     return {key: data[key] for key in IMPORT_FIELDS if key in data}
 
 
@@ -141,7 +130,6 @@ def memories_import(
     space: Space,
     lines: Iterable[bytes],
     surface: str = "api",
-    chunk_size: int | None = None,
     first_line: int = 1,
 ) -> dict:
     """Import JSON Lines into ``space``; returns per-line results and totals.
@@ -152,55 +140,19 @@ def memories_import(
     "duplicates", "errors"}``; blank lines are skipped.
     """
     require_perm(actor, space, permissions.ADD)
-    chunk_size = chunk_size or settings.MEMORY_MAX_BATCH
-    results: list[dict] = []
-    pending: list[tuple[int, dict]] = []
-
-    def flush() -> None:
-        added = memory_add_many(
-            actor=actor,
-            space=space,
-            items=[item for _, item in pending],
-            surface=surface,
-        )
-        for (line, _), outcome in zip(pending, added, strict=True):
-            results.append(outcome.as_item(line=line))
-        pending.clear()
-
+    units = []
     for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
         try:
-            pending.append((number, parse_line(raw)))
+            units.append(Unit(number, item=parse_line(raw)))
         except InvalidInput as exc:
-            results.append(AddResult.failed(exc).as_item(line=number))
-        if len(pending) >= chunk_size:
-            flush()
-    if pending:
-        flush()
-    results.sort(key=lambda entry: entry["line"])
-    totals = {
-        status: sum(1 for entry in results if entry["status"] == status)
-        for status in ("created", "duplicate", "error")
-    }
-    access_record(
-        actor=actor,
-        action="memory.import",
-        surface=surface,
-        space=space,
-        count=totals["created"] + totals["duplicate"],
-        detail={
-            "created": totals["created"],
-            "duplicates": totals["duplicate"],
-            "errors": totals["error"],
-        },
+            units.append(Unit(number, error=exc))
+    outcome = memories_import_units(
+        actor=actor, space=space, units=units, surface=surface
     )
-    return {
-        "results": results,
-        "created": totals["created"],
-        "duplicates": totals["duplicate"],
-        "errors": totals["error"],
-    }
+    outcome.pop("skipped")  # MemoryHub's own lines are never skipped
+    return outcome
 
 
 # --- other systems' files (memories.services.formats) -------------------------------

@@ -78,6 +78,8 @@ def test_sync_jobs_show_their_status_and_managers_run_them(
     add(space, "Ada likes tea", 1)
     viewer = signed_in(people["viewer"]).get(url(space)).content.decode()
     assert "to the graph" in viewer and "never" in viewer
+    assert viewer.count('id="sync-heading"') == 1  # in the page's body only
+    assert "Sync jobs" not in viewer[: viewer.index("</title>")]
     assert sync_url(space, job.pk) not in viewer  # no button for viewers
     # A viewer's crafted POST, and another team's owner's, are 404s.
     assert signed_in(people["viewer"]).post(sync_url(space, job.pk)).status_code == 404
