@@ -301,7 +301,7 @@ def webhooks_enqueue(*, memories, op: str) -> int:
         m.pk: (m.space_id, m.version + (step if m.state != MemoryState.DELETED else 0))
         for m in memories
     }
-    return _enqueue(versions, event)
+    return _enqueue(versions, event, fresh=op == "add")
 
 
 def webhooks_enqueue_deletes(*, memory_ids, space_id: int) -> int:
@@ -309,7 +309,8 @@ def webhooks_enqueue_deletes(*, memory_ids, space_id: int) -> int:
     return _enqueue({m: (space_id, 0) for m in memory_ids}, "memory.delete")
 
 
-def _enqueue(versions: dict, event: str) -> int:
+def _enqueue(versions: dict, event: str, *, fresh: bool = False) -> int:
+    """``fresh``: the memories are new, so no pair has an earlier event."""
     subscribed = rules.snapshot().webhooks
     spaces = {space_id for space_id, _ in versions.values()}
     hooks = [
@@ -320,14 +321,18 @@ def _enqueue(versions: dict, event: str) -> int:
     ]
     if not hooks:
         return 0
-    last = {
-        (row["webhook_id"], row["memory_id"]): row["top"]
-        for row in WebhookDelivery.objects.filter(
-            webhook_id__in=[pk for pk, _ in hooks], memory_id__in=list(versions)
-        )
-        .values("webhook_id", "memory_id")
-        .annotate(top=Max("seq"))
-    }
+    last = (
+        {}
+        if fresh
+        else {
+            (row["webhook_id"], row["memory_id"]): row["top"]
+            for row in WebhookDelivery.objects.filter(
+                webhook_id__in=[pk for pk, _ in hooks], memory_id__in=list(versions)
+            )
+            .values("webhook_id", "memory_id")
+            .annotate(top=Max("seq"))
+        }
+    )
     now = timezone.now()
     rows = [
         WebhookDelivery(
