@@ -573,22 +573,21 @@ def _push_send(job, adds, updates, deletes, tally: _Tally):
     added = []
     if adds:
         records = [record_of(memory) for memory in adds]
-        external_ids = backend_call(backend, "add_many", records)
-        added = list(zip(adds, external_ids, strict=True))
+        external_ids = _batch_or_each(
+            backend, "add_many", "add", records, lambda r: (r,), tally
+        )
+        added = [
+            (memory, external_id)
+            for memory, external_id in zip(adds, external_ids, strict=True)
+            if external_id is not False
+        ]
         tally.created += len(added)
     moved = []
     if updates:
         pairs = [(ref.external_id, record_of(memory)) for memory, ref in updates]
-        try:
-            new_ids = backend_call(backend, "update_many", pairs)
-        except PermanentError:  # find the item it refuses: one at a time
-            new_ids = []
-            for external_id, record in pairs:
-                try:
-                    new_ids.append(backend_call(backend, "update", external_id, record))
-                except PermanentError as exc:
-                    tally.fail(record.memory_id, f"{type(exc).__name__}: {exc}")
-                    new_ids.append(False)
+        new_ids = _batch_or_each(
+            backend, "update_many", "update", pairs, lambda pair: pair, tally
+        )
         for (memory, ref), new_id in zip(updates, new_ids, strict=True):
             if new_id is not False:
                 moved.append((memory, ref, new_id))
@@ -630,6 +629,24 @@ def _push_send(job, adds, updates, deletes, tally: _Tally):
         ExternalRef.objects.filter(pk__in=gone).delete()
 
     return settle
+
+
+def _batch_or_each(backend, many: str, one: str, items: list, args, tally) -> list:
+    """``many`` on all of ``items``; if the backend refuses the batch, ``one``
+    item by item, so only the item it refuses is an error (``False`` in its
+    place). ``args(item)`` are ``one``'s arguments; its record is last."""
+    try:
+        return backend_call(backend, many, items)
+    except PermanentError:
+        results = []
+        for item in items:
+            arguments = args(item)
+            try:
+                results.append(backend_call(backend, one, *arguments))
+            except PermanentError as exc:
+                tally.fail(arguments[-1].memory_id, f"{type(exc).__name__}: {exc}")
+                results.append(False)
+        return results
 
 
 def _pace(job: SyncJob, count: int, started: float) -> None:

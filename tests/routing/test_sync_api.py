@@ -331,3 +331,36 @@ def test_a_job_deleted_with_its_space_takes_its_beat_entry_along(space, peer):
     space.delete()
     assert not SyncJob.objects.exists()
     assert not PeriodicTask.objects.filter(pk=task_pk).exists()
+
+
+def test_an_item_the_backend_refuses_is_an_error_of_that_item_only(
+    space, peer, monkeypatch
+):
+    from routing.backends.base import PermanentError
+    from routing.backends.registry import adapter_for
+
+    memories = [add(space, f"fact {n}", seed=n + 1) for n in range(3)]
+    refused = str(memories[1].pk)
+    adapter = adapter_for(peer)
+    real_add = adapter.add
+
+    def add_many(records):
+        raise PermanentError("the batch holds a record the server refuses")
+
+    def add_one(record):
+        if record.memory_id == refused:
+            raise PermanentError("entity refused by the server")
+        return real_add(record)
+
+    monkeypatch.setattr(adapter, "add_many", add_many)
+    monkeypatch.setattr(adapter, "add", add_one)
+    job = sync.sync_job_create(
+        actor=SYSTEM, name="j", space=space, backend=peer, direction="push"
+    )
+    done = run_continue(run_pk=run_start(job_pk=job.pk, trigger="manual").pk)
+    assert done.state == SyncRunState.PARTIAL
+    assert (done.created, done.errors) == (2, 1)
+    assert done.error_items == [
+        {"item": refused, "error": "PermanentError: entity refused by the server"}
+    ]
+    assert "fact" not in json.dumps(done.error_items)  # never content
