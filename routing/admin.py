@@ -38,6 +38,31 @@ from routing.sync import services as sync_services
 MAX_SECRETS_CHARS = 20_000
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the services maintain: listed and shown, never added or edited
+    here (actions, such as retry, still act through the services)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LatestInline(admin.TabularInline):
+    """The parent's ``shown`` latest rows, read-only."""
+
+    shown = 20
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        latest = queryset.order_by("-pk").values_list("pk", flat=True)[: self.shown]
+        return queryset.filter(pk__in=list(latest))
+
+
 class WriteOnlyTextarea(forms.Textarea):
     """A textarea that never renders a value (like a password input)."""
 
@@ -266,7 +291,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(admin.ModelAdmin):
+class OutboxEntryAdmin(ReadOnlyAdmin):
     """The outbox (ids only); dead letters can be retried."""
 
     list_display = (
@@ -284,14 +309,6 @@ class OutboxEntryAdmin(admin.ModelAdmin):
     search_fields = ("=memory_id", "idempotency_key")
     actions = ["retry"]
 
-    def has_add_permission(self, request):
-        """Entries are created by writes only."""
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        """Read-only; use the retry action."""
-        return False
-
     @admin.action(description="Retry the selected entries now")
     def retry(self, request, queryset):
         """Back to pending, dispatched now."""
@@ -304,20 +321,12 @@ class OutboxEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExternalRef)
-class ExternalRefAdmin(admin.ModelAdmin):
+class ExternalRefAdmin(ReadOnlyAdmin):
     """Which id each memory has in each backend (read-only)."""
 
     list_display = ("memory_id", "backend", "external_id", "applied_seq", "updated_at")
     list_filter = ("backend",)
     search_fields = ("=memory_id", "external_id")
-
-    def has_add_permission(self, request):
-        """Maintained by delivery only."""
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        """Read-only."""
-        return False
 
 
 # --- sync jobs ------------------------------------------------------------------
@@ -359,7 +368,7 @@ class SyncJobAdminForm(forms.ModelForm):
         return data
 
 
-class SyncRunInline(admin.TabularInline):
+class SyncRunInline(LatestInline):
     """The job's latest runs (read-only)."""
 
     model = SyncRun
@@ -367,15 +376,7 @@ class SyncRunInline(admin.TabularInline):
     fields += ("updated", "deleted", "conflicts", "errors", "message")
     readonly_fields = fields
     ordering = ("-started_at",)
-    extra = 0
-    max_num = 0
-    can_delete = False
     show_change_link = True
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        latest = queryset.order_by("-started_at").values("pk")[:20]
-        return queryset.filter(pk__in=list(latest))
 
 
 @admin.register(SyncJob)
@@ -470,7 +471,7 @@ class SyncJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin):
     """Run history: counts, cursors' progress and errors (never content)."""
 
     list_display = (
@@ -491,35 +492,21 @@ class SyncRunAdmin(admin.ModelAdmin):
     list_select_related = ("job",)
     exclude = ("cursor_before", "cursor_after")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 # --- webhooks -------------------------------------------------------------------
 
 
-class WebhookDeliveryInline(admin.TabularInline):
+class WebhookDeliveryInline(LatestInline):
     """The webhook's latest deliveries (ids and status only)."""
 
     model = WebhookDelivery
     fields = ("at", "event", "memory_id", "version", "state", "attempts")
     fields += ("response_status", "last_error")
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        latest = queryset.order_by("-id").values("pk")[:20]
-        return queryset.filter(pk__in=list(latest))
 
 
 @admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
+class WebhookAdmin(ReadOnlyAdmin):
     """Webhooks (read-only here: teams manage them through the API; the
     secret is never shown)."""
 
@@ -532,15 +519,9 @@ class WebhookAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [WebhookDeliveryInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """Every delivery; dead letters can be retried."""
 
     list_display = ("id", "webhook", "event", "memory_id", "version", "state")
@@ -549,12 +530,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_select_related = ("webhook",)
     search_fields = ("=memory_id", "=event_id")
     actions = ["retry"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Retry the selected deliveries now")
     def retry(self, request, queryset):

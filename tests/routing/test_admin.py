@@ -203,3 +203,72 @@ def test_only_operators_open_the_backend_admin(db):
     assert "api_key" in page.content.decode()
     assert 'name="set_secrets"' not in page.content.decode()
     assert_hidden(page, SECRET)
+
+
+def test_sync_jobs_in_the_admin_create_with_schedule_run_now_and_show_runs(
+    operator_client, space, tmp_path
+):
+    from django_celery_beat.models import PeriodicTask
+
+    from routing.models import SyncJob, SyncRun
+    from tests.routing_helpers import add, mcp_backend
+
+    graph = mcp_backend(tmp_path, "graph", allows_plaintext=True)
+    add(space, "Ada likes tea", seed=1)
+    data = {
+        "name": "nightly",
+        "space": space.pk,
+        "backend": graph.pk,
+        "direction": "push",
+        "schedule": json.dumps({"every": 3600}),
+        "enabled": "on",
+        "filter": "{}",
+        "conflict_policy": "newest",
+        "batch_size": "200",
+        "rate_limit": "0",
+        # the runs inline's (empty) formset
+        "runs-TOTAL_FORMS": "0",
+        "runs-INITIAL_FORMS": "0",
+        "runs-MIN_NUM_FORMS": "0",
+        "runs-MAX_NUM_FORMS": "0",
+    }
+    bad = operator_client.post(
+        reverse("admin:routing_syncjob_add"),
+        {**data, "schedule": json.dumps({"every": "hourly"})},
+    )
+    assert bad.status_code == 200 and "schedule.every must be" in bad.content.decode()
+    assert not SyncJob.objects.exists()
+    created = operator_client.post(reverse("admin:routing_syncjob_add"), data)
+    assert created.status_code == 302, created.content.decode()[-2000:]
+    job = SyncJob.objects.get()
+    assert PeriodicTask.objects.get(pk=job.periodic_task_id).interval.every == 3600
+    changelist = reverse("admin:routing_syncjob_changelist")
+    operator_client.post(
+        changelist, {"action": "run_now", "_selected_action": [job.pk]}, follow=True
+    )
+    assert SyncRun.objects.filter(job=job).exists()
+    listing = operator_client.get(changelist).content.decode()
+    assert "nightly" in listing and "never" not in listing
+    page = operator_client.get(reverse("admin:routing_syncjob_change", args=[job.pk]))
+    assert page.status_code == 200
+    runs = operator_client.get(reverse("admin:routing_syncrun_changelist"))
+    assert runs.status_code == 200 and "Ada likes tea" not in runs.content.decode()
+
+
+def test_webhooks_in_the_admin_are_read_only_and_never_show_the_secret(
+    operator_client, space
+):
+    from routing import webhooks
+
+    webhook, secret = webhooks.webhook_create(
+        actor=SYSTEM, space=space, name="crm", url="http://93.184.215.14/h"
+    )
+    for url in (
+        reverse("admin:routing_webhook_changelist"),
+        reverse("admin:routing_webhook_change", args=[webhook.pk]),
+        reverse("admin:routing_webhookdelivery_changelist"),
+    ):
+        response = operator_client.get(url)
+        assert response.status_code == 200, url
+        assert secret not in response.content.decode()
+    assert operator_client.get(reverse("admin:routing_webhook_add")).status_code == 403
