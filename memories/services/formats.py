@@ -21,7 +21,9 @@ Formats:
   ``user_id``, category names ``categories``; its id is ``metadata.openmemory_id``.
 * ``mcp`` — the official MCP memory server's JSONL file: entities (with
   their observations) and relations become the space's knowledge graph, as
-  the MCP endpoint's graph tools keep it.
+  the MCP endpoint's graph tools keep it. MemoryHub's own copies in such a
+  file (what an ``mcp_memory`` backend writes: ``memoryhub:<id>`` entities of
+  type ``memoryhub_memory``) become memories again, not graph entities.
 * ``auto`` — whichever of these the bytes are.
 """
 
@@ -42,6 +44,10 @@ from memoryhub.safejson import check_strings, loads_strict
 FORMATS = ("memoryhub", "mem0", "openmemory", "mcp")
 MEM0_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
 OPENMEMORY_STATES = {"active": "active", "paused": "archived", "archived": "archived"}
+# How routing's mcp_memory backend names the copy of a memory on an MCP memory
+# server (routing.backends.mcp_memory, which this layer cannot import).
+MCP_COPY_PREFIX = "memoryhub:"
+MCP_COPY_TYPE = "memoryhub_memory"
 
 
 @dataclass
@@ -353,19 +359,62 @@ def _mcp_units(data: bytes) -> Iterator[Unit]:
         raise InvalidInput("the file is a zip, not an MCP memory file", field="file")
     seen_graph = False
     units = []
+    copies = set()  # names of MemoryHub's own copies in this file
     for label, raw in _lines(data):
         try:
-            record = json_line(raw)
-            units.append(Unit(label, graph=_mcp_record(record)))
-            seen_graph = True
+            record = _mcp_record(json_line(raw))
         except InvalidInput as exc:
             units.append(Unit(label, error=exc))
+            continue
+        seen_graph = True
+        if _is_copy(record):
+            copies.add(record["name"])
+            units.append(_mcp_copy_unit(label, record))
+        else:
+            units.append(Unit(label, graph=record))
     if units and not seen_graph:
         raise InvalidInput(
             "not an MCP memory server file: no line is an entity or a relation",
             field="file",
         )
+    for unit in units:
+        relation = unit.graph
+        if (
+            relation
+            and relation["type"] == "relation"
+            and copies
+            & {
+                relation["from"],
+                relation["to"],
+            }
+        ):
+            # Its end is imported as a memory, not as an entity of the graph,
+            # so the relation would point at nothing there.
+            unit.graph = None
+            unit.note = "skipped: a relation of a MemoryHub copy (imported as a memory)"
     yield from units
+
+
+def _is_copy(record: dict) -> bool:
+    return (
+        record["type"] == "entity"
+        and record["entityType"] == MCP_COPY_TYPE
+        and record["name"].startswith(MCP_COPY_PREFIX)
+    )
+
+
+def _mcp_copy_unit(label, record: dict) -> Unit:
+    """A memory from MemoryHub's copy of it: its observation is the content
+    (the backend writes exactly one; the first is read, as sync reads it)."""
+    if not record["observations"]:
+        return Unit(label, note="skipped: a MemoryHub copy without an observation")
+    return Unit(
+        label,
+        item={
+            "content": record["observations"][0],
+            "metadata": {"mcp_entity": record["name"]},
+        },
+    )
 
 
 def _text(record: dict, key: str) -> str:

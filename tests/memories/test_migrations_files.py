@@ -6,6 +6,7 @@ import — and a space out again in mem0's export shape."""
 import gzip
 import io
 import json
+import uuid
 import zipfile
 
 import pytest
@@ -20,9 +21,11 @@ from memories.encryption.sealing import memory_content
 from memories.models import ImportJob, Memory, MemoryState
 from memories.selectors.graph import graph_load
 from memories.services.imports import import_job_create
+from routing.backends.base import Record
+from routing.backends.registry import adapter_for
 from tests.conftest import client_for_user
 from tests.factories import make_member, make_space, unit_vector
-from tests.routing_helpers import graph_call, mcp_backend
+from tests.routing_helpers import graph_call, graph_names, mcp_backend
 
 pytestmark = pytest.mark.django_db
 
@@ -221,6 +224,52 @@ def test_the_mcp_memory_servers_file_becomes_the_spaces_graph(space, owner, tmp_
     ]
     again = post_file(client, space, data, "mcp", "application/octet-stream").json()
     assert (again["created"], again["duplicates"]) == (0, 3)
+
+
+def test_memoryhubs_own_copies_in_an_mcp_file_come_back_as_memories(
+    space, owner, tmp_path
+):
+    """A file an ``mcp_memory`` backend wrote holds ``memoryhub:<id>`` entities:
+    each is a memory again (its observation the content), not a graph entity;
+    another writer's entity joins the graph, and a relation to a copy (which
+    has no entity here) is skipped with a note."""
+    backend = mcp_backend(tmp_path, "replica")
+    adapter_for(backend).add_many(
+        [
+            Record(memory_id=str(uuid.uuid4()), space_uuid="s", content=text)
+            for text in ("Kai prefers tea", "The lab closes at nine")
+        ]
+    )
+    copy = graph_names(backend)[0]  # "memoryhub:<id>"
+    graph_call(
+        backend,
+        "create_entities",
+        {"entities": [{"name": "Kai", "entityType": "person", "observations": []}]},
+    )
+    graph_call(
+        backend,
+        "create_relations",
+        {"relations": [{"from": copy, "to": "Kai", "relationType": "about"}]},
+    )
+    data = (tmp_path / "replica.jsonl").read_bytes()  # what the server wrote
+    client = client_for_user(owner)
+    result = post_file(client, space, data, "auto", "application/octet-stream").json()
+    assert result["format"] == "mcp"
+    assert (result["created"], result["skipped"], result["errors"]) == (3, 1, 0)
+    assert [r["status"] for r in result["results"]] == [
+        "created",
+        "created",
+        "created",
+        "skipped",
+    ]
+    assert "MemoryHub copy" in result["results"][3]["note"]
+    arrived = active(space)
+    assert arrived["Kai prefers tea"].metadata["mcp_entity"].startswith("memoryhub:")
+    assert "The lab closes at nine" in arrived
+    graph = graph_load(actor=SYSTEM, space=space, surface="api")
+    assert set(graph.entities) == {"Kai"} and graph.relations == []
+    again = post_file(client, space, data, "mcp", "application/octet-stream").json()
+    assert (again["created"], again["duplicates"], again["skipped"]) == (0, 3, 1)
 
 
 @pytest.mark.parametrize(
