@@ -15,10 +15,10 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.actors import SYSTEM
+from accounts.actors import SYSTEM, actor_for_user
 from memories import services
 from memories.encryption.sealing import memory_content
-from memories.models import ImportJob, Memory, MemoryState
+from memories.models import ImportJob, Memory, MemoryEvent, MemoryState
 from memories.selectors.graph import graph_load
 from memories.services.imports import import_job_create
 from routing.backends.base import Record
@@ -342,6 +342,26 @@ def test_the_command_imports_a_file(space, tmp_path, capsys):
         call_command("import_memories", space.slug, str(bad), "--team", space.team.slug)
 
 
+def test_the_command_imports_as_a_person_whose_permission_it_checks(
+    space, owner, tmp_path
+):
+    """``--as``: a viewer is refused and nothing is stored; a member's import
+    is theirs in the history."""
+    path = tmp_path / "export.zip"
+    path.write_bytes(openmemory_zip())
+    viewer = make_member(space.team, "viewer")
+    argv = ["import_memories", space.slug, str(path), "--team", space.team.slug]
+    with pytest.raises(CommandError):
+        call_command(*argv, "--as", viewer.username)
+    assert not Memory.objects.filter(space=space).exists()
+    with pytest.raises(CommandError, match="no active user"):
+        call_command(*argv, "--as", "nobody-here")
+    call_command(*argv, "--as", owner.username, "--quiet")
+    events = MemoryEvent.objects.filter(memory__space=space)
+    assert events.count() >= 3
+    assert set(events.values_list("actor", flat=True)) == {actor_for_user(owner).label}
+
+
 def test_the_team_app_imports_any_format_in_the_background(
     space, owner, django_capture_on_commit_callbacks
 ):
@@ -370,7 +390,6 @@ def test_the_team_app_imports_any_format_in_the_background(
 
 
 def test_the_background_import_resumes_a_part_at_a_time(space, owner):
-    from accounts.actors import actor_for_user
     from memories.services.imports import import_job_run
 
     document = {"memories": [{"memory": f"fact {n}"} for n in range(7)]}
