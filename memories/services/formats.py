@@ -14,7 +14,8 @@ Formats:
 * ``mem0`` — mem0's export: what ``MemoryClient.get_memory_export`` returns
   (``{"memories": [...]}``; ``results`` or a top-level list too) or JSON Lines
   of mem0 memory objects. ``memory`` is the text; its id is kept as
-  ``metadata.mem0_id``.
+  ``metadata.mem0_id``; ``immutable`` and ``expiration_date`` are kept (an
+  already expired memory is skipped).
 * ``openmemory`` — OpenMemory's backup archive (a zip with ``memories.json``
   and ``memories.jsonl.gz``). Deleted memories are skipped, archived and
   paused ones arrive archived; the app's name is ``app_id``, the user's id
@@ -35,8 +36,11 @@ import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from memoryhub.errors import InvalidInput
 from memoryhub.safejson import check_strings, loads_strict
@@ -217,11 +221,45 @@ def _mem0_unit(label, item) -> Unit:
             out[name] = value
     if isinstance(item.get("categories"), list):
         out["categories"] = [c for c in item["categories"] if isinstance(c, str)]
+    if isinstance(item.get("immutable"), bool):
+        out["immutable"] = item["immutable"]
+    if item.get("expiration_date"):
+        expires = _mem0_expiry(item["expiration_date"])
+        if expires is None:
+            return Unit(
+                label,
+                error=InvalidInput(
+                    "expiration_date must be a date (YYYY-MM-DD) or an ISO 8601 "
+                    "date-time",
+                    field="expiration_date",
+                ),
+            )
+        if expires <= timezone.now():
+            return Unit(label, note="skipped: expired in mem0")
+        out["expires_at"] = expires.isoformat()
     try:
         check_strings(out)
     except ValueError as exc:
         return Unit(label, error=InvalidInput(str(exc)))
     return Unit(label, item=out)
+
+
+def _mem0_expiry(value) -> datetime | None:
+    """mem0's ``expiration_date`` as an aware datetime: a bare date keeps the
+    memory through that whole UTC day, as mem0's API (and MemoryHub's) read it."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time.max, tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        moment = parse_datetime(value)
+    except ValueError:  # well formed, but no such date
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 # --- OpenMemory ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.conf import settings
 from accounts.actors import Actor
 from audit.services import MAX_IDS_PER_EVENT, access_record
 from memories import permissions
+from memories.encryption import keyring
 from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memories.permissions import require_perm
@@ -26,8 +27,15 @@ from memories.services.graph import (
     graph_observations_add,
     graph_relations_create,
 )
-from memories.services.memories import AddResult, memory_add_many, memory_update
-from memoryhub.errors import InvalidInput
+from memories.services.memories import (
+    AddResult,
+    dedupe_key,
+    memory_add_many,
+    memory_update,
+)
+from memories.validation import clean_memory_input
+from memoryhub.crypto import content_mac
+from memoryhub.errors import DomainError, InvalidInput
 
 IMPORT_FIELDS = (
     "content",
@@ -230,10 +238,16 @@ def memories_import_units(
 def _import_memories(actor, space, units: list[Unit], surface) -> list[dict]:
     if not units:
         return []
-    added = memory_add_many(
-        actor=actor, space=space, items=[u.item for u in units], surface=surface
+    twins = _archived_twins(space, units)
+    fresh = [u for u in units if u.label not in twins]
+    added = (
+        memory_add_many(
+            actor=actor, space=space, items=[u.item for u in fresh], surface=surface
+        )
+        if fresh
+        else []
     )
-    for unit, outcome in zip(units, added, strict=True):
+    for unit, outcome in zip(fresh, added, strict=True):
         if unit.archived and outcome.status == "created":
             memory_update(
                 actor=actor,
@@ -244,8 +258,40 @@ def _import_memories(actor, space, units: list[Unit], surface) -> list[dict]:
             )
     return [
         outcome.as_item(line=unit.label)
-        for unit, outcome in zip(units, added, strict=True)
+        for unit, outcome in zip(fresh, added, strict=True)
+    ] + [
+        AddResult("duplicate", memory=memory).as_item(line=label)
+        for label, memory in twins.items()
     ]
+
+
+def _archived_twins(space: Space, units: list[Unit]) -> dict:
+    """The archived memories of ``space`` that archived ``units`` repeat, by
+    label. An add deduplicates against active memories only, so without this
+    a second import of the same archive would add its archived ones again."""
+    index_key = keyring.index_key(space)
+    wanted = {}
+    for unit in units:
+        if not unit.archived:
+            continue
+        try:
+            cleaned = clean_memory_input(unit.item)
+        except DomainError:
+            continue  # the add reports it
+        wanted[unit.label] = dedupe_key(
+            content_mac(index_key, cleaned.content), cleaned
+        )
+    if not wanted:
+        return {}
+    found = {
+        dedupe_key(memory.content_mac, memory): memory
+        for memory in Memory.objects.filter(
+            space=space,
+            state=MemoryState.ARCHIVED,
+            content_mac__in=[key[0] for key in wanted.values()],
+        )
+    }
+    return {label: found[key] for label, key in wanted.items() if key in found}
 
 
 def _import_graph(actor, space, units: list[Unit], surface) -> list[dict]:

@@ -96,6 +96,71 @@ def test_mem0_export_round_trip_through_the_api(space, owner):
     assert len(active(target)) == 2
 
 
+MEM0_MEMORIES = [
+    {
+        "id": "0b7e3c1a-5d2f-4c8e-9a61-3f0d2b9e7a10",
+        "memory": "Ines climbs on Thursdays",
+        "user_id": "ines",
+        "agent_id": None,
+        "app_id": "coach",
+        "run_id": None,
+        "hash": "9c1d",
+        "metadata": {"source": "chat"},
+        "categories": ["sport"],
+        "immutable": True,
+        "expiration_date": "2999-12-31",
+        "created_at": "2026-03-01T10:00:00-08:00",
+        "updated_at": "2026-03-02T10:00:00-08:00",
+        "owner": "someone",
+        "organization": "org",
+    },
+    {"id": "m2", "memory": "Old voucher code", "expiration_date": "2001-01-01"},
+    {"id": "m3", "memory": "Odd date", "expiration_date": "next tuesday"},
+]
+
+
+@pytest.mark.parametrize(
+    ("shape", "labels"),
+    [
+        ("document", ["memories[1]", "memories[2]", "memories[3]"]),
+        ("results", ["memories[1]", "memories[2]", "memories[3]"]),
+        ("list", ["[1]", "[2]", "[3]"]),
+        ("jsonl", [1, 2, 3]),
+    ],
+)
+def test_every_shape_of_a_mem0_export_imports_the_same(space, owner, shape, labels):
+    """get_memory_export's document (``memories`` or ``results``), a bare list
+    and JSON Lines of mem0 memory objects: ``memory`` is the content, the
+    subject ids, metadata, categories, immutability and expiry are kept, the
+    mem0 id goes to ``metadata.mem0_id``, server-side fields are ignored; an
+    expired memory is skipped, a bad date is that item's error."""
+    if shape == "jsonl":
+        body = "\n".join(json.dumps(m) for m in MEM0_MEMORIES).encode()
+    elif shape == "list":
+        body = json.dumps(MEM0_MEMORIES).encode()
+    else:
+        key = "results" if shape == "results" else "memories"
+        body = json.dumps({key: MEM0_MEMORIES, "count": 3}).encode()
+    client = client_for_user(owner)
+    result = post_file(client, space, body, "mem0", "application/json").json()
+    assert [(r["line"], r["status"]) for r in result["results"]] == list(
+        zip(labels, ["created", "skipped", "error"], strict=True)
+    )
+    assert result["results"][1]["note"] == "skipped: expired in mem0"
+    assert result["results"][2]["field"] == "expiration_date"
+    assert "Odd date" not in json.dumps(result)
+    (memory,) = active(space).values()
+    assert (memory.user_id, memory.app_id, memory.agent_id) == ("ines", "coach", "")
+    assert memory.metadata == {
+        "source": "chat",
+        "mem0_id": "0b7e3c1a-5d2f-4c8e-9a61-3f0d2b9e7a10",
+    }
+    assert memory.categories == ["sport"] and memory.immutable
+    assert memory.expires_at.date().isoformat() == "2999-12-31"
+    again = post_file(client, space, body, "auto", "application/json").json()
+    assert (again["format"], again["created"], again["duplicates"]) == ("mem0", 0, 1)
+
+
 def openmemory_zip(*, with_logical: bool = True) -> bytes:
     rows = [
         (
@@ -180,6 +245,45 @@ def test_openmemory_backup_archive(space, owner, with_logical):
     }
     assert arrived["Was learning Rust"].state == MemoryState.ARCHIVED
     assert arrived["Prefers dark mode"].state == MemoryState.ARCHIVED
+    again = post_file(
+        client_for_user(owner),
+        space,
+        openmemory_zip(with_logical=with_logical),
+        "auto",
+        "application/zip",
+    ).json()
+    assert (again["format"], again["created"], again["duplicates"]) == (
+        "openmemory",
+        0,
+        3,
+    )
+    assert len(active(space)) == 3
+
+
+def test_an_archive_of_archived_memories_imported_twice_adds_nothing(space, owner):
+    """Adds deduplicate against active memories only; an archived memory
+    arriving again is found among the archived ones."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "export/memories.json",
+            json.dumps(
+                {
+                    "user": {"user_id": "mira"},
+                    "memories": [
+                        {"id": "a1", "content": "Lived in Porto", "state": "archived"}
+                    ],
+                }
+            ),
+        )
+    client = client_for_user(owner)
+    first = post_file(client, space, buffer.getvalue(), "auto", "application/zip")
+    second = post_file(client, space, buffer.getvalue(), "auto", "application/zip")
+    assert first.json()["created"] == 1
+    assert (second.json()["created"], second.json()["duplicates"]) == (0, 1)
+    assert second.json()["results"][0]["id"] == first.json()["results"][0]["id"]
+    (memory,) = Memory.objects.filter(space=space)
+    assert memory.state == MemoryState.ARCHIVED
 
 
 def test_the_mcp_memory_servers_file_becomes_the_spaces_graph(space, owner, tmp_path):
