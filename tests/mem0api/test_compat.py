@@ -7,6 +7,7 @@ unchanged mem0 user would see pointing them at MemoryHub.
 """
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,7 +25,8 @@ from mem0.exceptions import (
 
 from audit.models import AccessEvent
 from memories.models import Memory
-from tests.factories import make_key, make_space, make_team
+from tests.conftest import client_for_user
+from tests.factories import make_key, make_member, make_space, make_team
 
 # --- a live MemoryHub with keys of every kind -----------------------------------------
 
@@ -427,6 +429,43 @@ def test_export_returns_the_matching_memories(client, seeded):
     assert direct["count"] == 3
     with pytest.raises(MemoryNotFoundError):
         client.get_memory_export(memory_export_id="8a4b8c2e-0000-4000-8000-0000")
+
+
+def test_a_mem0_export_moves_into_a_space_and_a_space_leaves_in_its_shape(
+    hub, client, seeded
+):
+    """What the real client's get_memory_export hands a mem0 user is a file
+    the native import reads (docs/migrations.md); a space exported with
+    ``?format=mem0`` has the same memory objects, so the trip back is the same."""
+    export = client.get_memory_export(filters={"user_id": "alice"})
+    owner = make_member(hub.team, "owner")
+    make_space(hub.team, "moved-in")
+    native = client_for_user(owner)
+    url = "/api/v1/spaces/moved-in/import/?format=auto"
+    result = native.generic(
+        "POST", url, json.dumps(export), content_type="application/json"
+    ).json()
+    assert (result["format"], result["created"], result["errors"]) == ("mem0", 3, 0)
+    again = native.generic(
+        "POST", url, json.dumps(export), content_type="application/json"
+    ).json()
+    assert (again["created"], again["duplicates"]) == (0, 3)
+
+    out = native.get("/api/v1/spaces/moved-in/export/", {"format": "mem0"})
+    document = json.loads(b"".join(out.streaming_content))
+    assert {m["memory"] for m in document["memories"]} == {
+        m["memory"] for m in export["memories"]
+    }
+    theirs = {k for m in export["memories"] for k in m} - {"hash"}
+    assert {k for m in document["memories"] for k in m} == theirs
+    by_text = {m["memory"]: m for m in document["memories"]}
+    for memory in export["memories"]:
+        ours = by_text[memory["memory"]]
+        assert ours["metadata"]["mem0_id"] == memory["id"]
+        assert (ours["user_id"], ours["categories"]) == (
+            memory["user_id"],
+            memory["categories"],
+        )
 
 
 def test_feedback_is_audited_without_the_reason(hub, client):
