@@ -204,6 +204,59 @@ def test_export_downloads_what_import_reads(people, space):
     assert Memory.objects.filter(space=other).count() == 2
 
 
+def test_the_mem0_download_comes_back_through_the_background_import(people, space):
+    """Download as a mem0 export, upload it as ``mem0`` (explicit, honoured)
+    into another space, and again: every memory once, the ids kept."""
+    add(space, "Ada likes tea", 1, user_id="ada", categories=["drinks"])
+    add(space, "Bob skis", 2, agent_id="coach", metadata={"n": 1})
+    response = signed_in(people["viewer"]).get(
+        url(space, "web:space_export"), {"format": "mem0"}
+    )
+    assert response["Content-Disposition"].endswith('-mem0.json"')
+    data = b"".join(response.streaming_content)
+    other = services.space_create(
+        actor=_actor(people["owner"]), team=space.team, slug="copy", name="copy"
+    )
+    client = signed_in(people["owner"])
+    for _ in range(2):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            client.post(
+                url(other),
+                {"file": SimpleUploadedFile("out.json", data), "format": "mem0"},
+            )
+    first, second = ImportJob.objects.filter(space=other).order_by("pk")
+    assert (first.format, first.created, first.errors) == ("mem0", 2, 0)
+    assert (second.created, second.duplicates) == (0, 2)
+    assert [r["line"] for r in first.results] == ["memories[1]", "memories[2]"]
+    copies = Memory.objects.filter(space=other)
+    assert copies.count() == 2
+    originals = {
+        str(pk)
+        for pk in Memory.objects.filter(space=space).values_list("pk", flat=True)
+    }
+    assert {m.metadata["mem0_id"] for m in copies} == originals
+
+
+@pytest.mark.parametrize(
+    "fmt, data, message",
+    [
+        ("yaml", b'{"memories": []}', b"Select a valid choice"),
+        ("openmemory", b'{"memories": [{"memory": "x"}]}', b"expected a zip"),
+        ("mem0", b"PK\x03\x04zip", b"is a zip, not a mem0 export"),
+        ("mcp", b'{"content": "x"}\n', b"no line is an entity or a relation"),
+    ],
+)
+def test_a_file_that_is_not_its_chosen_format_is_a_form_error(
+    people, space, fmt, data, message
+):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = signed_in(people["member"]).post(
+            url(space), {"file": SimpleUploadedFile("f", data), "format": fmt}
+        )
+    assert response.status_code == 400 and message in response.content
+    assert not ImportJob.objects.exists() and not Memory.objects.exists()
+
+
 @pytest.mark.parametrize("payload", XSS)
 def test_filenames_and_errors_are_escaped(people, space, payload):
     upload(signed_in(people["member"]), space, jsonl({payload: 1}), name=payload[:40])
