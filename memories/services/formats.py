@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -105,13 +105,13 @@ def detect(data: bytes) -> str:
 def _first_json(data: bytes):
     """The whole document if it is one JSON value, else its first line's."""
     try:
-        return json.loads(data)
+        return loads_strict(data)
     except ValueError:
         pass
     for raw in data.splitlines():
         if raw.strip():
             try:
-                return json.loads(raw)
+                return loads_strict(raw)
             except ValueError:
                 return None
     return None
@@ -294,10 +294,8 @@ def _openmemory_units(data: bytes) -> Iterator[Unit]:
         export = _read_json(archive, relational, limit)
         user = export.get("user") or {}
         user_id = str(user.get("user_id") or "") if isinstance(user, dict) else ""
-        apps = {a.get("id"): a.get("name") for a in _objects(export.get("apps"))}
-        categories = {
-            c.get("id"): c.get("name") for c in _objects(export.get("categories"))
-        }
+        apps = _names_by_id(export.get("apps"))
+        categories = _names_by_id(export.get("categories"))
         rows = _objects(export.get("memories"))
     if logical is not None:
         member = f"{logical.filename}:"
@@ -313,12 +311,18 @@ def _openmemory_units(data: bytes) -> Iterator[Unit]:
             )
         return
     for index, row in enumerate(rows, start=1):
-        names_of = [categories.get(c) for c in row.get("category_ids") or []]
+        ids = row.get("category_ids")
+        names_of = (
+            [categories.get(c) for c in ids if isinstance(c, str)]
+            if (isinstance(ids, list))
+            else []
+        )
+        app = row.get("app_id")
         yield _openmemory_unit(
             f"memories.json:memories[{index}]",
             row,
             user_id,
-            apps.get(row.get("app_id")),
+            apps.get(app) if isinstance(app, str) else None,
             [n for n in names_of if n],
         )
 
@@ -327,11 +331,40 @@ def _objects(value) -> list[dict]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _read_json(archive, info, limit: int) -> dict:
-    with archive.open(info) as stream:
-        raw = stream.read(limit + 1)
+def _names_by_id(value) -> dict[str, str]:
+    """``{id: name}`` of OpenMemory's apps or categories (rows of other shapes
+    are left out, so a stray value cannot fail the whole file)."""
+    return {
+        row["id"]: row["name"]
+        for row in _objects(value)
+        if isinstance(row.get("id"), str) and isinstance(row.get("name"), str)
+    }
+
+
+def _member(archive, info, limit: int) -> bytes:
+    """A member's bytes, at most ``limit + 1`` of them; a damaged or encrypted
+    member is a 400 naming ``file`` (zipfile only finds out while reading)."""
     try:
-        value = json.loads(raw)
+        with archive.open(info) as stream:
+            return stream.read(limit + 1)
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+    ):
+        raise InvalidInput(
+            f"{info.filename[:100]} cannot be read: the zip is damaged, encrypted "
+            "or compressed in a way MemoryHub does not read",
+            field="file",
+        ) from None
+
+
+def _read_json(archive, info, limit: int) -> dict:
+    raw = _member(archive, info, limit)
+    try:
+        value = loads_strict(raw)
     except ValueError:
         raise InvalidInput(f"{info.filename} is not valid JSON", field="file") from None
     if not isinstance(value, dict):
@@ -340,12 +373,11 @@ def _read_json(archive, info, limit: int) -> dict:
 
 
 def _read_gzip(archive, info, limit: int) -> bytes:
-    with archive.open(info) as stream:
-        packed = stream.read(limit + 1)
+    packed = _member(archive, info, limit)
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(packed)) as unpacked:
             raw = unpacked.read(limit + 1)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         raise InvalidInput(f"{info.filename} is not valid gzip", field="file") from None
     if len(raw) > limit:
         raise InvalidInput(
@@ -360,7 +392,7 @@ def _openmemory_unit(label, record: dict, user_id: str, app, categories) -> Unit
     state = record.get("state") or "active"
     if state == "deleted":
         return Unit(label, note="skipped: deleted in OpenMemory")
-    if state not in OPENMEMORY_STATES:
+    if not isinstance(state, str) or state not in OPENMEMORY_STATES:
         return Unit(
             label,
             error=InvalidInput(f"unknown state {str(state)[:20]!r}", field="state"),

@@ -417,6 +417,77 @@ def test_a_zip_bomb_is_refused_before_it_unpacks(space, owner):
     assert not Memory.objects.filter(space=space).exists()
 
 
+def damaged(zip_bytes: bytes, member: str) -> bytes:
+    """``zip_bytes`` with bytes inside ``member``'s compressed data flipped: the
+    directory still reads, the member fails only when it is unpacked."""
+    data = bytearray(zip_bytes)
+    start = data.index(member.encode()) + len(member) + 5
+    for index in range(start, start + 20):
+        data[index] ^= 0xFF
+    return bytes(data)
+
+
+def deflated(**members: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name.replace("_", "."), data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(
+            damaged(deflated(memories_json=b'{"memories": []}' * 200), "memories.json"),
+            id="damaged member",
+        ),
+        pytest.param(
+            deflated(memories_jsonl_gz=gzip.compress(b'{"content": "x"}\n')[:-6]),
+            id="truncated gzip",
+        ),
+        pytest.param(
+            deflated(memories_json=b"[" * 100_000 + b"]" * 100_000),
+            id="nesting too deep",
+        ),
+        pytest.param(deflated(memories_json=b"[]"), id="not an object"),
+    ],
+)
+def test_a_broken_archive_is_a_400_naming_the_file(space, owner, data):
+    for fmt in ("openmemory", "auto"):
+        response = post_file(
+            client_for_user(owner), space, data, fmt, "application/zip"
+        )
+        assert response.status_code == 400, response.content
+        assert response.json()["field"] == "file"
+    assert not Memory.objects.filter(space=space).exists()
+
+
+def test_odd_values_in_an_openmemory_export_fail_only_their_item(space, owner):
+    """Ids, category ids and states of unexpected types are that item's error
+    or are left out; they never fail the file."""
+    export = {
+        "user": {"user_id": "mira"},
+        "apps": [{"id": ["x"], "name": "a"}, "junk", {"id": "app-1", "name": 5}],
+        "categories": [{"id": {"k": 1}, "name": "c"}],
+        "memories": [
+            {"id": "1", "content": "Kept", "app_id": ["x"], "category_ids": 5},
+            {"id": "2", "content": "Odd state", "state": ["active"]},
+            {"id": "3", "content": "More", "category_ids": [["c"], "c-1"]},
+        ],
+    }
+    data = deflated(memories_json=json.dumps(export).encode())
+    result = post_file(
+        client_for_user(owner), space, data, "openmemory", "application/zip"
+    ).json()
+    assert [(r["status"], r.get("field")) for r in result["results"]] == [
+        ("created", None),
+        ("error", "state"),
+        ("created", None),
+    ]
+    assert {m.app_id for m in active(space).values()} == {""}
+
+
 def test_bad_items_are_reported_by_place_and_do_not_stop_the_others(space, owner):
     document = {"memories": [{"memory": "Noor reads maps"}, {"memory": ""}, "text"]}
     result = post_file(
