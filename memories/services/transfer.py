@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 
 from django.conf import settings
+from django.db import transaction
 
 from accounts.actors import Actor
 from audit.services import MAX_IDS_PER_EVENT, access_record
@@ -35,7 +36,7 @@ from memories.services.memories import (
 )
 from memories.validation import clean_memory_input
 from memoryhub.crypto import content_mac
-from memoryhub.errors import DomainError, InvalidInput
+from memoryhub.errors import DomainError, InvalidInput, NotFound
 
 IMPORT_FIELDS = (
     "content",
@@ -295,48 +296,68 @@ def _archived_twins(space: Space, units: list[Unit]) -> dict:
 
 
 def _import_graph(actor, space, units: list[Unit], surface) -> list[dict]:
-    """Entities (with their observations) and relations into the space's graph."""
+    """Entities (with their observations) and relations into the space's graph.
+
+    The part goes in at once; if the graph refuses one of its records (an
+    observation over the length limit), that attempt is rolled back and the
+    part goes in a unit at a time, each in its own savepoint, so only the
+    refused unit is an error and none of it is stored.
+    """
     if not units:
         return []
+    try:
+        with transaction.atomic():
+            return _graph_part(actor, space, units, surface)
+    except (InvalidInput, NotFound):
+        pass
+    results = []
+    for unit in units:
+        try:
+            with transaction.atomic():
+                results += _graph_part(actor, space, [unit], surface)
+        except (InvalidInput, NotFound) as exc:
+            results.append(AddResult.failed(exc).as_item(line=unit.label))
+    return results
+
+
+def _graph_part(actor, space, units: list[Unit], surface) -> list[dict]:
+    """Graph units into the graph; raises if the graph refuses a record."""
     entities = [u for u in units if u.graph["type"] == "entity"]
     relations = [u for u in units if u.graph["type"] == "relation"]
-    try:
-        made = {
-            e["name"]
-            for e in graph_entities_create(
-                actor=actor,
-                space=space,
-                entities=[u.graph for u in entities],
-                surface=surface,
-            )
-        }
-        grown = {
-            name
-            for name, added in graph_observations_add(
-                actor=actor,
-                space=space,
-                observations=[
-                    (u.graph["name"], u.graph["observations"])
-                    for u in entities
-                    if u.graph["name"] not in made
-                ],
-                surface=surface,
-            )
-            if added
-        }
-        new_relations = set(
-            graph_relations_create(
-                actor=actor,
-                space=space,
-                relations=[
-                    (u.graph["from"], u.graph["to"], u.graph["relationType"])
-                    for u in relations
-                ],
-                surface=surface,
-            )
+    made = {
+        e["name"]
+        for e in graph_entities_create(
+            actor=actor,
+            space=space,
+            entities=[u.graph for u in entities],
+            surface=surface,
         )
-    except InvalidInput as exc:  # one record the graph refuses fails the part
-        return [AddResult.failed(exc).as_item(line=u.label) for u in units]
+    }
+    grown = {
+        name
+        for name, added in graph_observations_add(
+            actor=actor,
+            space=space,
+            observations=[
+                (u.graph["name"], u.graph["observations"])
+                for u in entities
+                if u.graph["name"] not in made
+            ],
+            surface=surface,
+        )
+        if added
+    }
+    new_relations = set(
+        graph_relations_create(
+            actor=actor,
+            space=space,
+            relations=[
+                (u.graph["from"], u.graph["to"], u.graph["relationType"])
+                for u in relations
+            ],
+            surface=surface,
+        )
+    )
     results = []
     for unit in entities:
         name = unit.graph["name"]

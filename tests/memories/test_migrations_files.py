@@ -330,6 +330,34 @@ def test_the_mcp_memory_servers_file_becomes_the_spaces_graph(space, owner, tmp_
     assert (again["created"], again["duplicates"]) == (0, 3)
 
 
+@override_settings(MEMORY_MAX_CONTENT_CHARS=120)
+def test_a_graph_record_the_space_refuses_fails_only_its_line(space, owner):
+    """An observation over the length limit: that entity's line is an error
+    and none of it is stored; the other lines of the part go in."""
+    lines = [
+        {"type": "entity", "name": "Ada", "entityType": "person",
+         "observations": ["wrote notes"]},
+        {"type": "entity", "name": "Bo", "entityType": "person",
+         "observations": ["short", "x" * 200]},
+        {"type": "relation", "from": "Ada", "to": "Bo", "relationType": "knows"},
+    ]  # fmt: skip
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    result = post_file(
+        client_for_user(owner), space, data, "mcp", "application/octet-stream"
+    ).json()
+    assert [(r["line"], r["status"]) for r in result["results"]] == [
+        (1, "created"),
+        (2, "error"),
+        (3, "created"),
+    ]
+    assert "x" * 50 not in json.dumps(result)
+    graph = graph_load(actor=SYSTEM, space=space, surface="api")
+    assert set(graph.entities) == {"Ada"}
+    assert "short" not in {
+        o["content"] for obs in graph.observations.values() for o in obs
+    }
+
+
 def test_memoryhubs_own_copies_in_an_mcp_file_come_back_as_memories(
     space, owner, tmp_path
 ):
