@@ -59,6 +59,31 @@ def owner(space):
     return make_member(space.team, "owner")
 
 
+@pytest.mark.parametrize("fmt", ["memoryhub", "auto"])
+def test_memoryhubs_own_export_round_trip_with_a_format(space, owner, fmt):
+    """MemoryHub's JSON Lines named by ``?format=`` (any JSON Lines media
+    type): the same memories, line numbers kept, nothing doubled again."""
+    add(space, "Lia grows tomatoes", 1, user_id="lia", metadata={"plot": 4})
+    add(space, "The greenhouse opens at six", 2, categories=["hours"])
+    client = client_for_user(owner)
+    data = b"".join(
+        client.get(f"/api/v1/spaces/{space.slug}/export/").streaming_content
+    )
+    target = make_space(space.team, "arrivals")
+    body = data.replace(b"\n", b"\n\n", 1) + b"{broken\n"
+    result = post_file(client, target, body, fmt, "application/x-ndjson").json()
+    assert result["format"] == "memoryhub"
+    assert [(r["line"], r["status"]) for r in result["results"]] == [
+        (1, "created"),
+        (3, "created"),
+        (4, "error"),
+    ]
+    assert set(active(target)) == set(active(space))
+    assert active(target)["Lia grows tomatoes"].metadata == {"plot": 4}
+    again = post_file(client, target, data, fmt, "application/jsonl").json()
+    assert (again["created"], again["duplicates"]) == (0, 2)
+
+
 def test_mem0_export_round_trip_through_the_api(space, owner):
     add(space, "Lia grows tomatoes", 1, user_id="lia", metadata={"plot": 4})
     add(
