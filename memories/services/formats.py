@@ -17,9 +17,8 @@ Formats:
   ``metadata.mem0_id``; ``immutable`` and ``expiration_date`` are kept (an
   already expired memory is skipped).
 * ``openmemory`` — OpenMemory's backup archive (a zip with ``memories.json``
-  and ``memories.jsonl.gz``). Deleted memories are skipped, archived and
-  paused ones arrive archived; the app's name is ``app_id``, the user's id
-  ``user_id``, category names ``categories``; its id is ``metadata.openmemory_id``.
+  and ``memories.jsonl.gz``, or that ``memories.json`` alone), read by
+  :mod:`memories.services.openmemory`.
 * ``mcp`` — the official MCP memory server's JSONL file: entities (with
   their observations) and relations become the space's knowledge graph, as
   the MCP endpoint's graph tools keep it. MemoryHub's own copies in such a
@@ -30,41 +29,23 @@ Formats:
 
 from __future__ import annotations
 
-import gzip
-import io
-import zipfile
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from memories.services.openmemory import is_openmemory_document, openmemory_units
+from memories.services.units import Unit, json_line, numbered_lines
 from memoryhub.errors import InvalidInput
 from memoryhub.safejson import check_strings, loads_strict
 
 FORMATS = ("memoryhub", "mem0", "openmemory", "mcp")
 MEM0_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
-OPENMEMORY_STATES = {"active": "active", "paused": "archived", "archived": "archived"}
 # How routing's mcp_memory backend names the copy of a memory on an MCP memory
 # server (routing.backends.mcp_memory, which this layer cannot import).
 MCP_COPY_PREFIX = "memoryhub:"
 MCP_COPY_TYPE = "memoryhub_memory"
-
-
-@dataclass
-class Unit:
-    """One thing to import: a memory (``item``), a graph entity or relation
-    (``graph``), or an error (``error``), with its place in the file."""
-
-    label: int | str
-    item: dict | None = None
-    graph: dict | None = None
-    error: InvalidInput | None = None
-    archived: bool = False
-    note: str = ""  # a unit skipped on purpose, and why
 
 
 def format_check(value) -> str:
@@ -87,6 +68,8 @@ def detect(data: bytes) -> str:
         if isinstance(first, dict):
             if first.get("type") in ("entity", "relation"):
                 return "mcp"
+            if is_openmemory_document(first):
+                return "openmemory"
             if "memory" in first or "memories" in first or "results" in first:
                 return "mem0"
         if isinstance(first, list):
@@ -125,32 +108,10 @@ def file_units(data: bytes, fmt: str) -> tuple[str, list[Unit]]:
     reader = {
         "memoryhub": _memoryhub_units,
         "mem0": _mem0_units,
-        "openmemory": _openmemory_units,
+        "openmemory": openmemory_units,
         "mcp": _mcp_units,
     }[fmt]
     return fmt, list(reader(data))
-
-
-def json_line(raw: bytes) -> dict:
-    """One line of a JSON Lines file as an object (a per-line 400 otherwise)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput("the line is not valid UTF-8") from None
-    try:
-        value = loads_strict(text)
-    except ValueError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidInput("each line must be a JSON object")
-    check_strings(value)
-    return value
-
-
-def _lines(data: bytes, prefix: str = "") -> Iterator[tuple[int | str, bytes]]:
-    for number, raw in enumerate(data.splitlines(), start=1):
-        if raw.strip():
-            yield (f"{prefix}{number}" if prefix else number), raw
 
 
 # --- MemoryHub ----------------------------------------------------------------------
@@ -162,7 +123,7 @@ def _memoryhub_units(data: bytes) -> Iterator[Unit]:
 
     if data[:4] == b"PK\x03\x04":
         raise InvalidInput("the file is a zip, not JSON Lines", field="file")
-    for label, raw in _lines(data):
+    for label, raw in numbered_lines(data):
         try:
             yield Unit(label, item=parse_line(raw))
         except InvalidInput as exc:
@@ -193,7 +154,7 @@ def _mem0_units(data: bytes) -> Iterator[Unit]:
         for index, item in enumerate(document, start=1):
             yield _mem0_unit(f"[{index}]", item)
         return
-    for label, raw in _lines(data):  # JSON Lines of mem0 memories
+    for label, raw in numbered_lines(data):  # JSON Lines of mem0 memories
         try:
             yield _mem0_unit(label, json_line(raw))
         except InvalidInput as exc:
@@ -262,165 +223,6 @@ def _mem0_expiry(value) -> datetime | None:
     return moment
 
 
-# --- OpenMemory ---------------------------------------------------------------------
-
-
-def _openmemory_units(data: bytes) -> Iterator[Unit]:
-    limit = settings.IMPORT_MAX_BYTES
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        names = {info.filename.rsplit("/", 1)[-1]: info for info in archive.infolist()}
-    except (zipfile.BadZipFile, ValueError):
-        raise InvalidInput(
-            "not an OpenMemory export: expected a zip archive", field="file"
-        ) from None
-    relational = names.get("memories.json")
-    logical = names.get("memories.jsonl.gz")
-    if relational is None and logical is None:
-        raise InvalidInput(
-            "not an OpenMemory export: the zip holds neither memories.json nor "
-            "memories.jsonl.gz",
-            field="file",
-        )
-    for info in (relational, logical):
-        if info is not None and info.file_size > limit:
-            raise InvalidInput(
-                f"{info.filename} unpacks to {info.file_size:,} bytes; the limit is "
-                f"{limit:,} (MEMORYHUB_IMPORT_MAX_BYTES)",
-                field="file",
-            )
-    user_id, apps, categories, rows = "", {}, {}, []
-    if relational is not None:
-        export = _read_json(archive, relational, limit)
-        user = export.get("user") or {}
-        user_id = str(user.get("user_id") or "") if isinstance(user, dict) else ""
-        apps = _names_by_id(export.get("apps"))
-        categories = _names_by_id(export.get("categories"))
-        rows = _objects(export.get("memories"))
-    if logical is not None:
-        member = f"{logical.filename}:"
-        raw = _read_gzip(archive, logical, limit)
-        for label, line in _lines(raw, member):
-            try:
-                record = json_line(line)
-            except InvalidInput as exc:
-                yield Unit(label, error=exc)
-                continue
-            yield _openmemory_unit(
-                label, record, user_id, record.get("app"), record.get("categories")
-            )
-        return
-    for index, row in enumerate(rows, start=1):
-        ids = row.get("category_ids")
-        names_of = (
-            [categories.get(c) for c in ids if isinstance(c, str)]
-            if (isinstance(ids, list))
-            else []
-        )
-        app = row.get("app_id")
-        yield _openmemory_unit(
-            f"memories.json:memories[{index}]",
-            row,
-            user_id,
-            apps.get(app) if isinstance(app, str) else None,
-            [n for n in names_of if n],
-        )
-
-
-def _objects(value) -> list[dict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _names_by_id(value) -> dict[str, str]:
-    """``{id: name}`` of OpenMemory's apps or categories (rows of other shapes
-    are left out, so a stray value cannot fail the whole file)."""
-    return {
-        row["id"]: row["name"]
-        for row in _objects(value)
-        if isinstance(row.get("id"), str) and isinstance(row.get("name"), str)
-    }
-
-
-def _member(archive, info, limit: int) -> bytes:
-    """A member's bytes, at most ``limit + 1`` of them; a damaged or encrypted
-    member is a 400 naming ``file`` (zipfile only finds out while reading)."""
-    try:
-        with archive.open(info) as stream:
-            return stream.read(limit + 1)
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        EOFError,
-        RuntimeError,
-        NotImplementedError,
-    ):
-        raise InvalidInput(
-            f"{info.filename[:100]} cannot be read: the zip is damaged, encrypted "
-            "or compressed in a way MemoryHub does not read",
-            field="file",
-        ) from None
-
-
-def _read_json(archive, info, limit: int) -> dict:
-    raw = _member(archive, info, limit)
-    try:
-        value = loads_strict(raw)
-    except ValueError:
-        raise InvalidInput(f"{info.filename} is not valid JSON", field="file") from None
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{info.filename} must hold a JSON object", field="file")
-    return value
-
-
-def _read_gzip(archive, info, limit: int) -> bytes:
-    packed = _member(archive, info, limit)
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(packed)) as unpacked:
-            raw = unpacked.read(limit + 1)
-    except (OSError, EOFError, zlib.error):
-        raise InvalidInput(f"{info.filename} is not valid gzip", field="file") from None
-    if len(raw) > limit:
-        raise InvalidInput(
-            f"{info.filename} unpacks to more than {limit:,} bytes "
-            "(MEMORYHUB_IMPORT_MAX_BYTES)",
-            field="file",
-        )
-    return raw
-
-
-def _openmemory_unit(label, record: dict, user_id: str, app, categories) -> Unit:
-    state = record.get("state") or "active"
-    if state == "deleted":
-        return Unit(label, note="skipped: deleted in OpenMemory")
-    if not isinstance(state, str) or state not in OPENMEMORY_STATES:
-        return Unit(
-            label,
-            error=InvalidInput(f"unknown state {str(state)[:20]!r}", field="state"),
-        )
-    text = record.get("content")
-    if not isinstance(text, str) or not text.strip():
-        return Unit(label, error=InvalidInput("no memory text", field="content"))
-    metadata = record.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        return Unit(
-            label, error=InvalidInput("metadata must be an object", field="metadata")
-        )
-    item = {"content": text, "metadata": {**metadata}}
-    if record.get("id"):
-        item["metadata"]["openmemory_id"] = str(record["id"])
-    if user_id:
-        item["user_id"] = user_id
-    if isinstance(app, str) and app:
-        item["app_id"] = app
-    if isinstance(categories, list):
-        item["categories"] = [c for c in categories if isinstance(c, str) and c]
-    try:
-        check_strings(item)
-    except ValueError as exc:
-        return Unit(label, error=InvalidInput(str(exc)))
-    return Unit(label, item=item, archived=OPENMEMORY_STATES[state] == "archived")
-
-
 # --- the MCP memory server ----------------------------------------------------------
 
 
@@ -430,7 +232,7 @@ def _mcp_units(data: bytes) -> Iterator[Unit]:
     seen_graph = False
     units = []
     copies = set()  # names of MemoryHub's own copies in this file
-    for label, raw in _lines(data):
+    for label, raw in numbered_lines(data):
         try:
             record = _mcp_record(json_line(raw))
         except InvalidInput as exc:

@@ -22,7 +22,7 @@ from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memories.permissions import require_perm
 from memories.selectors.memories import memories_in
-from memories.services.formats import Unit, file_units, json_line
+from memories.services.formats import file_units
 from memories.services.graph import (
     graph_entities_create,
     graph_observations_add,
@@ -34,6 +34,7 @@ from memories.services.memories import (
     memory_add_many,
     memory_update,
 )
+from memories.services.units import Unit, json_line
 from memories.validation import clean_memory_input
 from memoryhub.crypto import content_mac
 from memoryhub.errors import DomainError, InvalidInput, NotFound

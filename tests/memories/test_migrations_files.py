@@ -285,6 +285,25 @@ def test_openmemory_backup_archive(space, owner, with_logical):
     assert len(active(space)) == 3
 
 
+@pytest.mark.parametrize("fmt", ["openmemory", "auto"])
+def test_openmemorys_memories_json_on_its_own(space, owner, fmt):
+    """Someone who unzipped the backup sends memories.json: the same import
+    (labels ``memories[n]``), not mistaken for a mem0 export."""
+    with zipfile.ZipFile(io.BytesIO(openmemory_zip())) as archive:
+        data = archive.read("memories.json")
+    result = post_file(
+        client_for_user(owner), space, data, fmt, "application/json"
+    ).json()
+    assert (result["format"], result["created"], result["skipped"]) == (
+        "openmemory",
+        3,
+        1,
+    )
+    assert result["results"][0]["line"] == "memories[1]"
+    vim = active(space)["Uses vim keybindings"]
+    assert (vim.user_id, vim.app_id, vim.categories) == ("mira", "cursor", ["tools"])
+
+
 def test_an_archive_of_archived_memories_imported_twice_adds_nothing(space, owner):
     """Adds deduplicate against active memories only; an archived memory
     arriving again is found among the archived ones."""

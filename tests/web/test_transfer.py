@@ -241,7 +241,7 @@ def test_the_mem0_download_comes_back_through_the_background_import(people, spac
     "fmt, data, message",
     [
         ("yaml", b'{"memories": []}', b"Select a valid choice"),
-        ("openmemory", b'{"memories": [{"memory": "x"}]}', b"expected a zip"),
+        ("openmemory", b'{"memories": [{"memory": "x"}]}', b"not an OpenMemory export"),
         ("mem0", b"PK\x03\x04zip", b"is a zip, not a mem0 export"),
         ("mcp", b'{"content": "x"}\n', b"no line is an entity or a relation"),
     ],
