@@ -25,13 +25,14 @@ class Actor:
     # Set only on :data:`SYSTEM`; an actor with neither user nor key nor this
     # flag is anonymous.
     system: bool = False
-    # A :data:`SYSTEM` actor working for something named (``"sync job 7"``):
-    # history and audit record this name instead of "system".
+    # Work done for something named (``"sync job 7"`` as SYSTEM, an
+    # extraction as the key that asked for it): history and audit record
+    # this name instead of the actor's own label.
     on_behalf: str = ""
 
     @property
     def label(self) -> str:
-        if self.system and self.on_behalf:
+        if self.on_behalf:
             return self.on_behalf
         if self.api_key is not None:
             return f"key:{self.api_key.prefix}"

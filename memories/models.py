@@ -300,3 +300,138 @@ class ImportJob(models.Model):
             if self.total_lines
             else 0
         )
+
+
+class ExtractionSettings(models.Model):
+    """How a space extracts memories from conversations (memories.extraction).
+
+    ``categories`` are the space's own, each ``{"name", "description"}``: the
+    model files every extracted memory under those that fit. ``instructions``
+    is what the team tells the model to keep and never to keep; it is
+    configuration a space manager writes, not memory content.
+    """
+
+    space = models.OneToOneField(
+        Space, on_delete=models.CASCADE, primary_key=True, related_name="extraction"
+    )
+    infer_by_default = models.BooleanField(
+        default=False,
+        help_text="Extract when a client's add leaves `infer` out.",
+    )
+    instructions = models.TextField(blank=True, max_length=4000)
+    categories = models.JSONField(default=list, blank=True)
+    max_memories_per_subject = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="After an extraction, archive the oldest active memories of "
+        "its subject beyond this many.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"extraction settings of space {self.space_id}"
+
+
+class TeamModel(models.Model):
+    """An operator's choice of extraction model for one team (overrides the
+    ``MEMORYHUB_LLM_*`` environment); the API key is sealed with the master key."""
+
+    team = models.OneToOneField(
+        "accounts.Team", on_delete=models.CASCADE, related_name="llm"
+    )
+    url = models.URLField(
+        max_length=500, help_text="OpenAI-compatible API base, e.g. https://…/v1"
+    )
+    model = models.CharField(max_length=200)
+    api_key_sealed = models.BinaryField(null=True, editable=False)
+    temperature = models.FloatField(default=0.0)
+    timeout_seconds = models.FloatField(default=30.0)
+    max_tokens = models.PositiveIntegerField(default=1024)
+    allows_content = models.BooleanField(
+        default=False,
+        help_text="Memory content may be sent to this model (it is what "
+        "extraction does). Off: extraction is refused with a message.",
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "team model"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(temperature__gte=0, temperature__lte=2),
+                name="teammodel_temperature_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gt=0), name="teammodel_timeout_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"model {self.model} for team {self.team_id}"
+
+
+class ExtractionEvent(models.Model):
+    """One extraction request (an ``infer`` add): its state and results.
+
+    The messages are kept sealed with the space's data key until the run
+    reads them, then erased; ``results`` hold memory ids, the event applied
+    and the history row it wrote — never content (the text shown with an
+    event is decrypted from that history when it is read).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        RUNNING = "RUNNING", "Running"
+        SUCCEEDED = "SUCCEEDED", "Succeeded"
+        FAILED = "FAILED", "Failed"
+
+    id = models.UUIDField(primary_key=True, editable=False)  # time-ordered (v7)
+    # Indexed by ``extractionevent_space_recent``.
+    space = models.ForeignKey(
+        Space, on_delete=models.CASCADE, related_name="extractions", db_index=False
+    )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=200)
+    surface = models.CharField(max_length=16, default="api")
+    state = models.CharField(max_length=16, choices=State, default=State.PENDING)
+    scope = models.JSONField(default=dict, blank=True)  # user/agent/app/run ids
+    options = models.JSONField(default=dict, blank=True)  # metadata, expiry, …
+    payload = models.BinaryField(null=True, editable=False)  # sealed messages
+    key_version = models.PositiveIntegerField(default=1)
+    message_count = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=list, blank=True)
+    failure = models.CharField(max_length=500, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    model_calls = models.PositiveIntegerField(default=0)
+    model_ms = models.FloatField(default=0)
+    usage = models.JSONField(default=dict, blank=True)  # tokens, as reported
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["space", "-created_at"], name="extractionevent_space_recent"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["PENDING", "RUNNING", "SUCCEEDED", "FAILED"]),
+                name="extractionevent_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"extraction {self.id} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)

@@ -61,3 +61,18 @@ def _schedule(sender, **kwargs) -> None:
         name="memories: expiry sweep",
         expires=interval * 0.9,
     )
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # Four model calls at most (two steps, one retry each), each bounded by
+    # the model's timeout; the default limits hold them.
+)
+def extraction_run(event_id: str) -> None:
+    """Run a queued extraction (memories.services.extraction); only the
+    event's id travels through the broker, never the messages."""
+    from memories.services import extraction
+
+    extraction.extraction_run(event_id=event_id)

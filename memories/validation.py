@@ -165,3 +165,61 @@ def clean_memory_input(data: dict, *, retention_days: int | None = None) -> Memo
         expires_at=expires_at,
         immutable=immutable,
     )
+
+
+# --- messages (adds from a conversation) ---------------------------------------
+
+
+def _text_of(content, path: str) -> str:
+    """The text of one message's ``content`` (a string or OpenAI-style parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            part.get("text")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        ]
+        if texts and all(isinstance(t, str) for t in texts):
+            return "\n".join(texts)
+    raise InvalidInput(
+        f"{path}.content must be a string (or a list of text parts)", field=path
+    )
+
+
+def clean_messages(messages) -> list[dict]:
+    """The non-system messages as ``{"role", "content"}`` with text content.
+
+    ``messages`` is a string, one ``{"role", "content"}`` dict or a list of
+    them (strings in the list count as user messages), as mem0 accepts.
+    """
+    if isinstance(messages, str | dict):
+        messages = [messages]
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInput(
+            "messages must be a non-empty string, message object or list of "
+            'message objects ({"role": "user", "content": "..."})',
+            field="messages",
+        )
+    contents = []
+    for index, message in enumerate(messages):
+        path = f"messages[{index}]"
+        if isinstance(message, str):
+            message = {"role": "user", "content": message}
+        if not isinstance(message, dict) or "content" not in message:
+            raise InvalidInput(
+                f'{path} must be an object with "role" and "content"', field=path
+            )
+        role = message.get("role", "user")
+        if not isinstance(role, str):
+            raise InvalidInput(f"{path}.role must be a string", field=path)
+        if role == "system":
+            continue
+        text = _text_of(message["content"], path)
+        if text.strip():
+            contents.append({"role": role, "content": text})
+    if not contents:
+        raise InvalidInput(
+            "messages hold no user or assistant text to store", field="messages"
+        )
+    return contents

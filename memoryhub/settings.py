@@ -379,6 +379,21 @@ SYNC_RUN_BUDGET_SECONDS = env_float("MEMORYHUB_SYNC_RUN_BUDGET_SECONDS", 60.0)
 SYNC_MIN_INTERVAL_SECONDS = env_int(
     "MEMORYHUB_SYNC_MIN_INTERVAL_SECONDS", 10, minimum=1
 )
+# Extraction (docs/extraction.md): an OpenAI-compatible chat-completions API.
+# Content goes to the model only when LLM_ALLOWS_CONTENT says so; an operator
+# can give a team its own model in the admin (memories.TeamModel).
+LLM_URL = env_str("MEMORYHUB_LLM_URL", "")
+LLM_API_KEY = env_str("MEMORYHUB_LLM_API_KEY", "")
+LLM_MODEL = env_str("MEMORYHUB_LLM_MODEL", "")
+LLM_TEMPERATURE = env_float("MEMORYHUB_LLM_TEMPERATURE", 0.0)
+LLM_TIMEOUT_SECONDS = env_float("MEMORYHUB_LLM_TIMEOUT_SECONDS", 30.0)
+LLM_MAX_TOKENS = env_int("MEMORYHUB_LLM_MAX_TOKENS", 1024, minimum=64)
+LLM_ALLOWS_CONTENT = env_bool("MEMORYHUB_LLM_ALLOWS_CONTENT", False)
+# Related memories the decision step sees per extracted fact.
+EXTRACTION_RELATED = env_int("MEMORYHUB_EXTRACTION_RELATED", 5, minimum=1, maximum=20)
+EXTRACTION_MAX_MESSAGES_CHARS = env_int(
+    "MEMORYHUB_EXTRACTION_MAX_CHARS", 32_000, minimum=1000
+)
 # Webhooks (docs/webhooks.md): private, loopback and link-local addresses are
 # refused unless an operator allows them (tests receive on 127.0.0.1).
 WEBHOOK_ALLOW_PRIVATE = env_bool("MEMORYHUB_WEBHOOK_ALLOW_PRIVATE", False)

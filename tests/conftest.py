@@ -212,3 +212,31 @@ def real_broker(redis_url):
         conf[key] = value
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session")
+def _scripted_llm_server():
+    from tests.scripted_llm import ScriptedLLM
+
+    server = ScriptedLLM()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def llm(_scripted_llm_server, settings):
+    """TEST FIXTURE: the scripted OpenAI-compatible server (tests/scripted_llm.py)
+    as the configured extraction model, allowed to see content."""
+    from memories.extraction import llm as llm_module
+
+    server = _scripted_llm_server
+    server.reset()
+    server.latency = 0.0
+    settings.LLM_URL = server.url
+    settings.LLM_MODEL = "scripted-test-model"
+    settings.LLM_API_KEY = "sk-test"
+    settings.LLM_ALLOWS_CONTENT = True
+    settings.LLM_TIMEOUT_SECONDS = 5.0
+    llm_module._no_schema.clear()
+    yield server
+    llm_module._no_schema.clear()

@@ -20,9 +20,10 @@ from memories import permissions, selectors, services
 from memories.encryption import sealing
 from memories.mem0api import mapping, serializers
 from memories.models import MemoryState
+from memories.services.extraction_settings import extraction_settings
 from memories.validation import clean_memory_input
 from memoryhub.api.parsers import JSONParser
-from memoryhub.errors import InvalidInput, NotFound, TooLarge
+from memoryhub.errors import InvalidInput, NotFound, TooLarge, Unavailable
 
 SURFACE = "mem0"
 DEFAULT_SPACE = "default"
@@ -30,6 +31,10 @@ SPACE_HEADER = "HTTP_X_MEMORYHUB_SPACE"
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 VISIBLE = (MemoryState.ACTIVE, MemoryState.ARCHIVED)
+
+
+class ExtractionFailed(Unavailable):
+    """A waited-for extraction failed (the model, mostly): 503 with why."""
 
 
 def key_space(actor, slug: str | None = None):
@@ -135,8 +140,16 @@ class Mem0View(APIView):
     # --- shared handlers ------------------------------------------------------
 
     def add(self, request) -> Response:
-        """Store each non-system message as a memory (``infer`` needs an LLM)."""
+        """Extract memories from the messages (``infer``), or store each
+        non-system message as a memory."""
         body = body_of(request)
+        infer = body.get("infer")
+        if infer not in (None, True, False):
+            raise InvalidInput("infer must be true or false", field="infer")
+        if infer is None:  # the space decides (docs/extraction.md)
+            infer = extraction_settings(self.space).infer_by_default
+        if infer:
+            return self.extract(body)
         items = mapping.add_items(body)
         for index, item in enumerate(items):
             # Validate all first, so a bad item stores nothing.
@@ -168,6 +181,42 @@ class Mem0View(APIView):
                 "message": "Memories stored successfully.",
             }
         )
+
+    def extract(self, body: dict) -> Response:
+        """An ``infer`` add: queued (``PENDING``) unless ``async_mode`` is false."""
+        async_mode = body.get("async_mode", True)
+        if not isinstance(async_mode, bool):
+            raise InvalidInput("async_mode must be true or false", field="async_mode")
+        event = services.extraction_submit(
+            **self.scope(),
+            messages=body.get("messages"),
+            scope=mapping.scope_ids(body),
+            options=mapping.add_options(body),
+            surface=SURFACE,
+            wait=not async_mode,
+        )
+        if not async_mode:
+            if event.state == event.State.FAILED:
+                raise ExtractionFailed(f"extraction {event.id} failed: {event.failure}")
+            results = selectors.extraction_results(
+                **self.scope(), event=event, surface=SURFACE
+            )
+            rendered = [
+                serializers.extraction_result(entry, event.scope) for entry in results
+            ]
+            if body.get("output_format") == mapping.OUTPUT_V1_0:
+                return Response(rendered)
+            return Response(
+                {
+                    "results": rendered,
+                    "event_id": str(event.id),
+                    "status": event.state,
+                    "message": "Memories extracted.",
+                }
+            )
+        message = "Memory processing has been queued for background execution"
+        pending = {"message": message, "status": event.state, "event_id": str(event.id)}
+        return Response({"results": [pending], **pending})
 
     def list_page(self, request, params: dict) -> Response:
         """A page of memories matching the filters, in the DRF page shape."""

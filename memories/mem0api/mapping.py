@@ -8,8 +8,6 @@ that is converted here, so the views only call services and render.
 
 import ast
 import json
-import os
-import time
 import uuid
 from datetime import UTC, date, datetime
 from datetime import time as dtime
@@ -17,7 +15,9 @@ from datetime import time as dtime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from memories.validation import clean_messages
 from memoryhub.errors import InvalidInput
+from memoryhub.ids import uuid7, uuid7_time
 
 ENTITY_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
 ENTITY_TYPES = {
@@ -28,69 +28,14 @@ ENTITY_TYPES = {
 }
 OUTPUT_V1_0 = "v1.0"
 MAX_FILTER_PARAM_CHARS = 8192
-NO_LLM = (
-    "infer=true asks MemoryHub to extract memories from the messages with an LLM, "
-    "and extraction needs an LLM to be configured; none is. Send infer=false to "
-    "store each non-system message as a memory."
-)
 
 
 # --- add ------------------------------------------------------------------------------
 
 
-def _text_of(content, path: str) -> str:
-    """The text of one message's ``content`` (a string or OpenAI-style parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = [
-            part.get("text")
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
-        ]
-        if texts and all(isinstance(t, str) for t in texts):
-            return "\n".join(texts)
-    raise InvalidInput(
-        f"{path}.content must be a string (or a list of text parts)", field=path
-    )
-
-
 def message_contents(messages) -> list[str]:
-    """The texts to store: one per non-system message, in order.
-
-    ``messages`` is a string, one ``{"role", "content"}`` dict or a list of
-    them (strings in the list count as user messages), as mem0 accepts.
-    """
-    if isinstance(messages, str | dict):
-        messages = [messages]
-    if not isinstance(messages, list) or not messages:
-        raise InvalidInput(
-            "messages must be a non-empty string, message object or list of "
-            'message objects ({"role": "user", "content": "..."})',
-            field="messages",
-        )
-    contents = []
-    for index, message in enumerate(messages):
-        path = f"messages[{index}]"
-        if isinstance(message, str):
-            message = {"role": "user", "content": message}
-        if not isinstance(message, dict) or "content" not in message:
-            raise InvalidInput(
-                f'{path} must be an object with "role" and "content"', field=path
-            )
-        role = message.get("role", "user")
-        if not isinstance(role, str):
-            raise InvalidInput(f"{path}.role must be a string", field=path)
-        if role == "system":
-            continue
-        text = _text_of(message["content"], path)
-        if text.strip():
-            contents.append(text)
-    if not contents:
-        raise InvalidInput(
-            "messages hold no user or assistant text to store", field="messages"
-        )
-    return contents
+    """The texts to store: one per non-system message, in order."""
+    return [message["content"] for message in clean_messages(messages)]
 
 
 def scope_ids(body: dict) -> dict:
@@ -145,12 +90,35 @@ def parse_expiration(value) -> datetime | None:
     return moment
 
 
+def add_options(body: dict) -> dict:
+    """The memory fields of an ``infer`` add, and mem0's steering of the model
+    (``custom_instructions``, ``includes``, ``excludes``, ``custom_categories``)."""
+    steering = []
+    for name, lead in (
+        ("custom_instructions", ""),
+        ("includes", "Keep in particular: "),
+        ("excludes", "Never keep: "),
+    ):
+        value = body.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(f"{name} must be text", field=name)
+        steering.append(lead + value)
+    options = {
+        "metadata": body.get("metadata"),
+        "categories": body.get("categories"),
+        "expires_at": parse_expiration(body.get("expiration_date")),
+        "immutable": body.get("immutable", False),
+        "instructions": "\n".join(steering) or None,
+    }
+    if body.get("custom_categories") is not None:
+        options["custom_categories"] = body["custom_categories"]
+    return options
+
+
 def add_items(body: dict) -> list[dict]:
     """The memory inputs (service ``data`` dicts) an add request describes."""
-    if body.get("infer") is True:
-        raise InvalidInput(NO_LLM, field="infer")
-    if body.get("infer") not in (None, False):
-        raise InvalidInput("infer must be true or false", field="infer")
     contents = message_contents(body.get("messages"))
     common = {
         **scope_ids(body),
@@ -257,21 +225,8 @@ def positive_int(value, name: str, *, default: int, maximum: int) -> int:
 # --- event ids ------------------------------------------------------------------------
 
 
-def new_event_id() -> uuid.UUID:
-    """A time-ordered (version 7) UUID: 48 bits of Unix milliseconds + random."""
-    millis = time.time_ns() // 1_000_000
-    value = (millis & ((1 << 48) - 1)) << 80
-    value |= int.from_bytes(os.urandom(10), "big") & ((1 << 80) - 1)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value)
-
-
-def event_time(event_id: uuid.UUID) -> datetime | None:
-    """When a :func:`new_event_id` was made (``None`` for other UUIDs)."""
-    if event_id.version != 7:
-        return None
-    return datetime.fromtimestamp((event_id.int >> 80) / 1000, tz=UTC)
+new_event_id = uuid7
+event_time = uuid7_time
 
 
 def parse_uuid(value: str) -> uuid.UUID | None:

@@ -82,3 +82,21 @@ def entity_object(row: dict, *, organization: str) -> dict:
         "organization": organization,
         "metadata": None,
     }
+
+
+def extraction_result(entry: dict, scope: dict) -> dict:
+    """One result of an extraction (:func:`memories.selectors.extraction_results`)
+    as mem0 renders it: ``previous_memory`` on updates."""
+    item = {
+        "id": entry["id"],
+        "memory": entry["memory"],
+        "event": entry["event"],
+        "data": {"memory": entry["memory"]},
+        "categories": entry["categories"],
+        **{name: scope.get(name) for name in ENTITY_FIELDS},
+    }
+    if "previous_memory" in entry:
+        item["previous_memory"] = entry["previous_memory"]
+    if "note" in entry:
+        item["note"] = entry["note"]
+    return item

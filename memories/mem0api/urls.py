@@ -52,4 +52,5 @@ urlpatterns = [
     path("v1/exports/get/", views.ExportGetView.as_view(), name="export-get"),
     path("v1/feedback/", views.FeedbackView.as_view(), name="feedback"),
     path("v1/event/<str:event_id>/", views.EventView.as_view(), name="event"),
+    path("v1/summary/", views.SummaryView.as_view(), name="summary"),
 ]

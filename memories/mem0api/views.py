@@ -324,12 +324,68 @@ class FeedbackView(Mem0View):
         )
 
 
+class SummaryView(Mem0View):
+    """``POST /v1/summary/``: the extraction model summarises memories."""
+
+    def post(self, request):
+        """Summarise the memories matching ``filters`` (the newest 200)."""
+        body = body_of(request)
+        summary = selectors.memories_summarize(
+            **self.scope(), filters=mapping.read_filters(body), surface=SURFACE
+        )
+        return Response({"status": "SUCCEEDED", **summary})
+
+
+def _extraction_event(view, event) -> Response:
+    """An extraction's ``/v1/event/`` answer: status, results once done."""
+    results = []
+    if event.state == event.State.SUCCEEDED:
+        results = [
+            serializers.extraction_result(entry, event.scope)
+            for entry in selectors.extraction_results(
+                **view.scope(), event=event, surface=SURFACE
+            )
+        ]
+    started, finished = event.started_at, event.finished_at
+    latency = (finished - event.created_at).total_seconds() * 1000 if finished else None
+    return Response(
+        {
+            "id": str(event.id),
+            "event_type": "ADD",
+            "status": event.state,
+            "payload": {},
+            "metadata": {
+                "infer": True,
+                "messages": event.message_count,
+                "model": event.model,
+                "model_calls": event.model_calls,
+                "model_ms": round(event.model_ms, 1),
+            },
+            "results": results,
+            "error": event.failure or None,
+            "created_at": event.created_at.isoformat(),
+            "updated_at": (finished or started or event.created_at).isoformat(),
+            "started_at": started.isoformat() if started else None,
+            "completed_at": finished.isoformat() if finished else None,
+            "latency": round(latency, 1) if latency is not None else None,
+        }
+    )
+
+
 class EventView(Mem0View):
-    """``GET /v1/event/<id>/``: the outcome of an add (always completed here)."""
+    """``GET /v1/event/<id>/``: the outcome of an add — an extraction's state
+    (``PENDING``/``RUNNING``/``SUCCEEDED``/``FAILED``) or a stored add."""
 
     def get(self, request, event_id):
         """The add's status and the memories it stored (those still visible)."""
         parsed = mapping.parse_uuid(event_id)
+        if parsed is not None:
+            try:
+                event = selectors.extraction_event_get(**self.scope(), event_id=parsed)
+            except NotFound:
+                event = None  # not an extraction: maybe a stored add
+            if event is not None:
+                return _extraction_event(self, event)
         near = mapping.event_time(parsed) if parsed else None
         found = None
         if near is not None:

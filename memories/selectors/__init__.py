@@ -9,6 +9,7 @@ selectors of its modules:
 - :mod:`~memories.selectors.memories`: list, get, search, history, entities.
 - :mod:`~memories.selectors.audit`: the audit rows a team may read.
 - :mod:`~memories.selectors.graph`: the MCP-style knowledge graph of a space.
+- :mod:`~memories.selectors.extraction`: extraction events, their results, summaries.
 """
 
 from memories.selectors.audit import (
@@ -16,6 +17,12 @@ from memories.selectors.audit import (
     memory_audit_trail,
     team_activity,
     team_usage,
+)
+from memories.selectors.extraction import (
+    extraction_event_get,
+    extraction_events_of,
+    extraction_results,
+    memories_summarize,
 )
 from memories.selectors.graph import (
     Graph,
@@ -49,6 +56,9 @@ __all__ = [
     "Graph",
     "access_events_for",
     "expired_count",
+    "extraction_event_get",
+    "extraction_events_of",
+    "extraction_results",
     "graph_load",
     "graph_search_nodes",
     "import_job_get",
@@ -56,6 +66,7 @@ __all__ = [
     "key_own_space",
     "memories_in",
     "memories_list",
+    "memories_summarize",
     "memory_add_request",
     "memory_audit_trail",
     "memory_authors",

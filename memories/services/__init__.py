@@ -10,6 +10,8 @@ callers write ``from memories import services`` or
 - :mod:`~memories.services.erasure`: delete, erase by filter or user, sweeps.
 - :mod:`~memories.services.transfer`: JSON Lines export and import.
 - :mod:`~memories.services.graph`: the MCP-style knowledge graph's writes.
+- :mod:`~memories.services.extraction`: memories from conversations (LLM), and
+  :mod:`~memories.services.extraction_settings` the space's settings for it.
 """
 
 from memories.services.erasure import (
@@ -18,6 +20,11 @@ from memories.services.erasure import (
     memory_delete_by_filter,
     memory_delete_where,
     memory_erase_user,
+)
+from memories.services.extraction import extraction_run, extraction_submit
+from memories.services.extraction_settings import (
+    extraction_settings,
+    extraction_settings_update,
 )
 from memories.services.graph import (
     graph_entities_create,
@@ -63,6 +70,10 @@ __all__ = [
     "batch_size_check",
     "dedupe_key",
     "expired_archive",
+    "extraction_run",
+    "extraction_settings",
+    "extraction_settings_update",
+    "extraction_submit",
     "graph_entities_create",
     "graph_entities_delete",
     "graph_observations_add",
