@@ -184,8 +184,9 @@ def test_add_stores_metadata_categories_expiry_and_immutability(client):
 
 
 def test_infer_true_needs_an_llm(client):
-    """Extraction is refused with a 400 that says an LLM must be configured."""
-    with pytest.raises(ValidationError, match="needs an LLM to be configured"):
+    """Without a model, extraction is a 400 that says what to configure
+    (with one: tests/mem0api/test_extraction.py)."""
+    with pytest.raises(ValidationError, match="needs a model and none is configured"):
         client.add("I like jazz", user_id="carol", infer=True)
     with pytest.raises(ValidationError, match="messages hold no user"):
         client.add([{"role": "system", "content": "x"}], user_id="c", infer=False)
@@ -590,7 +591,7 @@ def test_async_client_covers_the_same_methods(hub):
             await client.add("Kim again", user_id="kim", infer=False)
             await client.delete_users(user_id="kim")
             assert (await client.get_all(filters={"user_id": "kim"}))["count"] == 0
-            with pytest.raises(ValidationError, match="needs an LLM"):
+            with pytest.raises(ValidationError, match="needs a model"):
                 await client.add("x", user_id="kim", infer=True)
 
     asyncio.run(scenario())
