@@ -270,6 +270,7 @@ SPECTACULAR_SETTINGS = {
         "MemoryEditableStateEnum": "memories.api.serializers.MEMORY_EDITABLE_STATES",
         "DeliveryStateEnum": "routing.models.OutboxState.choices",
         "SyncRunStateEnum": "routing.models.SyncRunState.choices",
+        "ExtractionStateEnum": "memories.api.extraction.EXTRACTION_STATES",
     },
 }
 

@@ -135,7 +135,7 @@ def cast(team, space):
 
 
 @pytest.fixture
-def world(cast, fresh_routing):
+def world(cast, fresh_routing, llm):
     """The cast plus one seeded row in each of its three spaces (see
     ``tests/permissions/registry.py``): what every matrix entry runs in."""
     return World.build(cast)

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.selectors import team_get
 from memories import permissions, services
+from memories.api.extraction import ExtractionSpaceActions
 from memories.api.serializers import (
     GrantListSerializer,
     GrantSerializer,
@@ -38,7 +39,9 @@ def _detail(actor, space) -> dict:
     return SpaceDetailSerializer(space).data
 
 
-class SpacesViewSet(SearchActions, TransferActions, SpaceViewSet):
+class SpacesViewSet(
+    SearchActions, TransferActions, ExtractionSpaceActions, SpaceViewSet
+):
     """``/spaces/`` (list, create) and all of one space but its memories: read,
     change, shred, share, grants, search, export, import."""
 

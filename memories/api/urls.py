@@ -1,6 +1,7 @@
 """URLs of the memories API (mounted under ``/api/v1/``)."""
 
 from memories.api.audit import AuditViewSet
+from memories.api.extraction import ExtractionEventViewSet
 from memories.api.keys import ApiKeyViewSet
 from memories.api.spaces import SpacesViewSet
 from memories.api.views import MemoryViewSet
@@ -13,6 +14,9 @@ router = ApiRouter(
 router.register("teams/<slug:team_slug>/keys", ApiKeyViewSet, basename="apikey")
 router.register("spaces", SpacesViewSet, basename="space")
 router.register("spaces/<slug:slug>/memories", MemoryViewSet, basename="memory")
+router.register(
+    "spaces/<slug:slug>/extractions", ExtractionEventViewSet, basename="extraction"
+)
 router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = router.urls

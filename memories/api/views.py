@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from memories import permissions, selectors, services
+from memories.api.extraction import ExtractAction
 from memories.api.serializers import (
     BatchCreateSerializer,
     BatchResultSerializer,
@@ -67,7 +68,7 @@ def _item_error(errors) -> InvalidInput:
     return InvalidInput(f"{field}: {message}" if field else message, field=field)
 
 
-class MemoryViewSet(SpaceViewSet):
+class MemoryViewSet(ExtractAction, SpaceViewSet):
     """Memories of one space."""
 
     serializer_class = MemorySerializer
@@ -77,6 +78,7 @@ class MemoryViewSet(SpaceViewSet):
     action_perms = {
         "create": permissions.ADD,
         "batch": permissions.ADD,
+        "extract": permissions.ADD,
         "update": permissions.CHANGE,
         "partial_update": permissions.CHANGE,
         "destroy": permissions.DELETE,

@@ -20,10 +20,11 @@ from memories import permissions, selectors, services
 from memories.encryption import sealing
 from memories.mem0api import mapping, serializers
 from memories.models import MemoryState
+from memories.services.extraction import ExtractionFailed
 from memories.services.extraction_settings import extraction_settings
 from memories.validation import clean_memory_input
 from memoryhub.api.parsers import JSONParser
-from memoryhub.errors import InvalidInput, NotFound, TooLarge, Unavailable
+from memoryhub.errors import InvalidInput, NotFound, TooLarge
 
 SURFACE = "mem0"
 DEFAULT_SPACE = "default"
@@ -31,10 +32,6 @@ SPACE_HEADER = "HTTP_X_MEMORYHUB_SPACE"
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 VISIBLE = (MemoryState.ACTIVE, MemoryState.ARCHIVED)
-
-
-class ExtractionFailed(Unavailable):
-    """A waited-for extraction failed (the model, mostly): 503 with why."""
 
 
 def key_space(actor, slug: str | None = None):

@@ -62,10 +62,15 @@ from memories.validation import (
     clean_metadata,
     clean_scope_id,
 )
-from memoryhub.errors import DomainError, Forbidden, InvalidInput
+from memoryhub.errors import DomainError, Forbidden, InvalidInput, Unavailable
 from memoryhub.ids import uuid7
 
 logger = logging.getLogger(__name__)
+
+
+class ExtractionFailed(Unavailable):
+    """A waited-for extraction failed (the model, mostly): a 503 saying why."""
+
 
 EVENT_PERMS = {
     "UPDATE": permissions.CHANGE,

@@ -25,6 +25,8 @@ ERROR_DESCRIPTIONS = {
     413: "Content, batch or request body over the configured limit.",
     415: "Unsupported Content-Type.",
     429: "Rate limit of the API key exceeded; retry after `Retry-After` seconds.",
+    503: "A dependency (the extraction model, the embedder, a backend) is "
+    "unavailable or failed; the message names it and nothing was changed.",
 }
 
 

@@ -28,6 +28,7 @@ LAYOUT = [
     ("spaces/<slug:slug>/permissions/", "space-permissions", {"get": "grants"}),
     ("spaces/<slug:slug>/memories/", "memory-list", {"get": "list", "post": "create"}),
     ("spaces/<slug:slug>/memories/batch/", "memory-batch", {"post": "batch"}),
+    ("spaces/<slug:slug>/memories/extract/", "memory-extract", {"post": "extract"}),
     (
         "spaces/<slug:slug>/memories/query/",
         "memory-query",
@@ -56,6 +57,18 @@ LAYOUT = [
     ("spaces/<slug:slug>/search/", "search", {"post": "search"}),
     ("spaces/<slug:slug>/export/", "export", {"get": "export"}),
     ("spaces/<slug:slug>/import/", "import", {"post": "import_lines"}),
+    (
+        "spaces/<slug:slug>/extraction/",
+        "space-extraction",
+        {"get": "extraction", "patch": "extraction"},
+    ),
+    ("spaces/<slug:slug>/summary/", "space-summary", {"post": "summary"}),
+    ("spaces/<slug:slug>/extractions/", "extraction-list", {"get": "list"}),
+    (
+        "spaces/<slug:slug>/extractions/<uuid:event_id>/",
+        "extraction-detail",
+        {"get": "retrieve"},
+    ),
     ("audit/", "audit-list", {"get": "list"}),
     (
         "routing/backends/",

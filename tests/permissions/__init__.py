@@ -9,6 +9,7 @@ or the MCP server lists a tool, that has no entry here.
 """
 
 from tests.permissions import (  # noqa: F401 - importing registers the entries
+    extraction_api,
     mcp_tools,
     mem0_api,
     native_memories,

@@ -57,7 +57,7 @@ SAMPLES = {
     "memory_id": UUID(int=1),
     "name": "x",
     "entity_type": "user",
-    "event_id": "x",
+    "event_id": "01900000-0000-7000-8000-000000000000",
     "pk": 1,
     "project_id": "default",
     "webhook_id": "1",
