@@ -78,6 +78,32 @@ class MemoryItem(BaseModel):
     )
 
 
+class Extracted(BaseModel):
+    """What an extraction did with one fact."""
+
+    id: str | None = Field(description="the memory added, changed or matched")
+    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
+    content: str | None = None
+    previous_content: str | None = Field(default=None, description="UPDATE")
+    categories: list[str] = Field(default_factory=list)
+    note: str | None = Field(default=None, description="why nothing changed")
+
+
+class AddOutcome(BaseModel):
+    """add_memory: the stored memory, or with ``infer`` what extraction did."""
+
+    notice: str = NOTICE
+    memory: StoredMemory | None = None
+    created: bool | None = Field(
+        default=None, description="add: false if an identical memory existed"
+    )
+    extraction_id: str | None = None
+    status: str | None = Field(
+        default=None, description="infer: PENDING, SUCCEEDED or FAILED"
+    )
+    results: list[Extracted] = Field(default_factory=list)
+
+
 class Deleted(BaseModel):
     """The outcome of a delete."""
 
@@ -206,7 +232,9 @@ Filters = Annotated[
 
 async def add_memory(
     ctx: Context,
-    content: Annotated[str, Field(description="the text to remember")],
+    content: Annotated[
+        str, Field(description="the text to remember (with infer: a conversation)")
+    ],
     user_id: Id = None,
     agent_id: Id = None,
     app_id: Id = None,
@@ -217,20 +245,45 @@ async def add_memory(
         str | None, Field(description="ISO 8601 date-time after which it expires")
     ] = None,
     immutable: bool = False,
-) -> Annotated[CallToolResult, MemoryItem]:
+    infer: Annotated[
+        bool | None,
+        Field(
+            description="extract the facts worth keeping with the space's model "
+            "and add, update or delete related memories accordingly, instead of "
+            "storing the text as is (default: the space's setting)"
+        ),
+    ] = None,
+    async_mode: Annotated[
+        bool, Field(description="infer: queue it and return at once (PENDING)")
+    ] = False,
+) -> Annotated[CallToolResult, AddOutcome]:
     """Store a memory (encrypted) in your MemoryHub space; an identical memory in
-    the same scope is returned instead of a duplicate."""
+    the same scope is returned instead of a duplicate. With infer, the space's
+    model decides what to keep."""
+    ids = {"user_id": user_id, "agent_id": agent_id, "app_id": app_id, "run_id": run_id}
 
     def work(*, actor, space):
+        wanted = infer
+        if wanted is None:
+            wanted = services.extraction_settings(space).infer_by_default
+        if wanted:
+            return space, _extract(
+                actor,
+                space,
+                content,
+                ids,
+                async_mode,
+                metadata=metadata,
+                categories=categories,
+                expires_at=expires_at,
+                immutable=immutable,
+            )
         memory, created = services.memory_add(
             actor=actor,
             space=space,
             data={
                 "content": content,
-                "user_id": user_id,
-                "agent_id": agent_id,
-                "app_id": app_id,
-                "run_id": run_id,
+                **ids,
                 "metadata": metadata,
                 "categories": categories,
                 "expires_at": expires_at,
@@ -239,11 +292,67 @@ async def add_memory(
             surface=SURFACE,
         )
         sealing.memories_decrypt([memory], space)
-        return with_authors(actor, space, [memory])[0], created
+        return space, AddOutcome(
+            memory=with_authors(actor, space, [memory])[0], created=created
+        )
 
-    memory, created = await call(ctx, work)
-    model = MemoryItem(memory=memory, created=created)
-    return result(model, render_memories([memory], memory.space))
+    space, model = await call(ctx, work)
+    if model.memory is not None:
+        return result(model, render_memories([model.memory], model.memory.space))
+    return result(model, render_extracted(model, space_label(space)))
+
+
+def _extract(actor, space, content, ids, async_mode, **options) -> AddOutcome:
+    """add_memory with infer: one extraction of ``content`` as a user message."""
+    event = services.extraction_submit(
+        actor=actor,
+        space=space,
+        messages=[{"role": "user", "content": content}],
+        scope=ids,
+        options=options,
+        surface=SURFACE,
+        wait=not async_mode,
+    )
+    if event.state == event.State.FAILED:
+        raise DomainError(f"extraction {event.id} failed: {event.failure}")
+    found = []
+    if event.state == event.State.SUCCEEDED:
+        found = selectors.extraction_results(
+            actor=actor, space=space, event=event, surface=SURFACE
+        )
+    return AddOutcome(
+        extraction_id=str(event.id),
+        status=event.state,
+        results=[
+            Extracted(
+                id=item["id"],
+                event=item["event"],
+                content=item["memory"],
+                previous_content=item.get("previous_memory"),
+                categories=item["categories"],
+                note=item.get("note"),
+            )
+            for item in found
+        ],
+    )
+
+
+def render_extracted(outcome: AddOutcome, space: str) -> str:
+    """An extraction's outcome in the delimited text form the model reads."""
+    lines = [
+        f'<memoryhub-data space="{escape(space)}" extraction="{outcome.extraction_id}" '
+        f'status="{outcome.status}" note="{escape(NOTICE)}">'
+    ]
+    for item in outcome.results:
+        attrs = {"id": item.id or "", "event": item.event}
+        if item.previous_content is not None:
+            attrs["previous"] = item.previous_content
+        if item.note:
+            attrs["note"] = item.note
+        rendered = " ".join(f'{key}="{escape(str(v))}"' for key, v in attrs.items())
+        lines.append(f"<memory {rendered}>{escape(item.content or '')}</memory>")
+    lines.append("</memoryhub-data>")
+    return "\n".join(lines)
 
 
 async def search_memories(
