@@ -407,3 +407,6 @@ class MemoryEventAdmin(ReadOnlyAdmin):
         if memory_id is not None:
             found = found | queryset.filter(Q(memory_id=memory_id) | Q(pk=memory_id))
         return found, may_have_duplicates
+
+
+from memories import admin_extraction  # noqa: E402, F401 - registers its admins
