@@ -546,3 +546,86 @@ class WebhookForm(forms.Form):
     include_content = forms.BooleanField(
         label="Send each memory's text (off: ids only)", required=False
     )
+
+
+_SPEAKERS = {"user": "user", "me": "user", "assistant": "assistant", "ai": "assistant"}
+
+
+class ExtractForm(forms.Form):
+    """A conversation to extract memories from, and whose memories they are.
+
+    Each line is a message; a line starting ``Assistant:`` is the assistant's,
+    any other (``User:`` optional) the person's.
+    """
+
+    conversation = ContentField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One message per line; start a line with “Assistant:” for "
+        "the assistant's replies.",
+    )
+    user_id = _scope_field("user_id")
+    agent_id = _scope_field("agent_id")
+
+    def messages(self) -> list[dict]:
+        """The conversation as chat messages."""
+        found = []
+        for line in self.cleaned_data["conversation"].splitlines():
+            speaker, colon, rest = line.partition(":")
+            role = _SPEAKERS.get(speaker.strip().lower()) if colon else None
+            text = (rest if role else line).strip()
+            if text:
+                found.append({"role": role or "user", "content": text})
+        return found
+
+
+class ExtractionSettingsForm(forms.Form):
+    """A space's extraction settings; categories one per line, ``name: what``."""
+
+    infer_by_default = forms.BooleanField(
+        label="Extract by default (mem0 clients that leave infer out)",
+        required=False,
+    )
+    instructions = ContentField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What the model should keep, and what it must never keep.",
+    )
+    categories = ContentField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line: “name: what belongs there”. Extracted memories "
+        "are filed under those that fit.",
+    )
+    max_memories_per_subject = forms.IntegerField(
+        label="Keep at most this many memories per subject",
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
+        help_text="Beyond it, the oldest are archived after an extraction. "
+        "Empty: no limit.",
+    )
+
+    @staticmethod
+    def initial_for(current) -> dict:
+        return {
+            "infer_by_default": current.infer_by_default,
+            "instructions": current.instructions,
+            "categories": "\n".join(
+                f"{c['name']}: {c['description']}".rstrip(": ")
+                for c in current.categories
+            ),
+            "max_memories_per_subject": current.max_memories_per_subject,
+        }
+
+    def values(self) -> dict:
+        """Keyword arguments of ``extraction_settings_update``."""
+        data = dict(self.cleaned_data)
+        categories = []
+        for line in data.pop("categories").splitlines():
+            name, _, description = line.partition(":")
+            if name.strip():
+                categories.append(
+                    {"name": name.strip(), "description": description.strip()}
+                )
+        return {**data, "categories": categories}

@@ -12,6 +12,7 @@ from memories import permissions
 SPACE_TABS = [
     ("Memories", "web:space", permissions.VIEW),
     ("Entities", "web:space_entities", permissions.VIEW),
+    ("Extraction", "web:space_extraction", permissions.VIEW),
     ("Import / export", "web:space_import", permissions.VIEW),
     ("Backends", "web:space_backends", permissions.VIEW),
     ("Sharing", "web:space_sharing", permissions.MANAGE),

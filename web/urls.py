@@ -9,6 +9,7 @@ from web.views import (
     backends,
     bulk,
     entities,
+    extraction,
     home,
     memories,
     sharing,
@@ -93,6 +94,16 @@ urlpatterns = [
         name="space_sync_run",
     ),
     path(SPACE + "bulk/", bulk.BulkView.as_view(), name="space_bulk"),
+    path(
+        SPACE + "extraction/",
+        extraction.ExtractionView.as_view(),
+        name="space_extraction",
+    ),
+    path(
+        SPACE + "extraction/<uuid:event_id>/",
+        extraction.ExtractionEventView.as_view(),
+        name="space_extraction_event",
+    ),
     path("teams/<slug:team_slug>/", teams.TeamView.as_view(), name="team"),
     path(
         "teams/<slug:team_slug>/members/<int:user_pk>/",

@@ -55,6 +55,7 @@ def test_every_team_app_route_but_sign_in_needs_a_signed_in_user(space, memory):
         "key_id": 1,
         "job_pk": 1,
         "webhook_pk": 1,
+        "event_id": "01900000-0000-7000-8000-000000000000",
         "user_pk": 1,
         "invitation_pk": 1,
         "token": "x",
