@@ -146,7 +146,7 @@ def test_narrow_screens_do_not_scroll_sideways(page, live_server, cast):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_main_pages_have_no_serious_accessibility_violations(
-    page, live_server, cast, scheme, console_errors
+    page, live_server, cast, scheme, console_errors, llm
 ):
     page.emulate_media(color_scheme=scheme)
     page.goto(f"{live_server.url}/signin/")
@@ -165,6 +165,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "import": "/spaces/acme/default/import/",
         "backends": "/spaces/acme/default/backends/",
         "webhooks": "/spaces/acme/default/webhooks/",
+        "extraction": "/spaces/acme/default/extraction/",
         "activity": "/teams/acme/activity/",
         "team": "/teams/acme/",
         "api keys": "/teams/acme/keys/",
@@ -209,3 +210,49 @@ def test_import_a_file_and_watch_the_progress_bar_finish(
     assert page.evaluate("window.__not_reloaded") is True  # htmx polled, no reload
     shot(page, "import")
     assert Memory.objects.filter(user_id="carol").count() == 9
+
+
+def test_extract_from_a_conversation_and_watch_the_decisions_arrive(
+    page, live_server, cast, monkeypatch, llm
+):
+    """The model (the scripted test fixture) updates Ada's tea preference; the
+    event page polls until the decision table appears, without a reload."""
+    from memories import tasks
+    from memories.models import ExtractionEvent
+    from memories.services import extraction_run
+
+    monkeypatch.setattr(tasks.extraction_run, "delay", lambda *args: None)
+    llm.on("facts", answer={"facts": [{"text": "Ada prefers black coffee"}]})
+    llm.on(
+        "decisions",
+        answer={
+            "decisions": [
+                {
+                    "fact": 0,
+                    "event": "UPDATE",
+                    "memory": "m1",
+                    "text": "Ada prefers black coffee in the afternoon",
+                }
+            ]
+        },
+    )
+    sign_in(page, live_server, cast["owner"])
+    page.goto(space_path(live_server, "extraction/"))
+    page.get_by_role("textbox", name="Conversation").fill(
+        "Actually I switched from green tea to black coffee\nAssistant: Got it!"
+    )
+    page.get_by_label("User ID").fill("ada")
+    page.get_by_label("Agent ID").fill("support")
+    page.get_by_role("button", name="Extract memories").click()
+    expect(page.get_by_text("Pending")).to_be_visible()
+    page.evaluate("window.__not_reloaded = true")
+    extraction_run(event_id=ExtractionEvent.objects.get().pk)
+    expect(page.get_by_text("Succeeded")).to_be_visible(timeout=10_000)
+    expect(
+        page.get_by_role("cell", name="Ada prefers green tea in the afternoon")
+    ).to_be_visible()
+    expect(
+        page.get_by_role("link", name="Ada prefers black coffee in the afternoon")
+    ).to_be_visible()
+    assert page.evaluate("window.__not_reloaded") is True
+    shot(page, "extraction-event")
