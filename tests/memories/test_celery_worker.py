@@ -80,3 +80,45 @@ def test_worker_skips_a_vanished_row(worker):
         log,
         timeout=30,
     )
+
+
+def test_worker_runs_a_queued_extraction(real_broker, tmp_path, llm):
+    """An ``infer`` add queued by the API is run by a real worker process, which
+    reads the model's settings from its environment; only the event's id
+    crosses the broker."""
+    from memories.models import ExtractionEvent
+    from tests.factories import make_key
+
+    log = tmp_path / "worker.log"
+    proc = start_worker(
+        real_broker,
+        log,
+        MEMORYHUB_LLM_URL=llm.url,
+        MEMORYHUB_LLM_MODEL="scripted-test-model",
+        MEMORYHUB_LLM_ALLOWS_CONTENT="true",
+    )
+    try:
+        wait_for(lambda: b"ready." in log.read_bytes(), proc, log, timeout=60)
+        team = make_team("extractors")
+        space = make_space(team, "default")
+        actor = make_key(team)[2]
+        event = services.extraction_submit(
+            actor=actor,
+            space=space,
+            messages="Quinn plays the cello",
+            scope={"user_id": "quinn"},
+        )  # enqueued on commit (this test's transaction commits at once)
+
+        def done() -> bool:
+            event.refresh_from_db()
+            return event.finished
+
+        wait_for(done, proc, log, timeout=60)
+        assert event.state == "SUCCEEDED", event.failure
+        assert event.payload is None
+        memory = Memory.objects.get(space=space, user_id="quinn")
+        assert sealing.memory_content(memory) == "Quinn plays the cello"
+        assert b"Quinn" not in log.read_bytes()
+        assert ExtractionEvent.objects.count() == 1
+    finally:
+        stop_worker(proc)
