@@ -131,8 +131,16 @@ def embedder_config(backend: str = "onnx", threads: int = 1) -> dict:
     }
 
 
-def make_memory(*, url: str, collection: str, history_dir: Path, backend: str = "onnx"):
-    """A ``mem0.Memory`` on pgvector at ``url`` with the local embedder."""
+def make_memory(
+    *,
+    url: str,
+    collection: str,
+    history_dir: Path,
+    backend: str = "onnx",
+    llm_url: str = CLOSED_PORT_URL,
+):
+    """A ``mem0.Memory`` on pgvector at ``url`` with the local embedder; its LLM
+    is ``llm_url`` (a closed port by default: never called)."""
     embedder = embedder_config(backend)
     embedder.pop("_backend", None)
     from mem0 import Memory
@@ -154,7 +162,7 @@ def make_memory(*, url: str, collection: str, history_dir: Path, backend: str = 
             "provider": "openai",
             "config": {
                 "api_key": "offline-benchmark-no-llm-call",
-                "openai_base_url": CLOSED_PORT_URL,
+                "openai_base_url": llm_url,
                 "model": "gpt-4o-mini",
             },
         },

@@ -10,7 +10,9 @@ a request comes without one, the system prompt) and a ``needle`` the user
 message must contain. Rules added with :meth:`ScriptedLLM.on` are tried
 newest first; without a matching rule a plain default answers: one fact per
 user message, ``NONE`` for a fact some memory already states word for word
-and ``ADD`` otherwise, and a summary that lists the memories.
+and ``ADD`` otherwise, and a summary that lists the memories. mem0 OSS's
+own extraction (its one additive call, the benchmark's peer) gets one memory
+per user message in mem0's shape.
 
 A rule can also answer late (``delay``, for timeouts and the benchmark's
 fixed model latency), with an HTTP error (``status``), with text that is not
@@ -44,6 +46,8 @@ def step_of(body: dict) -> str:
     name = (fmt.get("json_schema") or {}).get("name")
     if name in STEPS:
         return STEPS[name]
+    if "## New Messages" in body["messages"][-1]["content"]:
+        return "mem0"  # mem0 OSS's own (additive) extraction, the benchmark's peer
     system = body["messages"][0]["content"]
     if "extract facts" in system:
         return "facts"
@@ -54,6 +58,15 @@ def step_of(body: dict) -> str:
 
 def default_answer(step: str, user: str) -> dict:
     """The plain scripted answer of a step (see the module docstring)."""
+    if step == "mem0":  # one memory per user line of mem0's "## New Messages"
+        section = user.split("## New Messages\n", 1)[-1].split("\n## ", 1)[0]
+        return {
+            "memory": [
+                {"text": line[len("user: ") :].strip()}
+                for line in section.splitlines()
+                if line.startswith("user: ")
+            ]
+        }
     data = blocks(user)
     if step == "facts":
         return {
@@ -102,6 +115,9 @@ class ScriptedLLM:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's
+            # algorithm and the client's delayed ACK add ~40 ms to each answer.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass

@@ -14,6 +14,7 @@ more try; a timeout, an unreachable server or an error status is a
 (some servers echo the input).
 """
 
+import functools
 import json
 import re
 import threading
@@ -196,15 +197,17 @@ def _parse(text: str | None, shape: type[BaseModel]) -> BaseModel:
         raise ValueError(f"the answer did not match the schema ({problems})") from None
 
 
+@functools.cache
+def _schema(shape: type[BaseModel]) -> dict:
+    return shape.model_json_schema()
+
+
 def _request(config, messages, schema_name, shape, *, with_schema: bool):
     kwargs = {}
     if with_schema:
         kwargs["response_format"] = {
             "type": "json_schema",
-            "json_schema": {
-                "name": schema_name,
-                "schema": shape.model_json_schema(),
-            },
+            "json_schema": {"name": schema_name, "schema": _schema(shape)},
         }
     return _client(config).chat.completions.create(
         model=config.model,

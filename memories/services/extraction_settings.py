@@ -22,7 +22,10 @@ def extraction_settings(space: Space) -> ExtractionSettings:
     try:
         return space.extraction
     except ExtractionSettings.DoesNotExist:
-        return ExtractionSettings(space=space)
+        defaults = ExtractionSettings(space=space)
+        # Remembered on this space object: later asks cost no query.
+        Space.extraction.related.set_cached_value(space, defaults)
+        return defaults
 
 
 def clean_space_categories(value) -> list[dict]:
