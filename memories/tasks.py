@@ -51,15 +51,31 @@ def import_job_run(job_pk: int) -> None:
     imports.import_job_run(job_pk=job_pk)
 
 
+@shared_task(ignore_result=True)
+def extraction_sweep() -> None:
+    """Queue lost extractions again, fail stale ones, prune old events."""
+    from memories.services import extraction
+
+    outcome = extraction.extraction_sweep()
+    if any(outcome.values()):
+        logger.info("extraction sweep: %s", outcome)
+
+
 @app.on_after_finalize.connect
 def _schedule(sender, **kwargs) -> None:
-    """Beat entry for the sweep; expires just under its interval."""
+    """Beat entries for the sweeps; each expires just under its interval."""
     interval = settings.EXPIRY_SWEEP_SECONDS
     sender.add_periodic_task(
         interval,
         memories_expire_sweep.s(),
         name="memories: expiry sweep",
         expires=interval * 0.9,
+    )
+    sender.add_periodic_task(
+        300.0,
+        extraction_sweep.s(),
+        name="memories: extraction sweep",
+        expires=270.0,
     )
 
 

@@ -392,6 +392,12 @@ LLM_MAX_TOKENS = env_int("MEMORYHUB_LLM_MAX_TOKENS", 1024, minimum=64)
 LLM_ALLOWS_CONTENT = env_bool("MEMORYHUB_LLM_ALLOWS_CONTENT", False)
 # Related memories the decision step sees per extracted fact.
 EXTRACTION_RELATED = env_int("MEMORYHUB_EXTRACTION_RELATED", 5, minimum=1, maximum=20)
+# Finished extraction events are kept this long (their memories stay), and a
+# queued one whose task was lost is queued again after this long.
+EXTRACTION_EVENT_DAYS = env_int("MEMORYHUB_EXTRACTION_EVENT_DAYS", 30, minimum=1)
+EXTRACTION_REDISPATCH_SECONDS = env_int(
+    "MEMORYHUB_EXTRACTION_REDISPATCH_SECONDS", 600, minimum=60
+)
 EXTRACTION_MAX_MESSAGES_CHARS = env_int(
     "MEMORYHUB_EXTRACTION_MAX_CHARS", 32_000, minimum=1000
 )

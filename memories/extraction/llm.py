@@ -252,6 +252,11 @@ def _ask(config, messages, schema_name, shape, call: Call):
             f"the extraction model {config.model!r} answered HTTP "
             f"{exc.status_code}; nothing was changed"
         ) from None
+    except openai.APIError:
+        raise ModelError(
+            f"the extraction model {config.model!r} did not answer like an "
+            "OpenAI-compatible chat completion; nothing was changed"
+        ) from None
     finally:
         call.calls += 1
         call.ms += (time.perf_counter() - started) * 1000

@@ -23,8 +23,10 @@ the reason and changes nothing.
 """
 
 import dataclasses
+import functools
 import json
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -296,14 +298,29 @@ def _run(event: ExtractionEvent, *, actor: Actor, config) -> ExtractionEvent:
         worker = dataclasses.replace(
             actor, on_behalf=f"extraction {event.id} ({actor.label})"[:200]
         )
+        # The model is asked outside any transaction (no connection sits
+        # idle in one for seconds); the decisions apply, and the event is
+        # marked done, in one: a run that dies before that commit changed
+        # nothing and can run again.
+        apply = _decide(event, worker, config, messages, call)
         with transaction.atomic():
-            results = _extract(event, worker, config, messages, call)
+            results = apply()
             _record_usage(event, config, call)
             return _finish(event, results=results)
     except DomainError as exc:
         _record_usage(event, config, call)
         logger.info("extraction %s failed: %s", event.id, exc.message)
         return _finish(event, failure=exc.message)
+    except Exception:
+        # A bug, not the model: the event says so and the error goes on to
+        # the task or request (logged there, with its traceback).
+        _record_usage(event, config, call)
+        _finish(
+            event,
+            failure="an internal error stopped this extraction; "
+            "it was logged, nothing was changed",
+        )
+        raise
 
 
 def _record_usage(event, config, call: llm.Call) -> None:
@@ -317,8 +334,9 @@ def _space_categories(event: ExtractionEvent, space_settings) -> list[dict]:
     return list(space_settings.categories or [])
 
 
-def _extract(event, actor, config, messages, call) -> list[dict]:
-    """Steps 1-4 of the module docstring; returns the event's results."""
+def _decide(event, actor, config, messages, call):
+    """Steps 1-3 of the module docstring; returns step 4, which applies the
+    decisions and returns the event's results."""
     space = event.space
     space_settings = extraction_settings(space)
     categories = _space_categories(event, space_settings)
@@ -343,25 +361,26 @@ def _extract(event, actor, config, messages, call) -> list[dict]:
     )
     facts = _unique_facts(answer.facts)
     if not facts:
-        return []
+        return list
     names = {c["name"] for c in categories}
     vectors = list(embed_texts([fact.text for fact in facts]))
     related, near = _related(event, vectors)
     if not related:  # nothing to compare with: every fact is new
         adds = [prompts.Decision(fact=i, event="ADD") for i in range(len(facts))]
-        return _apply(event, actor, facts, vectors, adds, {}, names, near)
+        return functools.partial(
+            _apply, event, actor, facts, vectors, adds, {}, names, near
+        )
     short = {f"m{index + 1}": memory for index, memory in enumerate(related)}
     key_of = {memory.pk: key for key, memory in short.items()}
     memories_decrypt(related, space)
-    if related:
-        access_record(
-            actor=actor,
-            action="memory.extract_context",
-            surface=event.surface,
-            space=space,
-            memory_ids=[memory.pk for memory in related],
-            detail={"event": str(event.id), "model": config.label},
-        )
+    access_record(
+        actor=actor,
+        action="memory.extract_context",
+        surface=event.surface,
+        space=space,
+        memory_ids=[memory.pk for memory in related],
+        detail={"event": str(event.id), "model": config.label},
+    )
     system, user = prompts.decisions_prompt(
         facts=[
             {
@@ -381,7 +400,9 @@ def _extract(event, actor, config, messages, call) -> list[dict]:
         shape=prompts.Decisions,
         call=call,
     )
-    return _apply(event, actor, facts, vectors, decided.decisions, short, names, near)
+    return functools.partial(
+        _apply, event, actor, facts, vectors, decided.decisions, short, names, near
+    )
 
 
 def _unique_facts(facts):
@@ -513,6 +534,8 @@ def _apply(event, actor, facts, vectors, decisions, short, names, near) -> list:
                         space=space,
                         memory_id=target.pk,
                         content=decision.text or fact.text,
+                        # Changed since the model saw it: not overwritten.
+                        expected_version=target.version,
                         categories=list(
                             dict.fromkeys([*target.categories, *categories_of(fact)])
                         ),
@@ -595,3 +618,41 @@ def _limit_subject(event: ExtractionEvent, *, added: bool) -> None:
             state=MemoryState.ARCHIVED,
             surface=event.surface,
         )
+
+
+# --- housekeeping -------------------------------------------------------------------
+
+
+def extraction_sweep(*, now=None) -> dict:
+    """Beat's housekeeping: queue again the extractions whose task was lost
+    (still PENDING or RUNNING after ``EXTRACTION_REDISPATCH_SECONDS``; a run
+    that is really running holds its lock and is left alone by the task),
+    fail those older than a day, and delete finished events past
+    ``EXTRACTION_EVENT_DAYS`` (their memories and history stay)."""
+    now = now or timezone.now()
+    stuck = ExtractionEvent.objects.filter(
+        state__in=[ExtractionEvent.State.PENDING, ExtractionEvent.State.RUNNING]
+    )
+    expired = list(
+        stuck.filter(created_at__lt=now - timedelta(days=1)).values_list(
+            "pk", flat=True
+        )
+    )
+    ExtractionEvent.objects.filter(pk__in=expired).update(
+        state=ExtractionEvent.State.FAILED,
+        failure="no worker ran this extraction within a day; send it again",
+        payload=None,
+        finished_at=now,
+    )
+    again = list(
+        stuck.filter(
+            created_at__lt=now
+            - timedelta(seconds=settings.EXTRACTION_REDISPATCH_SECONDS)
+        ).values_list("pk", flat=True)[:500]
+    )
+    for event_id in again:
+        _enqueue(event_id)
+    deleted, _ = ExtractionEvent.objects.filter(
+        finished_at__lt=now - timedelta(days=settings.EXTRACTION_EVENT_DAYS)
+    ).delete()
+    return {"failed": len(expired), "requeued": len(again), "deleted": deleted}

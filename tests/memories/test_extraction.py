@@ -401,3 +401,85 @@ def test_a_fact_reaches_only_its_own_related_memories(llm, space, writer, settin
         .split("\n</facts>")[0]
     )
     assert [f["related"] for f in facts] == [["m1"], ["m2"]]
+
+
+def test_a_memory_changed_meanwhile_is_not_overwritten(llm, space, writer):
+    """The model decided on the version it saw; a newer one wins."""
+    old = remember(space, "Lives in Lisbon")
+    llm.on("facts", answer={"facts": [{"text": "Moved to Porto"}]})
+    llm.on(
+        "decisions",
+        answer={
+            "decisions": [
+                {"fact": 0, "event": "UPDATE", "memory": "m1", "text": "Lives in Porto"}
+            ]
+        },
+    )
+    from memories.services.extraction import _decide
+
+    original = _decide
+
+    def decide_then_someone_edits(*args, **kwargs):
+        plan = original(*args, **kwargs)
+        services.memory_update(
+            actor=SYSTEM, space=space, memory_id=old.pk, content="Lives in Faro"
+        )
+        return plan
+
+    import memories.services.extraction as module
+
+    module._decide = decide_then_someone_edits
+    try:
+        event = extract(writer, space, "I moved to Porto")
+    finally:
+        module._decide = original
+    (result,) = rendered(writer, space, event)
+    assert result["event"] == "NONE" and "reload it and retry" in result["note"]
+    assert texts(space) == ["Lives in Faro"]
+
+
+def test_a_server_that_is_not_openai_compatible_fails_clearly(llm, space, writer):
+    llm.on("facts", answer={"not": "a completion"})
+    # The scripted server always wraps answers; break the wrapper instead.
+    original = llm.answer
+    llm.answer = lambda path, body: (200, {"hello": "world"})
+    try:
+        event = extract(writer, space, "Likes tea")
+    finally:
+        llm.answer = original
+    assert event.state == "FAILED"
+    assert "answer was empty" in event.failure or "not answer like" in event.failure
+
+
+def test_the_sweep_requeues_lost_fails_stale_and_prunes_old(
+    llm, space, writer, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from memories.services.extraction import extraction_sweep
+
+    lost = services.extraction_submit(
+        actor=writer, space=space, messages="Likes tea", scope={"user_id": "t"}
+    )  # its task never ran (no commit here)
+    stale = services.extraction_submit(actor=writer, space=space, messages="Old")
+    done = extract(writer, space, "Likes jazz")
+    now = timezone.now()
+    ExtractionEvent.objects.filter(pk=lost.pk).update(
+        created_at=now - timedelta(minutes=20)
+    )
+    ExtractionEvent.objects.filter(pk=stale.pk).update(
+        created_at=now - timedelta(days=2)
+    )
+    ExtractionEvent.objects.filter(pk=done.pk).update(
+        finished_at=now - timedelta(days=31)
+    )
+    outcome = extraction_sweep(now=now)  # Celery is eager: the requeue runs
+    assert outcome == {"failed": 1, "requeued": 1, "deleted": 1}
+    lost.refresh_from_db()
+    stale.refresh_from_db()
+    assert lost.state == "SUCCEEDED"
+    assert stale.state == "FAILED" and stale.payload is None
+    assert not ExtractionEvent.objects.filter(pk=done.pk).exists()
+    assert texts(space, "t") == ["Likes tea"]
