@@ -113,7 +113,6 @@ def _clean_options(options: dict, space: Space) -> dict:
         "categories": clean_categories(options.get("categories")),
         "immutable": immutable,
         "expires_at": expires_at.isoformat() if expires_at else None,
-        "instructions": clean_instructions(options.get("instructions")),
     }
     if options.get("custom_categories") is not None:
         cleaned["custom_categories"] = clean_space_categories(
@@ -158,6 +157,9 @@ def extraction_submit(
     }
     scope = {name: value for name, value in scope.items() if value}
     cleaned_options = _clean_options(options or {}, space)
+    # A request's own instructions are free text like the messages: sealed
+    # with them, erased with them.
+    instructions = clean_instructions((options or {}).get("instructions"))
     event = ExtractionEvent(
         id=uuid7(),
         space=space,
@@ -172,7 +174,10 @@ def extraction_submit(
     )
     version = keyring.active_version(space)
     event.payload = keyring.seal_field(
-        space=space, version=version, text=json.dumps(cleaned), aad=_aad(event, space)
+        space=space,
+        version=version,
+        text=json.dumps({"messages": cleaned, "instructions": instructions}),
+        aad=_aad(event, space),
     )
     event.key_version = version
     if wait:  # this request runs it: it starts out running
@@ -290,7 +295,7 @@ def _run(event: ExtractionEvent, *, actor: Actor, config) -> ExtractionEvent:
         config = config or llm.require_model(space.team_id)
         if event.payload is None:
             raise InvalidInput("the messages of this extraction are gone")
-        messages = json.loads(
+        sealed = json.loads(
             keyring.open_field(
                 space=space, blob=bytes(event.payload), aad=_aad(event, space)
             )
@@ -302,7 +307,7 @@ def _run(event: ExtractionEvent, *, actor: Actor, config) -> ExtractionEvent:
         # idle in one for seconds); the decisions apply, and the event is
         # marked done, in one: a run that dies before that commit changed
         # nothing and can run again.
-        apply = _decide(event, worker, config, messages, call)
+        apply = _decide(event, worker, config, sealed, call)
         with transaction.atomic():
             results = apply()
             _record_usage(event, config, call)
@@ -334,19 +339,17 @@ def _space_categories(event: ExtractionEvent, space_settings) -> list[dict]:
     return list(space_settings.categories or [])
 
 
-def _decide(event, actor, config, messages, call):
+def _decide(event, actor, config, sealed: dict, call):
     """Steps 1-3 of the module docstring; returns step 4, which applies the
     decisions and returns the event's results."""
     space = event.space
     space_settings = extraction_settings(space)
     categories = _space_categories(event, space_settings)
     instructions = "\n\n".join(
-        text
-        for text in (space_settings.instructions, event.options.get("instructions"))
-        if text
+        text for text in (space_settings.instructions, sealed["instructions"]) if text
     )
     system, user = prompts.facts_prompt(
-        messages=messages,
+        messages=sealed["messages"],
         instructions=instructions,
         categories=categories,
         today=timezone.now().date().isoformat(),

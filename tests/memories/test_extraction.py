@@ -483,3 +483,18 @@ def test_the_sweep_requeues_lost_fails_stale_and_prunes_old(
     assert stale.state == "FAILED" and stale.payload is None
     assert not ExtractionEvent.objects.filter(pk=done.pk).exists()
     assert texts(space, "t") == ["Likes tea"]
+
+
+def test_a_requests_instructions_are_sealed_and_reach_the_model(
+    llm, space, writer, owner_actor
+):
+    services.extraction_settings_update(
+        actor=owner_actor, space=space, instructions="Never keep health data"
+    )
+    event = extract(
+        writer, space, "Likes tea", options={"instructions": "Keep Zorblax facts"}
+    )
+    user = llm.requests[0]["messages"][1]["content"]
+    assert "Never keep health data" in user and "Keep Zorblax facts" in user
+    row = ExtractionEvent.objects.get(pk=event.pk)
+    assert "Zorblax" not in json.dumps(row.options) and row.payload is None
