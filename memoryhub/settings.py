@@ -71,6 +71,8 @@ MIDDLEWARE = [
     # Notes when the request started: the audit records each request's
     # duration up to its audit row (memoryhub.timing).
     "memoryhub.timing.RequestTimingMiddleware",
+    # A database outage in a view is a 503 with Retry-After, not a 500.
+    "memoryhub.outage.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves STATIC_ROOT (the admin's CSS/JS, filled by collectstatic) straight
     # from gunicorn, so neither the quickstart nor a container needs a proxy
@@ -164,9 +166,18 @@ if DB_STARTUP_OPTIONS:
 _pool_max = env_int("MEMORYHUB_DB_POOL_MAX", 10, minimum=0)
 if _pool_max and not env_bool("MEMORYHUB_TESTING", False):
     # psycopg 3 pool: one per process; connections are reused across requests.
-    _db_options["pool"] = {"min_size": 1, "max_size": _pool_max, "timeout": 10}
+    # ``timeout``: how long a request waits for a connection (then a 503).
+    _db_options["pool"] = {
+        "min_size": 1,
+        "max_size": _pool_max,
+        "timeout": env_float("MEMORYHUB_DB_POOL_TIMEOUT_SECONDS", 10.0),
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if env_bool("MEMORYHUB_TESTING") else 60
+# A connection is checked before it is used (with the pool: before the pool
+# hands it out), so after a database restart the dead ones are replaced
+# instead of failing requests (memoryhub/outage.py).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env_str("MEMORYHUB_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": env_str("MEMORYHUB_TEST_DB_NAME")}
 if env_bool("MEMORYHUB_TESTING", False):

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from accounts.actors import Actor
 from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.authentication import authenticate_key, key_from_header
+from memoryhub import outage
 
 ACTOR_KEY = "memoryhub_actor"
 DEFAULT_THREADS = 8
@@ -122,6 +123,16 @@ class ApiKeyMiddleware:
             actor, wait = await run_orm(authenticate_and_throttle, raw)
         except AuthenticationFailed as exc:
             await _unauthorized(str(exc.detail))(scope, receive, send)
+            return
+        except Exception as exc:
+            if not outage.is_database_outage(exc):
+                raise
+            outage.note(exc, "MCP authentication")
+            await JSONResponse(
+                {"error": outage.CODE, "detail": outage.MESSAGE},
+                status_code=503,
+                headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+            )(scope, receive, send)
             return
         if wait is not None:
             await _too_many(wait)(scope, receive, send)

@@ -28,6 +28,7 @@ from memories.encryption import sealing
 from memories.mcp.auth import actor_of, run_orm
 from memories.mem0api.base import key_space
 from memories.mem0api.mapping import parse_uuid, read_filters
+from memoryhub import outage
 from memoryhub.errors import DomainError
 
 SURFACE = "mcp"
@@ -191,6 +192,11 @@ async def call(ctx: Context, work, /, **kwargs):
         return await run_orm(run)
     except DomainError as exc:
         raise ToolError(exc.message) from exc
+    except Exception as exc:
+        if not outage.is_database_outage(exc):
+            raise
+        outage.note(exc, "MCP tool")
+        raise ToolError(outage.MESSAGE) from None
 
 
 def scope_filters(filters: dict | None, **ids) -> dict | None:

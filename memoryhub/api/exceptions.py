@@ -13,6 +13,7 @@ about the cause.
 
 import logging
 import math
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -23,6 +24,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from memoryhub import outage
 from memoryhub.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,13 @@ def exception_handler(exc, context):
             error_body(str(detail), code), status=exc.status_code, headers=headers
         )
     view = context.get("view")
+    if outage.is_database_outage(exc):
+        outage.note(exc, type(view).__name__ if view else "API view")
+        return Response(
+            error_body(outage.MESSAGE, outage.CODE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)},
+        )
     logger.exception(
         "unhandled error in %s", type(view).__name__ if view else "API view"
     )
@@ -135,7 +144,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
-    """``handler500``: JSON under ``/api/``, Django's page elsewhere."""
+    """``handler500``: JSON under ``/api/``, Django's page elsewhere; a
+    database outage met outside a view (a session saved on the way out) is
+    the outage's 503."""
+    if outage.is_database_outage(sys.exc_info()[1]):
+        return outage.outage_response(request)
     if _is_api(request):
         return JsonResponse(
             error_body(
