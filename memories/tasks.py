@@ -53,10 +53,15 @@ def import_job_run(job_pk: int) -> None:
 
 @shared_task(ignore_result=True)
 def extraction_sweep() -> None:
-    """Queue lost extractions again, fail stale ones, prune old events."""
+    """Queue lost extractions and imports again, fail stale extractions,
+    prune old extraction events."""
     from memories.services import extraction
+    from memories.services.imports import import_jobs_requeue
 
     outcome = extraction.extraction_sweep()
+    outcome["imports requeued"] = import_jobs_requeue(
+        older_than_seconds=settings.EXTRACTION_REDISPATCH_SECONDS
+    )
     if any(outcome.values()):
         logger.info("extraction sweep: %s", outcome)
 

@@ -39,6 +39,7 @@ from django.utils import timezone
 from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memoryhub.db import model_from_row, run_batch, unflushed_commit
+from memoryhub.dispatch import send
 from routing import rules
 from routing.backends.base import BackendError, CircuitOpen, Record
 from routing.calls import backend_call
@@ -229,12 +230,16 @@ def dispatch(memory_id, backend_id: int, countdown: float = 0.0) -> None:
 
     if countdown and outbox_deliver_task.app.conf.task_always_eager:
         return  # eager mode ignores countdowns: a retry would recurse at once
-    try:
-        outbox_deliver_task.apply_async(
-            args=[str(memory_id), backend_id], countdown=countdown or None
-        )
-    except Exception:
-        logger.exception("could not dispatch outbox delivery; the sweeper will")
+    sent = send(
+        outbox_deliver_task,
+        args=[str(memory_id), backend_id],
+        countdown=countdown,
+        what="an outbox delivery",
+    )
+    if not sent:  # not dispatched after all: the sweeper's next pass takes it
+        OutboxEntry.objects.filter(
+            memory_id=memory_id, backend_id=backend_id, state=OutboxState.PENDING
+        ).update(dispatched_at=None)
 
 
 # --- delivery -----------------------------------------------------------------

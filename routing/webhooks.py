@@ -53,6 +53,7 @@ from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memories.permissions import require_perm
 from memoryhub.crypto import unwrap_key, wrap_key
+from memoryhub.dispatch import send
 from memoryhub.errors import InvalidInput, NotFound
 from routing import rules
 from routing.models import WEBHOOK_EVENTS, OutboxState, Webhook, WebhookDelivery
@@ -363,12 +364,18 @@ def dispatch(webhook_id: int, memory_id, countdown: float = 0.0) -> None:
 
     if countdown and webhook_deliver_task.app.conf.task_always_eager:
         return  # eager mode ignores countdowns: a retry would recurse at once
-    try:
-        webhook_deliver_task.apply_async(
-            args=[webhook_id, str(memory_id)], countdown=countdown or None
+    sent = send(
+        webhook_deliver_task,
+        args=[webhook_id, str(memory_id)],
+        countdown=countdown,
+        what="a webhook delivery",
+    )
+    if not sent:  # not dispatched after all: the sweeper's next pass takes it
+        WebhookDelivery.objects.filter(
+            webhook_id=webhook_id, memory_id=memory_id, state=OutboxState.PENDING
+        ).update(
+            dispatched_at=timezone.now() - timedelta(seconds=REDISPATCH_AFTER_SECONDS)
         )
-    except Exception:
-        logger.exception("could not dispatch a webhook delivery; the sweeper will")
 
 
 # --- delivery -----------------------------------------------------------------

@@ -64,6 +64,7 @@ from memories.validation import (
     clean_metadata,
     clean_scope_id,
 )
+from memoryhub.dispatch import send
 from memoryhub.errors import DomainError, Forbidden, InvalidInput, Unavailable
 from memoryhub.ids import uuid7
 
@@ -212,7 +213,7 @@ def _unflushed() -> None:
 def _enqueue(event_id) -> None:
     from memories.tasks import extraction_run as task  # tasks import services
 
-    task.delay(str(event_id))
+    send(task, args=[str(event_id)], what=f"extraction {event_id}")
 
 
 # --- running -----------------------------------------------------------------------

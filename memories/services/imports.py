@@ -11,6 +11,7 @@ checked again when the job runs. The sealed upload is dropped at the end.
 """
 
 import base64
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -23,6 +24,7 @@ from memories.models import ImportJob, Space
 from memories.permissions import require_perm
 from memories.services.formats import file_units
 from memories.services.transfer import memories_import_units
+from memoryhub.dispatch import send
 from memoryhub.errors import DomainError, InvalidInput
 
 PART_LINES = 200  # lines per part: progress is saved after each
@@ -81,7 +83,7 @@ def import_job_create(
 def _enqueue(job_pk: int) -> None:
     from memories.tasks import import_job_run  # tasks import services
 
-    import_job_run.delay(job_pk)
+    send(import_job_run, args=[job_pk], what=f"import {job_pk}")
 
 
 def import_job_run(*, job_pk: int, part_lines: int = PART_LINES) -> ImportJob | None:
@@ -165,3 +167,18 @@ def _fail(job: ImportJob, reason: str) -> ImportJob:
     job.finished_at, job.payload = timezone.now(), None
     job.save(update_fields=["state", "failure", "finished_at", "payload"])
     return job
+
+
+def import_jobs_requeue(*, older_than_seconds: int, now=None) -> int:
+    """Queue again the jobs still waiting for their task (lost while the
+    broker was down); a job another worker runs is left alone by the task."""
+    now = now or timezone.now()
+    waiting = list(
+        ImportJob.objects.filter(
+            state=ImportJob.State.QUEUED,
+            created_at__lt=now - timedelta(seconds=older_than_seconds),
+        ).values_list("pk", flat=True)[:100]
+    )
+    for job_pk in waiting:
+        _enqueue(job_pk)
+    return len(waiting)
