@@ -67,6 +67,8 @@ def embedded_database_url(pgdata: Path) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _install_live_pid_list()
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    global _server
+    _server = server
     _configure(server)
     admin_uri = server.get_uri("postgres")
     with psycopg.connect(admin_uri, autocommit=True) as conn:
@@ -82,6 +84,39 @@ def embedded_database_url(pgdata: Path) -> str:
     with psycopg.connect(server.get_uri("template1"), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     return server.get_uri(DATABASE_NAME)
+
+
+_server = None  # this process's handle on the embedded server, once started
+
+
+def restart_if_down() -> int | None:
+    """Start the embedded server again if its postmaster is gone (killed,
+    crashed); returns the new postmaster's pid, or None if nothing was done.
+    The launcher calls this while it supervises (``make run``)."""
+    server = _server
+    if server is None:
+        return None
+    from pgserver.utils import PostmasterInfo  # only with the embedded server
+
+    info = PostmasterInfo.read_from_pgdata(server.pgdata)
+    if info is not None and _alive(info.pid):
+        return None
+    # A killed postmaster that nobody reaped yet still "exists" (a zombie):
+    # both pgserver and PostgreSQL would take its lock file for a live server.
+    (Path(server.pgdata) / "postmaster.pid").unlink(missing_ok=True)
+    if info is not None and info.socket_dir is not None:
+        for lock in Path(info.socket_dir).glob(".s.PGSQL.*.lock"):
+            lock.unlink(missing_ok=True)
+    with server._lock:  # pgserver's own: start() and cleanup take it too
+        server.ensure_postgres_running()
+    return server.get_postmaster_info().pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def server_settings() -> dict[str, str]:

@@ -10,10 +10,15 @@
 4. Start the children — web (gunicorn), worker and beat (Celery) — each in
    its own process group, its output prefixed with its name. On Linux each
    child also gets SIGTERM if this process dies without cleaning up.
-5. Supervise. Ctrl-C, SIGTERM or SIGHUP sends SIGTERM to every child, waits
-   up to ``MEMORYHUB_STOP_TIMEOUT`` seconds, then kills what is left; a second
-   Ctrl-C kills at once. A child that exits on its own stops the others and
-   the launcher exits 1 saying which one it was.
+5. Supervise. A child that exits on its own is started again after a
+   backoff (1 s, doubling to 30 s), with a line saying how it ended; one
+   that fails ``MAX_FAST_FAILURES`` times within ``RESTART_WINDOW`` seconds
+   stops everything, and the launcher exits 1 naming it. The embedded
+   PostgreSQL is watched too and started again if it dies (the processes
+   answer 503 meanwhile and reconnect by themselves). Ctrl-C, SIGTERM or
+   SIGHUP sends SIGTERM to every child, waits up to
+   ``MEMORYHUB_STOP_TIMEOUT`` seconds, then kills what is left; a second
+   Ctrl-C kills at once.
 
 Children are in their own process groups so that Ctrl-C in the terminal
 reaches only this process: each child then gets exactly one, graceful
@@ -32,7 +37,7 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from memoryhub.env import env_int
@@ -58,6 +63,12 @@ def say(message: str) -> None:
     sys.stdout.flush()
 
 
+RESTART_WINDOW = 60.0  # seconds in which failures count as "fast"
+MAX_FAST_FAILURES = 5
+BACKOFF_CAP = 30.0
+DATABASE_CHECK_SECONDS = 2.0
+
+
 @dataclass
 class Child:
     """One supervised process."""
@@ -66,6 +77,8 @@ class Child:
     argv: list[str]
     proc: subprocess.Popen | None = None
     reader: threading.Thread | None = None
+    failures: list[float] = field(default_factory=list)  # monotonic exit times
+    restart_at: float | None = None  # when a child that exited starts again
 
     @property
     def running(self) -> bool:
@@ -233,9 +246,24 @@ def release_database() -> None:
 class Supervisor:
     """Starts children, pumps their output, stops them all together."""
 
-    def __init__(self, children: list[Child], stop_timeout: int) -> None:
+    def __init__(
+        self,
+        children: list[Child],
+        stop_timeout: int,
+        *,
+        backoff: float = 1.0,
+        restart_window: float = RESTART_WINDOW,
+        max_failures: int = MAX_FAST_FAILURES,
+        watch_database=None,
+    ) -> None:
         self.children = children
         self.stop_timeout = stop_timeout
+        self.backoff = backoff
+        self.restart_window = restart_window
+        self.max_failures = max_failures
+        # Returns the new pid when it had to start the database again.
+        self.watch_database = watch_database
+        self._database_checked = 0.0
         self.stopping = threading.Event()
         self.signals = 0
         self._out_lock = threading.Lock()
@@ -254,27 +282,33 @@ class Supervisor:
         self.stopping.set()
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for child in self.children:
-            argv = child.argv
-            if sys.platform.startswith("linux"):
-                argv = [sys.executable, "-S", "-c", _PDEATHSIG_SHIM, str(os.getpid())]
-                argv += child.argv
-            child.proc = subprocess.Popen(  # noqa: S603 (our own argv, no shell)
-                argv,
-                cwd=BASE_DIR,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                process_group=0,
-            )
-        # Readers start after every fork: no thread runs while we fork.
+            self._spawn(child)
+        # Readers start after the first forks: no thread runs while we fork.
         for child in self.children:
-            child.reader = threading.Thread(
-                target=self._pump, args=(child,), name=f"pump-{child.name}", daemon=True
-            )
-            child.reader.start()
+            self._read(child)
+
+    def _spawn(self, child: Child) -> None:
+        argv = child.argv
+        if sys.platform.startswith("linux"):
+            argv = [sys.executable, "-S", "-c", _PDEATHSIG_SHIM, str(os.getpid())]
+            argv += child.argv
+        child.proc = subprocess.Popen(  # noqa: S603 (our own argv, no shell)
+            argv,
+            cwd=BASE_DIR,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+        child.restart_at = None
+
+    def _read(self, child: Child) -> None:
+        child.reader = threading.Thread(
+            target=self._pump, args=(child,), name=f"pump-{child.name}", daemon=True
+        )
+        child.reader.start()
 
     def _pump(self, child: Child) -> None:
         prefix = f"{child.name:<{self._width}} | ".encode()
@@ -287,12 +321,59 @@ class Supervisor:
                 out.flush()
 
     def wait(self) -> Child | None:
-        """Block until a signal asks to stop (None) or a child exits (it)."""
+        """Supervise until a signal asks to stop (None) or a child keeps
+        failing (it): restart what exits, after a backoff."""
         while not self.stopping.wait(0.25):
+            self._check_database()
             for child in self.children:
-                if not child.running:
+                if self._tend(child, time.monotonic()):
                     return child
         return None
+
+    def _tend(self, child: Child, now: float) -> bool:
+        """Restart ``child`` if due; True when it failed too often to go on."""
+        if child.restart_at is not None:
+            if now >= child.restart_at and not self.stopping.is_set():
+                self._spawn(child)
+                self._read(child)
+                say(f"{child.name} started again")
+            return False
+        if child.running:
+            return False
+        how = describe_exit(child.proc.returncode)
+        if child.reader is not None:
+            child.reader.join(timeout=2)  # its last lines first
+        child.failures = [t for t in child.failures if now - t < self.restart_window]
+        child.failures.append(now)
+        if len(child.failures) >= self.max_failures:
+            say(
+                f"{child.name} exited {len(child.failures)} times within "
+                f"{self.restart_window:g} s (last: {how}); giving up"
+            )
+            return True
+        delay = min(BACKOFF_CAP, self.backoff * 2 ** (len(child.failures) - 1))
+        say(
+            f"{child.name} exited unexpectedly ({how}); "
+            f"starting it again in {delay:g} s"
+        )
+        child.restart_at = now + delay
+        return False
+
+    def _check_database(self) -> None:
+        """Start the embedded database again if it died (``make run`` only)."""
+        now = time.monotonic()
+        if self.watch_database is None or now - self._database_checked < (
+            DATABASE_CHECK_SECONDS
+        ):
+            return
+        self._database_checked = now
+        try:
+            pid = self.watch_database()
+        except Exception as exc:  # keep supervising; try again next time
+            say(f"the embedded PostgreSQL is down and did not start again: {exc}")
+            return
+        if pid is not None:
+            say(f"the embedded PostgreSQL had stopped; started it again (pid {pid})")
 
     def stop(self) -> None:
         """SIGTERM every child, wait, then SIGKILL what is left."""
@@ -412,7 +493,10 @@ def main() -> int:
         return 2
     release_database()
 
-    supervisor = Supervisor(child_commands(port), stop_timeout)
+    watch = None
+    if settings.EMBEDDED_DATABASE:
+        from memoryhub.embedded import restart_if_down as watch
+    supervisor = Supervisor(child_commands(port), stop_timeout, watch_database=watch)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, supervisor.on_signal)
     supervisor.start()
@@ -422,8 +506,7 @@ def main() -> int:
     failed = supervisor.wait()
     if failed is not None:
         others = [c.name for c in supervisor.children if c is not failed]
-        how = describe_exit(failed.proc.returncode)
-        say(f"{failed.name} exited unexpectedly ({how}); stopping {', '.join(others)}")
+        say(f"stopping {', '.join(others)}")
     supervisor.stop()
     if failed is not None:
         say(f"stopped because {failed.name} failed (see its output above)")
