@@ -4,8 +4,11 @@ The embedder stack (numpy, tokenizers, maybe torch) is imported on first use,
 not when services or selectors are imported.
 """
 
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+
+from memoryhub.metrics import EMBEDDER_CALLS, EMBEDDER_SECONDS, EMBEDDER_TEXTS
 
 EMBED_CHUNK = 32  # texts per embedding call when embedding overlaps inserts
 
@@ -18,7 +21,14 @@ def embed_texts(texts: Sequence[str]):
     # The model stack loads on the first embedding, not when services import.
     from memories.embedders import get_embedder
 
-    return get_embedder().embed(list(texts))
+    texts = list(texts)
+    kind = "single" if len(texts) == 1 else "batch"
+    started = time.perf_counter()
+    vectors = get_embedder().embed(texts)
+    EMBEDDER_SECONDS.labels(kind).observe(time.perf_counter() - started)
+    EMBEDDER_CALLS.labels(kind).inc()
+    EMBEDDER_TEXTS.labels(kind).inc(len(texts))
+    return vectors
 
 
 def embed_chunks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence]]:

@@ -227,6 +227,20 @@ def prepare() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+def prepare_metrics_dir(settings) -> str:
+    """One metrics directory for all children, so ``/metrics`` adds up every
+    gunicorn worker's and the Celery worker's counters (prometheus-client's
+    multiprocess mode); emptied at each start, as that mode asks."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
+        Path(settings.VAR_DIR) / "prometheus"
+    )
+    Path(path).mkdir(parents=True, exist_ok=True)
+    for stale in Path(path).glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
 def release_database() -> None:
     """Close this process's connections (and pool) before supervising.
 
@@ -496,6 +510,8 @@ def main() -> int:
     watch = None
     if settings.EMBEDDED_DATABASE:
         from memoryhub.embedded import restart_if_down as watch
+    metrics_dir = prepare_metrics_dir(settings)
+    say(f"metrics: /metrics (token MEMORYHUB_METRICS_TOKEN), shared in {metrics_dir}")
     supervisor = Supervisor(child_commands(port), stop_timeout, watch_database=watch)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, supervisor.on_signal)

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     # Notes when the request started: the audit records each request's
     # duration up to its audit row (memoryhub.timing).
     "memoryhub.timing.RequestTimingMiddleware",
+    # Requests by route template and status, timed (memoryhub/metrics.py).
+    "memoryhub.metrics.MetricsMiddleware",
     # A database outage in a view is a 503 with Retry-After, not a 500.
     "memoryhub.outage.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -320,6 +322,10 @@ AUDIT_FLUSH_READS = env_bool("MEMORYHUB_AUDIT_FLUSH_READS", False)
 MEMORYHUB_ROUTING_ADAPTER = "routing.adapter.HubRoutingAdapter"
 MEMORYHUB_AUDIT_RECORDER = "audit.services.access_record"
 MEMORYHUB_READINESS_CHECKS = {"embedder": "memories.embedders.readiness_check"}
+# Gauges computed when /metrics is scraped, by the apps that know the state.
+MEMORYHUB_METRICS_COLLECTORS = ["memories.metrics.collect", "routing.metrics.collect"]
+# Bearer token of /metrics; unset: the endpoint is closed.
+METRICS_TOKEN = env_str("MEMORYHUB_METRICS_TOKEN", "")
 API_KEY_CACHE_SECONDS = env_int("MEMORYHUB_API_KEY_CACHE_SECONDS", 30, minimum=0)
 REENCRYPT_BATCH_SIZE = env_int("MEMORYHUB_REENCRYPT_BATCH_SIZE", 500, minimum=1)
 

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from memoryhub.metrics import metrics_view
+
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("memories.api.urls")),
@@ -18,6 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("memoryhub.health_urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("memories.mem0api.urls")),
     path("", include("routing.api.mem0_urls")),
     # Last, so no API, mem0, health or admin route changes: the team app.

@@ -40,6 +40,7 @@ from memories.encryption.sealing import memory_content
 from memories.models import Memory, MemoryState, Space
 from memoryhub.db import model_from_row, run_batch, unflushed_commit
 from memoryhub.dispatch import send
+from memoryhub.metrics import DELIVERY_LAG
 from routing import rules
 from routing.backends.base import BackendError, CircuitOpen, Record
 from routing.calls import backend_call
@@ -280,6 +281,7 @@ class _Pending:
     pk: int
     seq: int
     attempts: int
+    created_at: object  # when the write queued it (the delivery lag's start)
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,9 @@ def outbox_deliver(*, memory_id, backend_id: int) -> DeliveryResult:
             return _fail(entries, now, f"{type(exc).__name__}: {exc}"[:300])
         settle.append((_SQL_DELIVERED, [now, [e.pk for e in entries]]))
         run_batch(cursor, [*settle, *bracket.last])
+        DELIVERY_LAG.labels(backend.name).observe(
+            (timezone.now() - entries[0].created_at).total_seconds()
+        )
         return DeliveryResult("delivered")
 
 
@@ -473,7 +478,7 @@ _SQL_LOCK = (
 )
 _LOCKED = f"current_setting('{_LOCK_SETTING}') = 'on'"
 _SQL_PENDING = (
-    f"SELECT id, seq, attempts FROM {_OUTBOX} "  # noqa: S608
+    f"SELECT id, seq, attempts, created_at FROM {_OUTBOX} "  # noqa: S608
     f"WHERE memory_id = %s AND backend_id = %s AND state = 'pending' AND {_LOCKED} "
     "ORDER BY seq FOR UPDATE"
 )

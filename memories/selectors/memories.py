@@ -4,6 +4,7 @@ Every function takes the actor and scopes the queryset *before* lookup, so an
 object the caller may not see is a 404, never a 403.
 """
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from memories.permissions import require_perm
 from memories.search import search_memories
 from memoryhub.crypto import blind_tokens
 from memoryhub.errors import InvalidInput, NotFound
+from memoryhub.metrics import SEARCH_PHASE
 
 SEARCH_MODES = ("hybrid", "vector", "keyword")
 
@@ -183,7 +185,9 @@ def memory_search(
             return routed[0]
     elif routing_info is not None:
         routing_info.update(routing_adapter().local_search_info())
+    began = time.perf_counter()
     embedding = embed_texts([query])[0] if mode != "keyword" else None
+    embedded = time.perf_counter()
     tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
     hits = search_memories(
         queryset=qs,
@@ -193,6 +197,7 @@ def memory_search(
         threshold=threshold,
         mode=mode,
     )
+    indexed = time.perf_counter()
     results = []
     for memory, score in hits:
         memory.score = score
@@ -206,6 +211,9 @@ def memory_search(
         memory_ids=[m.pk for m in results],
         detail={"mode": mode, "top_k": top_k},
     )
+    SEARCH_PHASE.labels("embedding").observe(embedded - began)
+    SEARCH_PHASE.labels("index").observe(indexed - embedded)
+    SEARCH_PHASE.labels("rest").observe(time.perf_counter() - indexed)
     return results
 
 
