@@ -55,4 +55,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=30s \
 
 CMD ["gunicorn", "memoryhub.wsgi:application", \
      "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", \
-     "--graceful-timeout", "20", "--access-logfile", "-", "--no-control-socket"]
+     "--graceful-timeout", "20", "--no-control-socket"]

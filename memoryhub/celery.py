@@ -4,7 +4,7 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memoryhub.settings")
 
@@ -15,9 +15,19 @@ app.autodiscover_tasks()
 _started: dict[str, float] = {}
 
 
+@before_task_publish.connect
+def _carry_request_id(headers=None, **kwargs) -> None:
+    from memoryhub.logs import celery_publish
+
+    celery_publish(headers=headers)
+
+
 @task_prerun.connect
-def _task_started(task_id=None, **kwargs) -> None:
+def _task_started(task_id=None, task=None, **kwargs) -> None:
+    from memoryhub.logs import celery_prerun
+
     _started[task_id] = time.perf_counter()
+    celery_prerun(task=task)
 
 
 @task_postrun.connect

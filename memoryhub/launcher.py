@@ -107,8 +107,8 @@ def child_commands(port: int) -> list[Child]:
                 str(web_threads),
                 "--graceful-timeout",
                 "10",
-                "--access-logfile",
-                "-",
+                # No access log: it would print paths with their query strings
+                # (search words); MemoryHub logs each request itself, by route.
                 # gunicorn 27's control socket defaults to one path per user
                 # (~/.gunicorn/gunicorn.ctl): two checkouts would fight over it.
                 "--no-control-socket",
@@ -474,6 +474,7 @@ def main() -> int:
     port = env_int("PORT", 8000, minimum=1)
     stop_timeout = env_int("MEMORYHUB_STOP_TIMEOUT", 20, minimum=1)
     say(f"starting MemoryHub; the team app will be at http://{HOST}:{port}/")
+    os.environ.setdefault("MEMORYHUB_LOG_FORMAT", "console")  # a terminal
     try:
         setup_django()
     except ImproperlyConfigured as exc:

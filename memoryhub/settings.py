@@ -71,6 +71,8 @@ MIDDLEWARE = [
     # Notes when the request started: the audit records each request's
     # duration up to its audit row (memoryhub.timing).
     "memoryhub.timing.RequestTimingMiddleware",
+    # The request id (X-Request-ID in and out) and one log line per request.
+    "memoryhub.logs.RequestLogMiddleware",
     # Requests by route template and status, timed (memoryhub/metrics.py).
     "memoryhub.metrics.MetricsMiddleware",
     # A database outage in a view is a 503 with Retry-After, not a 500.
@@ -367,6 +369,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("MEMORYHUB_CELERY_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
+# Workers log through settings.LOGGING (JSON, request ids), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
@@ -436,16 +440,37 @@ for _item in env_list("MEMORYHUB_ROUTING_EXTRA_KINDS", []):
         )
     ROUTING_EXTRA_KINDS[_kind.strip()] = _module.strip()
 
+# JSON lines with the request id (memoryhub/logs.py); "console" for a
+# terminal (make run). Either way no content, queries or secrets.
+LOG_FORMAT = env_str("MEMORYHUB_LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(
+        f"MEMORYHUB_LOG_FORMAT={LOG_FORMAT!r}: use json or console"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    "filters": {"request_id": {"()": "memoryhub.logs.RequestIdFilter"}},
+    "formatters": {"structured": {"()": f"memoryhub.logs.{LOG_FORMAT}_formatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "structured",
+            "filters": ["request_id"],
+        }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("MEMORYHUB_LOG_LEVEL", "INFO")},
     "loggers": {
         # pgserver logs socket paths and pids at INFO on every start.
         "pgserver": {"level": "WARNING"},
+        # One "request" line per request (memoryhub.logs) says what Django's
+        # 4xx warnings would, without the path; 5xx errors are still logged.
+        "django.request": {"level": "ERROR"},
+        # HTTP clients (the LLM, embedders, backends) log URLs and headers at
+        # DEBUG: never at any level MemoryHub runs with.
+        **{
+            name: {"level": "WARNING"}
+            for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai")
+        },
     },
 }
