@@ -240,7 +240,7 @@ class SpaceKeyAdmin(ReadOnlyAdmin):
     list_display = ["space", "version", "state", "master_key_id", "created_at"]
     list_filter = ["state", "master_key_id"]
     search_fields = ["space__slug", "space__team__slug"]
-    list_select_related = ["space"]
+    list_select_related = ["space__team"]
     fields = ["space", "version", "state", "master_key_id", "created_at"]
     readonly_fields = fields
 
@@ -255,7 +255,7 @@ class SpaceUserObjectPermissionAdmin(ReadOnlyAdmin):
     list_display = ["content_object", "user", "permission"]
     list_filter = ["permission"]
     search_fields = ["user__username", "content_object__slug"]
-    list_select_related = ["content_object", "user", "permission"]
+    list_select_related = ["content_object__team", "user", "permission"]
 
 
 @admin.register(SpaceGroupObjectPermission)
@@ -265,7 +265,7 @@ class SpaceGroupObjectPermissionAdmin(ReadOnlyAdmin):
     list_display = ["content_object", "group", "permission"]
     list_filter = ["permission"]
     search_fields = ["group__name", "content_object__slug"]
-    list_select_related = ["content_object", "group", "permission"]
+    list_select_related = ["content_object__team", "group", "permission"]
 
 
 # --- memories -----------------------------------------------------------------------
@@ -287,7 +287,7 @@ class MemoryAdmin(admin.ModelAdmin):
     list_filter = ["state", "immutable", "space__team", "space", "created_at"]
     search_fields = ["user_id", "agent_id", "app_id", "run_id"]
     search_help_text = "A memory id, or a user / agent / app / run id."
-    list_select_related = ["space"]
+    list_select_related = ["space__team"]
     fields = [
         "id",
         "space",

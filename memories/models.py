@@ -69,7 +69,8 @@ class Space(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.team_id}/{self.slug}"
+        # team/space, as people name it (lists select the team with it).
+        return f"{self.team.slug}/{self.slug}"
 
 
 class SpaceUserObjectPermission(UserObjectPermissionBase):
@@ -159,6 +160,7 @@ class Memory(models.Model):
 
     class Meta:
         default_permissions = ()  # access is decided per space, see Space.Meta
+        verbose_name_plural = "memories"
         ordering = ["-created_at", "-id"]
         indexes = [
             HnswIndex(

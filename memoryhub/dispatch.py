@@ -17,7 +17,10 @@ def send(task, *, args=(), countdown: float | None = None, what: str) -> bool:
     """Queue ``task(*args)``; ``False`` (and one warning line) if the broker
     cannot take it."""
     try:
-        task.apply_async(args=list(args), countdown=countdown or None)
+        if countdown:
+            task.apply_async(args=list(args), countdown=countdown)
+        else:
+            task.delay(*args)
     except Exception as exc:  # any broker failure: the sweeper catches up
         reason = (str(exc).strip().splitlines() or [""])[0][:200]
         logger.warning(

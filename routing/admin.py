@@ -164,16 +164,34 @@ class BackendAdmin(admin.ModelAdmin):
         "enabled",
         "allows_plaintext",
         "circuit_state",
-        "latency_ewma_ms",
-        "error_rate",
+        "latency",
+        "errors",
         "last_check_at",
     )
     list_filter = ("kind", "enabled", "circuit_state", "allows_plaintext")
     search_fields = ("name",)
+
+    @admin.display(description="latency", ordering="latency_ewma_ms")
+    def latency(self, obj) -> str:
+        """The moving average, rounded, with its unit."""
+        value = obj.latency_ewma_ms
+        return (
+            "—"
+            if value is None
+            else f"{value:,.0f} ms"
+            if value >= 10
+            else (f"{value:.1f} ms")
+        )
+
+    @admin.display(description="error rate", ordering="error_rate")
+    def errors(self, obj) -> str:
+        value = obj.error_rate
+        return "—" if value is None else f"{value:.0%}"
+
     readonly_fields = (
         "secret_names",
-        "latency_ewma_ms",
-        "error_rate",
+        "latency",
+        "errors",
         "circuit_state",
         "consecutive_failures",
         "opened_at",
