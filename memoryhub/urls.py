@@ -5,6 +5,25 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from memoryhub.metrics import metrics_view
+from memoryhub.seams import resolve_path
+
+# Before admin.site.urls is read below (it binds the index view then).
+# The admin's "View site" link leads to the team app.
+admin.site.site_url = "/"
+admin.site.site_header = "MemoryHub operator console"
+admin.site.site_title = "MemoryHub admin"
+# The admin home starts with what an operator checks first (routing.admin_home).
+admin.site.index_template = "admin/memoryhub_index.html"
+_admin_index = admin.site.index
+
+
+def _index_with_health(request, extra_context=None):
+    panel = resolve_path("routing.admin_home.index_context")()  # apps by name only
+    return _admin_index(request, {**panel, **(extra_context or {})})
+
+
+admin.site.index = _index_with_health
+
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -27,8 +46,6 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
-# The admin's "View site" link leads to the team app.
-admin.site.site_url = "/"
 
 # JSON errors under /api/ (unknown URLs, malformed ids), Django's pages elsewhere.
 handler400 = "memoryhub.api.exceptions.bad_request"

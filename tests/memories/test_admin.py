@@ -310,3 +310,24 @@ def test_non_staff_cannot_open_the_admin(space, memory):
     response = client.get(reverse("admin:memories_memory_change", args=[memory.pk]))
     assert response.status_code == 302
     assert not AccessEvent.objects.filter(action="memory.read").exists()
+
+
+def test_the_admin_home_shows_what_to_check_first(admin_client, team):
+    """Backends with circuit and backlog, failures, keys about to expire."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import api_key_create
+    from tests.factories import BackendFactory
+
+    BackendFactory(name="graph")
+    api_key_create(
+        team=team, name="soon", expires_at=timezone.now() + timedelta(days=2)
+    )
+    page = admin_client.get(reverse("admin:index"))
+    body = page.content.decode()
+    assert page.status_code == 200
+    for text in ("Check first", "graph", "Closed", "soon", "outbox dead letters"):
+        assert text in body, text
+    assert "MemoryHub operator console" in body
