@@ -205,7 +205,7 @@ class ExtractionEventViewSet(SpaceViewSet):
         tags=[TAG],
         summary="List extraction events",
         description="The space's latest 50 extraction events, newest first "
-        "(states and counts; no results).",
+        "(states and counts; no results), as one page.",
         parameters=[TEAM_PARAMETER],
         responses={200: ExtractionEventSerializer(many=True)},
     )
@@ -216,7 +216,13 @@ class ExtractionEventViewSet(SpaceViewSet):
             actor=self.actor, space=self.space, limit=50
         )
         return Response(
-            [render_event(self, event, with_results=False) for event in events]
+            {
+                "next": None,
+                "previous": None,
+                "results": [
+                    render_event(self, event, with_results=False) for event in events
+                ],
+            }
         )
 
     @extend_schema(

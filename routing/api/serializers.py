@@ -144,12 +144,6 @@ class SpaceBackendSerializer(serializers.Serializer):
     circuit = serializers.CharField()
 
 
-class SpaceBackendListSerializer(serializers.Serializer):
-    """The backends serving a space."""
-
-    results = SpaceBackendSerializer(many=True)
-
-
 class ChangesRequestSerializer(StrictSerializer):
     """Where to continue a backend's change feed (in the body: cursors are long)."""
 

@@ -24,7 +24,7 @@ from routing.api.serializers import (
     RetrySerializer,
     RuleSerializer,
     RuleWriteSerializer,
-    SpaceBackendListSerializer,
+    SpaceBackendSerializer,
 )
 from routing.models import OutboxEntry, RoutingRule
 
@@ -197,9 +197,10 @@ class OutboxViewSet(OperatorViewSet):
 class SpaceBackendsViewSet(SpaceViewSet):
     """Read-only for teams: which backends serve a space."""
 
-    serializer_class = SpaceBackendListSerializer
+    serializer_class = SpaceBackendSerializer
 
-    @extend_schema(responses=SpaceBackendListSerializer)
+    # A list action: documented as a page of backends (all of them, in one).
+    @extend_schema(responses=SpaceBackendSerializer(many=True))
     def list(self, request, slug):
         """Backends the rules route this space's operations to."""
         if not request.user.is_authenticated and request.auth is None:

@@ -57,7 +57,7 @@ def test_extract_queues_then_the_event_reports(
     detail = api.get(f"{BASE}/extractions/{event_id}/").json()
     assert detail["state"] == "SUCCEEDED"
     assert detail["results"][0]["memory"] == "Likes tea"
-    listed = api.get(f"{BASE}/extractions/").json()
+    listed = api.get(f"{BASE}/extractions/").json()["results"]
     assert [e["id"] for e in listed] == [event_id]
     assert "Likes tea" not in str(listed)
 

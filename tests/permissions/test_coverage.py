@@ -41,6 +41,8 @@ EXCLUDED_ROUTES = {
     "(tests/core/test_health.py)",
     "readyz": "readiness probe: public, reports component health and no data "
     "(tests/core/test_health.py)",
+    "metrics": "Prometheus metrics: a bearer token of its own (closed without "
+    "one), no memory data (tests/core/test_metrics.py)",
     "": "HTML pages: tests/web/",
     "signin/": "HTML pages: tests/web/",
     "signout/": "HTML pages: tests/web/",
