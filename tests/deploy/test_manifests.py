@@ -11,6 +11,7 @@ files set is one that MemoryHub's code reads, so a misspelt name fails here
 instead of being silently ignored in production. No database is needed.
 """
 
+import fnmatch
 import importlib.resources
 import json
 import os
@@ -557,6 +558,21 @@ def test_real_env_files_are_ignored_by_git():
                 check=False,
             )
             assert ignored.returncode == 0, f"{relative} is not git-ignored"
+
+
+def test_real_env_files_stay_out_of_the_docker_build_context():
+    # compose.yaml builds with the repository as context and the Dockerfile
+    # copies all of it: an unexcluded memoryhub.env would ship the master keys
+    # inside the image.
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for service in _compose()["services"].values():
+        for env_file in _env_files(service):
+            relative = env_file.relative_to(ROOT).as_posix()
+            assert any(fnmatch.fnmatchcase(relative, p) for p in patterns), relative
 
 
 # --- Compose -----------------------------------------------------------------
