@@ -22,7 +22,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     MEMORYHUB_VAR_DIR=/app/var \
-    MEMORYHUB_MODEL_DIR=/app/models
+    MEMORYHUB_MODEL_DIR=/app/models \
+    PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus
 
 WORKDIR /app
 
@@ -53,6 +54,6 @@ EXPOSE 8000 8001
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
 
-CMD ["gunicorn", "memoryhub.wsgi:application", \
+CMD ["gunicorn", "memoryhub.wsgi:application", "--config", "python:memoryhub.gunicorn_conf", \
      "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", \
      "--graceful-timeout", "20", "--no-control-socket"]

@@ -99,6 +99,8 @@ def child_commands(port: int) -> list[Child]:
                 "-m",
                 "gunicorn",
                 "memoryhub.wsgi:application",
+                "--config",
+                "python:memoryhub.gunicorn_conf",
                 "--bind",
                 f"{HOST}:{port}",
                 "--workers",
