@@ -233,13 +233,14 @@ def prepare_metrics_dir(settings) -> str:
     """One metrics directory for all children, so ``/metrics`` adds up every
     gunicorn worker's and the Celery worker's counters (prometheus-client's
     multiprocess mode); emptied at each start, as that mode asks."""
+    from memoryhub.gunicorn_conf import PREPARED, empty_metrics_dir
+
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
         Path(settings.VAR_DIR) / "prometheus"
     )
-    Path(path).mkdir(parents=True, exist_ok=True)
-    for stale in Path(path).glob("*.db"):
-        stale.unlink()
+    empty_metrics_dir(path)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.environ[PREPARED] = "1"  # gunicorn must not empty it under the others
     return path
 
 
