@@ -102,7 +102,7 @@ def _aad(event: ExtractionEvent, space: Space) -> bytes:
     )
 
 
-def _clean_options(options: dict, space: Space) -> dict:
+def _clean_options(options: dict) -> dict:
     """Memory fields every extracted memory gets, checked now (JSON-ready)."""
     metadata = clean_metadata(options.get("metadata"))
     expires_at = clean_expires_at(options.get("expires_at"))
@@ -157,7 +157,7 @@ def extraction_submit(
         name: clean_scope_id(name, (scope or {}).get(name)) for name in SCOPE_FIELDS
     }
     scope = {name: value for name, value in scope.items() if value}
-    cleaned_options = _clean_options(options or {}, space)
+    cleaned_options = _clean_options(options or {})
     # A request's own instructions are free text like the messages: sealed
     # with them, erased with them.
     instructions = clean_instructions((options or {}).get("instructions"))
