@@ -8,6 +8,8 @@ CI an unreachable Redis skips these tests with the reason; in CI
 (``CI=true``) it fails them, so a broken broker never passes unnoticed.
 """
 
+import signal
+
 import pytest
 
 from accounts.actors import SYSTEM
@@ -82,32 +84,43 @@ def test_worker_skips_a_vanished_row(worker):
     )
 
 
-def test_worker_runs_a_queued_extraction(real_broker, tmp_path, llm):
-    """An ``infer`` add queued by the API is run by a real worker process, which
-    reads the model's settings from its environment; only the event's id
-    crosses the broker."""
-    from memories.models import ExtractionEvent
-    from tests.factories import make_key
-
-    log = tmp_path / "worker.log"
-    proc = start_worker(
+def _extraction_worker(real_broker, log, llm):
+    """A worker that reads the model's settings from its environment."""
+    return start_worker(
         real_broker,
         log,
         MEMORYHUB_LLM_URL=llm.url,
         MEMORYHUB_LLM_MODEL="scripted-test-model",
         MEMORYHUB_LLM_ALLOWS_CONTENT="true",
+        MEMORYHUB_LLM_TIMEOUT_SECONDS="60",
     )
+
+
+def _submit(team_slug: str, text: str, user_id: str):
+    from tests.factories import make_key
+
+    team = make_team(team_slug)
+    space = make_space(team, "default")
+    event = services.extraction_submit(
+        actor=make_key(team)[2],
+        space=space,
+        messages=text,
+        scope={"user_id": user_id},
+    )  # enqueued on commit (this test's transaction commits at once)
+    return space, event
+
+
+def test_worker_runs_a_queued_extraction(real_broker, tmp_path, llm):
+    """An ``infer`` add queued by the API is run by a real worker process, which
+    reads the model's settings from its environment; only the event's id
+    crosses the broker."""
+    from memories.models import ExtractionEvent
+
+    log = tmp_path / "worker.log"
+    proc = _extraction_worker(real_broker, log, llm)
     try:
         wait_for(lambda: b"ready." in log.read_bytes(), proc, log, timeout=60)
-        team = make_team("extractors")
-        space = make_space(team, "default")
-        actor = make_key(team)[2]
-        event = services.extraction_submit(
-            actor=actor,
-            space=space,
-            messages="Quinn plays the cello",
-            scope={"user_id": "quinn"},
-        )  # enqueued on commit (this test's transaction commits at once)
+        space, event = _submit("extractors", "Quinn plays the cello", "quinn")
 
         def done() -> bool:
             event.refresh_from_db()
@@ -122,3 +135,57 @@ def test_worker_runs_a_queued_extraction(real_broker, tmp_path, llm):
         assert ExtractionEvent.objects.count() == 1
     finally:
         stop_worker(proc)
+
+
+def test_worker_killed_mid_extraction_the_sweep_runs_it_again_once(
+    real_broker, tmp_path, llm, settings
+):
+    """SIGKILL while the model is being asked: the event stays RUNNING with its
+    sealed messages; the killed worker's advisory lock died with its
+    connection, so beat's sweep hands it to the next worker, which finishes
+    it with exactly one memory."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from memories.services import extraction
+
+    llm.on("facts", "Rosa", delay=30, times=1)  # the first ask hangs
+    log = tmp_path / "worker.log"
+    first = _extraction_worker(real_broker, log, llm)
+    try:
+        wait_for(lambda: b"ready." in log.read_bytes(), first, log, timeout=60)
+        space, event = _submit("crashers", "Rosa keeps bees", "rosa")
+
+        def asked() -> bool:
+            event.refresh_from_db()
+            return event.state == "RUNNING" and len(llm.requests) == 1
+
+        wait_for(asked, first, log, timeout=60)
+        stop_worker(first, signal.SIGKILL)  # mid-task: the model call is in flight
+    finally:
+        stop_worker(first, signal.SIGKILL)
+    event.refresh_from_db()
+    assert event.state == "RUNNING" and event.payload is not None
+    second = _extraction_worker(real_broker, log, llm)
+    try:
+        wait_for(
+            lambda: log.read_bytes().count(b"ready.") >= 2, second, log, timeout=60
+        )
+        later = timezone.now() + timedelta(
+            seconds=settings.EXTRACTION_REDISPATCH_SECONDS + 1
+        )
+        assert extraction.extraction_sweep(now=later)["requeued"] == 1
+
+        def done() -> bool:
+            event.refresh_from_db()
+            return event.finished
+
+        wait_for(done, second, log, timeout=60)
+    finally:
+        stop_worker(second)
+    assert event.state == "SUCCEEDED", event.failure
+    assert event.payload is None
+    (memory,) = Memory.objects.filter(space=space)  # exactly once
+    assert sealing.memory_content(memory) == "Rosa keeps bees"
+    assert b"Rosa" not in log.read_bytes()
