@@ -9,7 +9,10 @@
 - State read at scrape time through the collectors other apps name in
   ``MEMORYHUB_METRICS_COLLECTORS`` (a seam: this core module names no app):
   outbox backlog, oldest pending age and dead letters per backend, circuit
-  state per backend, queued extractions; and this process's database pool.
+  state per backend, queued extractions.
+- The database pools: connections open, idle and waited for, summed over
+  the live processes (each process sets its own after every request and
+  task; ``livesum`` adds them up in multiprocess mode).
 
 Labels only ever take bounded values: method, route template, status code,
 task name, backend name (operators create those), phase. Never ids, content,
@@ -20,26 +23,46 @@ configured the endpoint is closed (404). Under gunicorn with several workers
 (and with the Celery worker on the same machine, as ``make run`` runs them),
 ``PROMETHEUS_MULTIPROC_DIR`` makes every process's counters add up in one
 scrape; the launcher sets it.
+
+Celery workers that run apart from the web (their own pods) serve their
+metrics on a port of their own, ``MEMORYHUB_WORKER_METRICS_PORT``, behind the
+same token (:func:`serve_worker_metrics`): task durations and failures,
+embedder calls, delivery lag and their pools, without the scrape-time state
+gauges, which the web processes already report.
 """
 
 import hmac
+import logging
 import os
+import threading
 import time
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
+from django.core.signals import request_finished
 from django.http import Http404, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
 
 from memoryhub.seams import resolve_path
+
+logger = logging.getLogger(__name__)
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Every process writes its samples there: one that starts before whatever
+    # prepares the directory (a worker or MCP container on an empty volume, a
+    # one-off command) must not fail on the first sample.
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -89,6 +112,33 @@ DELIVERY_LAG = Histogram(
     ["backend"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
+# (gauge, key of psycopg's pool statistics)
+POOL_GAUGES = (
+    (
+        Gauge(
+            "memoryhub_db_pool_size",
+            "Database connections open in the pools of the live processes.",
+            multiprocess_mode="livesum",
+        ),
+        "pool_size",
+    ),
+    (
+        Gauge(
+            "memoryhub_db_pool_available",
+            "Idle database connections in the pools of the live processes.",
+            multiprocess_mode="livesum",
+        ),
+        "pool_available",
+    ),
+    (
+        Gauge(
+            "memoryhub_db_pool_waiting",
+            "Requests waiting for a database connection, all live processes.",
+            multiprocess_mode="livesum",
+        ),
+        "requests_waiting",
+    ),
+)
 
 
 def route_of(request) -> str:
@@ -120,55 +170,123 @@ class _StateCollector:
     def collect(self):
         for path in settings.MEMORYHUB_METRICS_COLLECTORS:
             yield from resolve_path(path)()
-        yield from _pool_gauges()
 
     def describe(self):
         return []  # computed per scrape: nothing to check at registration
 
 
-def _pool_gauges():
-    """This process's connection pool (psycopg), if it has one."""
+class _ThisProcess:
+    """The metrics this process registered (prometheus-client's default
+    registry), for a scrape outside multiprocess mode."""
+
+    def collect(self):
+        yield from REGISTRY.collect()
+
+    def describe(self):
+        return []
+
+
+_STATE = _StateCollector()
+
+
+def record_pool(**kwargs) -> None:
+    """Set this process's pool gauges (after each request, task and scrape:
+    the connection is back in the pool by then)."""
     from django.db import connections
 
     pool = getattr(connections["default"], "pool", None)
     if pool is None:
         return
     stats = pool.get_stats()
-    for name, key, doc in (
-        ("memoryhub_db_pool_size", "pool_size", "Connections in the pool."),
-        ("memoryhub_db_pool_available", "pool_available", "Idle connections."),
-        (
-            "memoryhub_db_pool_waiting",
-            "requests_waiting",
-            "Requests waiting for a connection.",
-        ),
-    ):
-        gauge = GaugeMetricFamily(name, doc + " (this process)")
-        gauge.add_metric([], stats.get(key, 0))
-        yield gauge
+    for gauge, key in POOL_GAUGES:
+        gauge.set(stats.get(key, 0))
 
 
-_STATE = _StateCollector()
-REGISTRY.register(_STATE)
+# Connected after Django's own receiver that hands the connection back.
+request_finished.connect(record_pool, dispatch_uid="memoryhub.metrics.record_pool")
 
 
-def _registry():
+def _registry(*, state: bool = True) -> CollectorRegistry:
+    """What one scrape reports: every process's metrics in multiprocess mode,
+    this process's otherwise; ``state`` adds the scrape-time gauges."""
+    record_pool()
+    registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_ThisProcess())
+    if state:
         registry.register(_STATE)
-        return registry
-    return REGISTRY
+    return registry
+
+
+def _authorized(header: str) -> bool | None:
+    """None when no token is configured (closed), else whether ``header``
+    carries it."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        return None
+    return hmac.compare_digest(header.encode(), f"Bearer {token}".encode())
 
 
 def metrics_view(request):
     """``GET /metrics`` with ``Authorization: Bearer <MEMORYHUB_METRICS_TOKEN>``."""
-    token = settings.METRICS_TOKEN
-    if not token:
-        raise Http404("metrics are off: set MEMORYHUB_METRICS_TOKEN to serve them")
-    sent = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
-        response = HttpResponse("a valid metrics token is needed\n", status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    allowed = _authorized(request.headers.get("Authorization", ""))
+    if allowed is None:
+        raise Http404(CLOSED)
+    if not allowed:
+        response = HttpResponse(UNAUTHORIZED, status=401)
+        response["WWW-Authenticate"] = CHALLENGE
         return response
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+CLOSED = "metrics are off: set MEMORYHUB_METRICS_TOKEN to serve them\n"
+UNAUTHORIZED = "a valid metrics token is needed\n"
+CHALLENGE = 'Bearer realm="metrics"'
+
+
+def _worker_app(environ, start_response):
+    """``GET /metrics`` of a worker's metrics port, with the web's token rule."""
+    allowed = _authorized(environ.get("HTTP_AUTHORIZATION", ""))
+    if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+        status, headers, body = "404 Not Found", [], b"not found\n"
+    elif allowed is None:
+        status, headers, body = "404 Not Found", [], CLOSED.encode()
+    elif not allowed:
+        status = "401 Unauthorized"
+        headers, body = [("WWW-Authenticate", CHALLENGE)], UNAUTHORIZED.encode()
+    else:
+        status, body = "200 OK", generate_latest(_registry(state=False))
+        headers = [("Content-Type", CONTENT_TYPE_LATEST)]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers)
+    return [body]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # scrapes are not worth a log line
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def serve_worker_metrics(port: int, address: str) -> WSGIServer | None:
+    """Serve this worker's metrics on ``address:port`` from a daemon thread
+    (the Celery worker calls it once ready, when the port is set)."""
+    if not settings.METRICS_TOKEN:
+        logger.warning(
+            "MEMORYHUB_WORKER_METRICS_PORT is set but MEMORYHUB_METRICS_TOKEN is "
+            "not: the worker's metrics port stays closed"
+        )
+        return None
+    server = make_server(
+        address, port, _worker_app, _ThreadingServer, handler_class=_QuietHandler
+    )
+    threading.Thread(
+        target=server.serve_forever, name="worker-metrics", daemon=True
+    ).start()
+    logger.info("worker metrics on %s:%s/metrics", address, server.server_port)
+    return server

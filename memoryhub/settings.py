@@ -172,7 +172,8 @@ if _pool_max and not env_bool("MEMORYHUB_TESTING", False):
     # psycopg 3 pool: one per process; connections are reused across requests.
     # ``timeout``: how long a request waits for a connection (then a 503).
     _db_options["pool"] = {
-        "min_size": 1,
+        # Opened when the process first uses the database, kept open after.
+        "min_size": min(env_int("MEMORYHUB_DB_POOL_MIN", 1, minimum=0), _pool_max),
         "max_size": _pool_max,
         "timeout": env_float("MEMORYHUB_DB_POOL_TIMEOUT_SECONDS", 10.0),
     }
@@ -328,6 +329,9 @@ MEMORYHUB_READINESS_CHECKS = {"embedder": "memories.embedders.readiness_check"}
 MEMORYHUB_METRICS_COLLECTORS = ["memories.metrics.collect", "routing.metrics.collect"]
 # Bearer token of /metrics; unset: the endpoint is closed.
 METRICS_TOKEN = env_str("MEMORYHUB_METRICS_TOKEN", "")
+# A Celery worker's own metrics port (behind the same token); 0: none.
+WORKER_METRICS_PORT = env_int("MEMORYHUB_WORKER_METRICS_PORT", 0, minimum=0)
+WORKER_METRICS_ADDRESS = env_str("MEMORYHUB_WORKER_METRICS_ADDRESS", "127.0.0.1")
 API_KEY_CACHE_SECONDS = env_int("MEMORYHUB_API_KEY_CACHE_SECONDS", 30, minimum=0)
 REENCRYPT_BATCH_SIZE = env_int("MEMORYHUB_REENCRYPT_BATCH_SIZE", 500, minimum=1)
 

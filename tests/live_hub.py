@@ -80,9 +80,10 @@ def database_url(data: Path, name: str) -> str:
 
 
 @contextlib.contextmanager
-def live_hub(tmp_path: Path, *, workers: int = 1) -> Iterator[Hub]:
-    """Database, migrations, a key, and gunicorn with ``workers`` workers of
-    4 threads; everything is stopped on exit."""
+def live_hub(tmp_path: Path, *, workers: int = 1, **extra_env: str) -> Iterator[Hub]:
+    """Database, migrations, a key, and gunicorn (with the production
+    ``gunicorn_conf``) with ``workers`` workers of 4 threads; ``extra_env``
+    adds to the server's environment. Everything is stopped on exit."""
     (tmp_path / "run").mkdir(mode=0o700)
     data = tmp_path / "pgdata"
     start_database(data)
@@ -100,6 +101,7 @@ def live_hub(tmp_path: Path, *, workers: int = 1) -> Iterator[Hub]:
         "MEMORYHUB_CELERY_EAGER": "false",
         "CELERY_BROKER_URL": "memory://",
         "MEMORYHUB_LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     manage = [PYTHON, str(REPO / "manage.py")]
     subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, timeout=300)  # noqa: S603
@@ -119,12 +121,15 @@ def live_hub(tmp_path: Path, *, workers: int = 1) -> Iterator[Hub]:
             [
                 str(Path(PYTHON).with_name("gunicorn")),
                 "memoryhub.wsgi:application",
+                "--config",
+                "python:memoryhub.gunicorn_conf",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
                 "--threads",
                 "4",
+                "--no-control-socket",  # one per user: parallel runs would share it
             ],
             cwd=REPO,
             env=env,

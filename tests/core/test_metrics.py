@@ -96,3 +96,77 @@ def test_labels_are_bounded_and_never_carry_content(client, settings, team, spac
     assert "memoryhub_backend_circuit_state" in families
     assert "memoryhub_extractions" in families
     assert "memoryhub_embedder_calls" in families
+
+
+@pytest.mark.celery_worker
+def test_a_worker_serves_its_task_metrics_on_its_own_port(real_broker, tmp_path):
+    """A Celery worker apart from the web (its own pod) answers scrapes on
+    MEMORYHUB_WORKER_METRICS_PORT behind the same token, with its tasks and
+    without the database-wide gauges the web already reports."""
+    import httpx
+
+    from memoryhub.celery import app as celery_app
+    from tests.celery_support import start_worker, stop_worker, wait_for
+    from tests.mcp_support import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    log = tmp_path / "worker.log"
+    proc = start_worker(
+        real_broker,
+        log,
+        MEMORYHUB_WORKER_METRICS_PORT=str(port),
+        MEMORYHUB_METRICS_TOKEN=TOKEN,
+        # Its container's own directory, not there yet (an empty volume).
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "worker-metrics"),
+    )
+    try:
+        wait_for(lambda: b"ready." in log.read_bytes(), proc, log, timeout=60)
+        celery_app.send_task("memories.tasks.space_purge", args=[987654321])
+        wait_for(lambda: b"succeeded" in log.read_bytes(), proc, log, timeout=30)
+        assert httpx.get(url).status_code == 401
+        assert (
+            httpx.get(url, headers={"Authorization": "Bearer guess"}).status_code == 401
+        )
+        response = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        stop_worker(proc)
+    assert response.status_code == 200, response.text
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    tasks = {
+        s.labels.get("task")
+        for s in families["memoryhub_celery_task_duration_seconds"].samples
+    }
+    assert "memories.tasks.space_purge" in tasks
+    assert "memoryhub_outbox_pending" not in families  # the web's to report
+
+
+def test_a_worker_metrics_port_without_a_token_stays_closed(settings, caplog):
+    from memoryhub.metrics import serve_worker_metrics
+
+    settings.METRICS_TOKEN = ""
+    assert serve_worker_metrics(0, "127.0.0.1") is None
+    assert "stays closed" in caplog.text
+
+
+def test_a_process_starting_before_its_metrics_directory_exists_records(tmp_path):
+    """An MCP or worker container whose volume is empty: the first sample
+    creates the multiprocess directory instead of failing."""
+    import subprocess
+    import sys
+
+    from tests.subprocess_env import child_env
+
+    directory = tmp_path / "not-yet" / "prometheus"
+    script = (
+        "import django; django.setup()\n"
+        "from memoryhub.metrics import EMBEDDER_CALLS, record_pool\n"
+        "EMBEDDER_CALLS.labels('query').inc(); record_pool()\n"
+    )
+    subprocess.run(  # noqa: S603 (fixed argv)
+        [sys.executable, "-c", script],
+        env=child_env(PROMETHEUS_MULTIPROC_DIR=str(directory)),
+        check=True,
+        timeout=120,
+    )
+    assert any(directory.glob("counter_*.db"))

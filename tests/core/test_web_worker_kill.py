@@ -4,7 +4,8 @@ it, no acknowledged write is lost, and the request that was cut left all or
 nothing (its transaction died with the worker's connection).
 
 Real components only (``tests/live_hub.py``): a real gunicorn on its own
-embedded PostgreSQL.
+embedded PostgreSQL, in Prometheus's multiprocess mode: ``/metrics`` keeps
+the dead worker's counters and forgets its pool.
 """
 
 import signal
@@ -15,6 +16,7 @@ import httpx
 import psutil
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live_hub import database_url, live_hub
 
@@ -24,15 +26,44 @@ MEMORIES = "/api/v1/spaces/default/memories/"
 BATCH = 1000  # MEMORYHUB_MAX_BATCH: embedding alone takes longer than the wait
 
 
+TOKEN = "kill-test-token"
+POOL = 4  # connections per worker, all opened with the pool
+
+
 def _worker_pids(master: int) -> set[int]:
     return {child.pid for child in psutil.Process(master).children()}
+
+
+def _metrics(api: httpx.Client) -> dict[str, float]:
+    """Sample name (+ labels) -> value, from the hub's /metrics."""
+    text = api.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    return {
+        sample.name + str(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _requests_counted(metrics: dict[str, float]) -> float:
+    return sum(
+        v for k, v in metrics.items() if k.startswith("memoryhub_http_requests_total")
+    )
 
 
 def test_a_killed_web_worker_is_replaced_and_cut_requests_leave_all_or_nothing(
     tmp_path,
 ):
-    with live_hub(tmp_path) as hub:
+    (tmp_path / "metrics").mkdir()
+    with live_hub(
+        tmp_path,
+        MEMORYHUB_METRICS_TOKEN=TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        MEMORYHUB_DB_POOL_MIN=str(POOL),
+        MEMORYHUB_DB_POOL_MAX=str(POOL),
+    ) as hub:
         api = hub.client(timeout=60)
+        before = _metrics(api)
+        assert before["memoryhub_db_pool_size[]"] == POOL
         acknowledged: list[str] = []
         cut: list[str] = []  # single writes whose answer never came
         stop = threading.Event()
@@ -93,6 +124,9 @@ def test_a_killed_web_worker_is_replaced_and_cut_requests_leave_all_or_nothing(
             thread.join(timeout=60)
         assert len(acknowledged) > recovered, "no write succeeded after the kill"
         assert hub.web.poll() is None  # the master itself was never restarted
+        after = _metrics(api)
+        assert after["memoryhub_db_pool_size[]"] == POOL  # the dead pool is dropped
+        assert _requests_counted(after) > _requests_counted(before) + len(acknowledged)
 
         for memory_id in acknowledged:
             assert api.get(f"{MEMORIES}{memory_id}/").status_code == 200, memory_id

@@ -100,8 +100,13 @@ def _yaml_files() -> list[Path]:
     return sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
 
 
-def _manifest_files() -> list[Path]:
-    return sorted(p for p in KUBE.glob("*.yaml") if p.name != "kustomization.yaml")
+SECRETS = KUBE / "secrets"  # applied on their own: the base never overwrites them
+
+
+def _manifest_files(where: Path | None = None) -> list[Path]:
+    """Manifests in ``where`` (default: the base and the secrets)."""
+    found = where.glob("*.yaml") if where else KUBE.rglob("*.yaml")
+    return sorted(p for p in found if p.name != "kustomization.yaml")
 
 
 @cache
@@ -224,7 +229,7 @@ def _names_set_by_kubernetes() -> dict[str, set[str]]:
             where = f"{workload} container {container['name']} env"
             found[where] = {entry["name"] for entry in container.get("env", [])}
     # Settings suggested in comments must be real ones too.
-    for path in (KUBE / "configmap.yaml", *KUBE.glob("secret-*.yaml")):
+    for path in (KUBE / "configmap.yaml", *_manifest_files(SECRETS)):
         found[f"{path.name} (comments)"] = set(
             _YAML_COMMENTED_KEY.findall(path.read_text())
         )
@@ -276,12 +281,17 @@ def test_the_strict_schema_check_rejects_a_misspelt_field():
         kubernetes_validate.validate(broken, latest_version(), strict=True)
 
 
-def test_the_kustomization_applies_every_manifest_file_and_sets_the_image():
+def test_the_kustomizations_apply_every_manifest_file_and_set_the_image():
     (kustomization,) = _documents(KUBE / "kustomization.yaml")
     assert kustomization["kind"] == "Kustomization"
     assert kustomization["namespace"] == "memoryhub"
     assert sorted(kustomization["resources"]) == sorted(
-        path.name for path in _manifest_files()
+        path.name for path in _manifest_files(KUBE)
+    )
+    (secrets,) = _documents(SECRETS / "kustomization.yaml")
+    assert secrets["namespace"] == "memoryhub"
+    assert sorted(secrets["resources"]) == sorted(
+        path.name for path in _manifest_files(SECRETS)
     )
     images = {image["name"] for image in kustomization["images"]}
     used = {
@@ -311,6 +321,15 @@ def test_kubernetes_has_every_resource_a_production_install_needs():
     assert expected <= present
     assert any(doc["kind"] == "NetworkPolicy" for doc in _manifests())
     assert len(present) == len(_manifests()), "two resources share a kind and name"
+
+
+def test_applying_the_manifests_never_overwrites_the_secrets():
+    base = [doc for path in _manifest_files(KUBE) for doc in _documents(path)]
+    assert not [doc for doc in base if doc["kind"] == "Secret"]
+    kinds = {
+        doc["kind"] for path in _manifest_files(SECRETS) for doc in _documents(path)
+    }
+    assert kinds == {"Secret"}
 
 
 def test_every_namespaced_resource_lives_in_the_memoryhub_namespace():
@@ -465,7 +484,7 @@ def test_web_autoscales_on_cpu_from_its_replica_count():
     assert metric["resource"]["name"] == "cpu"
 
 
-def test_network_policies_open_only_web_and_mcp_and_the_egress_they_need():
+def test_network_policies_open_only_web_mcp_and_worker_metrics_and_needed_egress():
     ingress_ports: dict[str, set[int]] = {}
     egress_ports: set[int] = set()
     for doc in _manifests():
@@ -480,7 +499,7 @@ def test_network_policies_open_only_web_and_mcp_and_the_egress_they_need():
             ingress_ports.setdefault(component, set()).update(ports)
         for rule in spec.get("egress", []):
             egress_ports.update(entry["port"] for entry in rule["ports"])
-    assert ingress_ports == {"web": {8000}, "mcp": {8001}}
+    assert ingress_ports == {"web": {8000}, "mcp": {8001}, "worker": {9100}}
     # DNS, PostgreSQL, Redis, HTTPS (backends, LLM, webhooks).
     assert {53, 5432, 6379, 443} <= egress_ports
     default = _resource("NetworkPolicy", "memoryhub-default")["spec"]
@@ -488,6 +507,18 @@ def test_network_policies_open_only_web_and_mcp_and_the_egress_they_need():
     assert default["podSelector"]["matchLabels"] == {
         "app.kubernetes.io/name": "memoryhub"
     }
+
+
+def test_the_worker_serves_its_metrics_on_the_port_it_declares():
+    worker = _main_container("memoryhub-worker")
+    env = {item["name"]: item["value"] for item in worker["env"]}
+    (port,) = worker["ports"]
+    assert port["name"] == "metrics"
+    assert env["MEMORYHUB_WORKER_METRICS_PORT"] == str(port["containerPort"])
+    assert env["MEMORYHUB_WORKER_METRICS_ADDRESS"] == "0.0.0.0"  # noqa: S104 (pod)
+    compose = _service("worker")
+    assert compose["environment"]["MEMORYHUB_WORKER_METRICS_PORT"] == "9100"
+    assert compose["expose"] == ["9100"] and "ports" not in compose
 
 
 def test_master_keys_are_kept_apart_from_connection_credentials():
@@ -510,7 +541,7 @@ def test_the_config_map_holds_no_credential():
 
 def _placeholder_master_keys() -> dict[str, str]:
     found = {
-        "secret-keys.yaml": _resource("Secret", "memoryhub-keys")["stringData"][
+        "secrets/keys.yaml": _resource("Secret", "memoryhub-keys")["stringData"][
             "MEMORYHUB_MASTER_KEYS"
         ]
     }
@@ -520,7 +551,7 @@ def _placeholder_master_keys() -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("where", ["secret-keys.yaml", "memoryhub.env.example"])
+@pytest.mark.parametrize("where", ["secrets/keys.yaml", "memoryhub.env.example"])
 def test_placeholder_master_keys_are_refused_so_nothing_starts_with_them(where):
     # A template applied unfilled must fail at start-up, never encrypt data
     # under a key that is public in this repository.
