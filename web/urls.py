@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
+from web import auth
 from web.views import (
     activity,
     backends,
@@ -37,7 +38,7 @@ urlpatterns = [
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",
-        auth_views.PasswordChangeView.as_view(
+        auth.ThrottledPasswordChangeView.as_view(
             template_name="web/auth/password_change.html",
             success_url="/password/done/",
         ),

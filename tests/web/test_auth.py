@@ -114,3 +114,37 @@ def test_the_api_is_not_affected(person, space):
     _fail(Client(), reverse("web:login"), "rosa", 6)
     api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert api.get("/api/v1/spaces/default/memories/").status_code == 200
+
+
+def test_guessing_the_current_password_in_the_change_form_is_throttled(person):
+    """A stolen session cookie is no way around the limit: wrong current
+    passwords count as failed sign-ins of that account from that address."""
+    client = Client()
+    client.force_login(person)
+    url = reverse("web:password_change")
+
+    def change(old: str):
+        return client.post(
+            url,
+            {
+                "old_password": old,
+                "new_password1": "a-new-Passphrase-42",
+                "new_password2": "a-new-Passphrase-42",
+            },
+        )
+
+    for _ in range(4):
+        wrong = change("guess")
+        assert wrong.status_code == 200  # the form again, with its error
+        assert "old_password" in wrong.context["form"].errors
+    assert change("guess").status_code == 429  # the fifth locks
+    locked = change("pw")  # even the right one, now
+    assert locked.status_code == 429
+    assert b"Too many failed sign-ins" in locked.content
+    person.refresh_from_db()
+    assert person.check_password("pw")  # unchanged
+    # The same counter: the sign-in form is locked for rosa here too.
+    signin = Client().post(reverse("web:login"), {"username": "rosa", "password": "pw"})
+    assert signin.status_code == 429
+    reset(username="rosa")
+    assert change("pw").status_code == 302  # changed once the cool-off is over
