@@ -3,7 +3,9 @@
 Rows carry ids and counts only — never content, queries or metadata values.
 """
 
+import logging
 from collections.abc import Iterable
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import connection
@@ -15,6 +17,10 @@ from memoryhub.db import run_batch, unflushed_commit
 from memoryhub.timing import elapsed_ms
 
 MAX_IDS_PER_EVENT = 1000
+logger = logging.getLogger(__name__)
+# The read rows of the current request, written once its response is sent
+# (DeferredAuditMiddleware); None outside a request: written at once.
+_after_response: ContextVar[list | None] = ContextVar("audit_rows", default=None)
 
 
 def access_record(
@@ -45,7 +51,9 @@ def access_record(
     not wait for the WAL flush (as in :func:`memoryhub.db.unflushed_commit`):
     a database crash may lose the last fraction of a second of read records,
     and a search does not wait for a disk flush (its cost: docs/operations.md,
-    "Measured costs").
+    "Measured costs"). In a web request such a row is written once the
+    response has been sent (:class:`DeferredAuditMiddleware`): the client
+    does not wait for the round trip either.
     """
     ids = list(memory_ids)
     if space is not None:
@@ -72,10 +80,62 @@ def access_record(
         with connection.cursor() as cursor:
             cursor.execute(_INSERT, row)
         return
-    # The row is the request's only write (a read): its own transaction, the
-    # BEGIN, setting, INSERT and COMMIT in one round trip (run_batch).
+    pending = _after_response.get()
+    if pending is not None:
+        pending.append(row)
+        return
+    _insert_reads([row])
+
+
+def _insert_reads(rows: list[tuple]) -> None:
+    """Read rows, the request's only writes: their own transaction, the
+    BEGIN, setting, INSERTs and COMMIT in one round trip (run_batch)."""
     with unflushed_commit() as bracket, connection.cursor() as cursor:
-        run_batch(cursor, [*bracket.first, (_INSERT, row), *bracket.last])
+        run_batch(
+            cursor, [*bracket.first, *((_INSERT, row) for row in rows), *bracket.last]
+        )
+
+
+class DeferredAuditMiddleware:
+    """Writes a request's read audit rows after its response is sent.
+
+    The rows are kept in a context variable during the request and written
+    when the WSGI server closes the response, which it does after sending
+    it (Django's response closers run before ``request_finished``, so the
+    connection is still the request's). A failure then is one warning line:
+    the client has its answer already.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        rows: list = []
+        token = _after_response.set(rows)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            _after_response.reset(token)
+            _write_after_response(rows)
+            raise
+        _after_response.reset(token)
+        # Django runs a response's closers when the server closes it.
+        response._resource_closers.append(lambda: _write_after_response(rows))
+        return response
+
+
+def _write_after_response(rows: list) -> None:
+    if not rows:
+        return
+    pending, rows[:] = list(rows), []
+    try:
+        _insert_reads(pending)
+    except Exception as exc:  # Django's close() would swallow it unseen
+        logger.warning(
+            "%d read audit row(s) could not be written: %s",
+            len(pending),
+            type(exc).__name__,
+        )
 
 
 _JSON = AccessEvent._meta.get_field("detail")

@@ -46,10 +46,15 @@ Every returned memory also carries ``similarity``, ``keyword_score``
 where they do not apply: ``keyword_score`` in vector mode, ``fused_score``
 outside hybrid mode).
 
-pgvector 0.6.2 has no iterative index scan: with a selective filter the HNSW
-index can hand back fewer than ``LIMIT`` rows after filtering. When a vector
-list comes back short, it is re-run as an exact scan that cannot use the
-index, which is cheap precisely because few rows match.
+Most searches are a space's active, unexpired memories, maybe narrowed by
+subject ids: a :class:`Scope`. Their vector list is one hand-written
+statement (no query compilation per request, the rows built straight from
+it); any other candidate set comes as a queryset and goes through the ORM.
+
+When the vector list comes back short (a selective filter left fewer than
+``LIMIT`` rows after the index scan; pgvector before 0.8 has no iterative
+index scan) it is re-run as an exact scan that cannot use the index, which
+is cheap precisely because few rows match.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from itertools import combinations
 
 from django.conf import settings
@@ -66,9 +74,12 @@ from django.db import connections, transaction
 from django.db.models import F, FloatField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from pgvector import Vector
 from pgvector.django import CosineDistance
+from pgvector.psycopg.vector import VectorBinaryDumper
 
-from memories.models import Memory
+from memories.models import Memory, MemoryState, expired_q
+from memoryhub.db import fetch_bound, model_from_row
 
 MODES = ("vector", "keyword", "hybrid")
 MIN_CANDIDATES = 40
@@ -82,16 +93,76 @@ DEFERRED = ("keyword_index", "embedding")
 _TOKEN = re.compile(r"[0-9a-z]{1,64}")
 
 
+SUBJECT_FIELDS = ("user_id", "agent_id", "app_id", "run_id")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The candidate set of most searches: the active memories of one space
+    not expired at ``now``, with ``subjects`` (subject id -> value) equal.
+
+    :func:`search_memories` ranks its vector list with one hand-written
+    statement; :meth:`queryset` is the same set for everything else.
+    """
+
+    space_id: int
+    now: datetime
+    subjects: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, space_id: int, filters: dict | None, now: datetime) -> Scope | None:
+        """The scope of ``filters`` if they are only subject-id equalities
+        (``{"user_id": "alice"}``), else None (the filter language decides)."""
+        filters = filters or {}
+        if not all(
+            key in SUBJECT_FIELDS and isinstance(value, str) and value != "*"
+            for key, value in filters.items()
+        ):
+            return None
+        return cls(space_id=space_id, now=now, subjects=dict(filters))
+
+    def queryset_lazily(self) -> QuerySet[Memory]:
+        """:meth:`queryset`, built on first use (a vector search never uses
+        it; routing does when a rule sends the search elsewhere)."""
+        return _LazyQuerySet(self)
+
+    def queryset(self) -> QuerySet[Memory]:
+        return (
+            Memory.objects.filter(
+                space_id=self.space_id, state=MemoryState.ACTIVE, **self.subjects
+            )
+            .exclude(expired_q(self.now))
+            .defer(*DEFERRED)
+        )
+
+    def where(self) -> tuple[str, list]:
+        """The SQL condition and its parameters."""
+        sql = [
+            "space_id = %s",
+            "state = %s",
+            "(expires_at IS NULL OR expires_at > %s)",
+            "embedding IS NOT NULL",
+        ]
+        params: list = [self.space_id, MemoryState.ACTIVE.value, self.now]
+        for name in SUBJECT_FIELDS:  # fixed names, never input
+            if name in self.subjects:
+                sql.append(f"{name} = %s")
+                params.append(self.subjects[name])
+        return " AND ".join(sql), params
+
+
 def search_memories(
     *,
-    queryset: QuerySet[Memory],
+    queryset: QuerySet[Memory] | None = None,
+    scope: Scope | None = None,
     query_embedding,
     query_tokens: list[str],
     top_k: int,
     threshold: float | None,
     mode: str,
 ) -> list[tuple[Memory, float]]:
-    """Rank ``queryset`` against the query; returns ``[(memory, score)]``.
+    """Rank ``queryset`` (or ``scope``) against the query; returns
+    ``[(memory, score)]``.
 
     ``query_embedding`` (384 floats, unit length) is needed for vector and
     hybrid mode; ``query_tokens`` (blind tokens) for keyword and hybrid mode.
@@ -103,6 +174,10 @@ def search_memories(
     if top_k < 1:
         raise ValueError("top_k must be at least 1")
     tokens = _clean_tokens(query_tokens) if mode != "vector" else []
+    if (queryset is None) == (scope is None):
+        raise ValueError("rank a queryset or a scope, one of them")
+    if queryset is None:
+        queryset = scope.queryset_lazily()
     if mode == "keyword":
         if not tokens:
             return []
@@ -111,11 +186,15 @@ def search_memories(
     if query_embedding is None:
         raise ValueError(f"{mode} search needs a query embedding")
     depth = top_k if mode == "vector" or not tokens else max(4 * top_k, MIN_CANDIDATES)
-    with _ef_search(queryset.db, depth):
+    nearest = (
+        _vector_list(queryset, query_embedding, depth, tokens)
+        if scope is None
+        else _scope_vector_list(scope, query_embedding, depth, tokens)
+    )
+    with _ef_search(Memory.objects.db, depth):
         if mode == "vector" or not tokens:
-            vector = _vector_list(queryset, query_embedding, depth, [])
-            return _finish(vector[:top_k], threshold, "similarity")
-        vector = _vector_list(queryset, query_embedding, depth, tokens)
+            return _finish(nearest()[:top_k], threshold, "similarity")
+        vector = nearest()
         strong = _strong_list(queryset, tokens, top_k, query_embedding)
     return _finish(_combine(vector, strong)[:top_k], threshold, "fused_score")
 
@@ -173,7 +252,26 @@ def _coverage(tokens: list[str]) -> RawSQL:
     return RawSQL(sql, list(tokens), output_field=FloatField())  # noqa: S611 (params)
 
 
-def _vector_list(
+class _LazyQuerySet:
+    """A scope's queryset, built only if something asks for it (most vector
+    searches never do)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._queryset = None
+
+    def __getattr__(self, name):
+        if self._queryset is None:
+            self._queryset = self._scope.queryset()
+        return getattr(self._queryset, name)
+
+
+def _vector_list(queryset: QuerySet[Memory], embedding, limit: int, tokens: list[str]):
+    """A thunk of :func:`_vector_rows` (run inside the ``ef_search`` block)."""
+    return lambda: _vector_rows(queryset, embedding, limit, tokens)
+
+
+def _vector_rows(
     queryset: QuerySet[Memory], embedding, limit: int, tokens: list[str]
 ) -> list[Memory]:
     """The ``limit`` nearest memories by cosine distance, nearest first.
@@ -199,6 +297,69 @@ def _vector_list(
         row.similarity = 1.0 - row.distance
         row.keyword_score = getattr(row, "coverage", None)
     return rows
+
+
+@cache
+def _row_fields() -> tuple[list, str]:
+    """The fields a ranked row carries (all but the deferred embedding and
+    keyword index), in the model's order, and their quoted columns."""
+    fields = [f for f in Memory._meta.concrete_fields if f.name not in DEFERRED]
+    return fields, ", ".join(f'"{f.column}"' for f in fields)
+
+
+def _scope_vector_list(scope: Scope, embedding, limit: int, tokens: list[str]):
+    """:func:`_vector_rows` for a :class:`Scope`, as one plain statement.
+
+    The inner ``ORDER BY distance LIMIT n`` is what the HNSW index serves;
+    the outer one puts rows an iterative index scan returns in relaxed order
+    (pgvector 0.8) back in exact order. The query embedding goes as a binary
+    parameter (:func:`memoryhub.db.fetch_bound`) and the rows become models
+    without a queryset. A short list is run again exactly (``+ 0``: no index
+    provides that order).
+    """
+    fields, columns = _row_fields()
+    where, params = scope.where()
+    vector = Vector(embedding)
+    select = f"{columns}, embedding <=> %s::vector AS distance"
+    select_params: list = [vector]
+    extra = ["distance"]
+    if tokens:
+        coverage = _coverage(tokens)
+        select += f", {coverage.sql} AS coverage"
+        select_params += list(coverage.params)
+        extra.append("coverage")
+    table = Memory._meta.db_table
+    count = len(fields)
+
+    def rows(exact: bool) -> list[Memory]:
+        order = "(embedding <=> %s::vector) + 0" if exact else "distance"
+        # Names are the model's own; every value is a parameter.
+        sql = (
+            f"SELECT * FROM (SELECT {select} FROM {table} WHERE {where} "  # noqa: S608
+            f"ORDER BY {order} LIMIT %s) AS nearest ORDER BY distance"
+        )
+        fetched = fetch_bound(
+            sql,
+            [*select_params, *params, *([vector] if exact else []), limit],
+            dumpers=[(Vector, VectorBinaryDumper)],
+        )
+        built = []
+        for values in fetched:
+            row = model_from_row(Memory, fields, values[:count])
+            for name, value in zip(extra, values[count:], strict=True):
+                setattr(row, name, float(value))  # numeric (a Decimal) -> float
+            row.similarity = 1.0 - row.distance
+            row.keyword_score = getattr(row, "coverage", None)
+            built.append(row)
+        return built
+
+    def nearest() -> list[Memory]:
+        found = rows(exact=False)
+        if len(found) < limit:
+            found = rows(exact=True)  # see _vector_rows
+        return found
+
+    return nearest
 
 
 def _strong_query(tokens: list[str]) -> str:

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     # Notes when the request started: the audit records each request's
     # duration up to its audit row (memoryhub.timing).
     "memoryhub.timing.RequestTimingMiddleware",
+    # Read audit rows are written after the response is sent (audit.services).
+    "audit.services.DeferredAuditMiddleware",
     # The request id (X-Request-ID in and out) and one log line per request.
     "memoryhub.logs.RequestLogMiddleware",
     # Requests by route template and status, timed (memoryhub/metrics.py).

@@ -22,7 +22,7 @@ from memories.encryption.sealing import event_contents, memories_decrypt
 from memories.filters import compile_filters
 from memories.models import Memory, MemoryEvent, MemoryState, Space, expired_q
 from memories.permissions import require_perm
-from memories.search import search_memories
+from memories.search import Scope, search_memories
 from memoryhub.crypto import blind_tokens
 from memoryhub.errors import InvalidInput, NotFound
 from memoryhub.metrics import SEARCH_PHASE
@@ -166,8 +166,14 @@ def memory_search(
         isinstance(threshold, bool) or not isinstance(threshold, (int, float))
     ):
         raise InvalidInput("threshold must be a number", field="threshold")
-    qs = queryset if queryset is not None else memories_in(space=space)
-    qs = qs.filter(compile_filters(filters, keyword_tokens=_keyword_tokens(space)))
+    # The common candidate set (the space, maybe subject ids) is ranked with
+    # hand-written SQL; anything else through the filter language.
+    scope = Scope.of(space.pk, filters, timezone.now()) if queryset is None else None
+    if scope is not None:
+        qs = scope.queryset_lazily()
+    else:
+        qs = queryset if queryset is not None else memories_in(space=space)
+        qs = qs.filter(compile_filters(filters, keyword_tokens=_keyword_tokens(space)))
     if mode != "keyword":  # only the canonical store has the blind index
         adapter = routing_adapter()
         routed = adapter.search(
@@ -190,7 +196,8 @@ def memory_search(
     embedded = time.perf_counter()
     tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
     hits = search_memories(
-        queryset=qs,
+        queryset=qs if scope is None else None,
+        scope=scope,
         query_embedding=embedding,
         query_tokens=tokens,
         top_k=top_k,

@@ -6,12 +6,14 @@ space the caller may not see is a 404, never a 403.
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 
 from accounts.actors import Actor
 from memories import permissions
 from memories.models import MemoryState, Space
 from memories.permissions import require_perm
+from memoryhub.db import model_from_row
 from memoryhub.errors import InvalidInput, NotFound
 
 
@@ -60,7 +62,8 @@ def key_own_space(
     """The live space of the key's own team by ``slug`` (or among ``pks``), if
     the key may see it.
 
-    One plain query, no guardian tables and no query compilation: every API,
+    One plain query, no guardian tables, no query compilation and no
+    queryset to build the row: every API,
     mem0-compatible and MCP request of a key resolves its space here first;
     callers fall back to :func:`permissions.spaces_visible_to` for spaces
     shared from other teams. ``space.team`` is the key's cached team row.
@@ -71,22 +74,24 @@ def key_own_space(
     condition, value = (
         ("slug = %s", slug) if slug is not None else ("id = ANY(%s)", list(pks))
     )
-    found = list(
-        Space.objects.raw(
+    with connection.cursor() as cursor:
+        cursor.execute(
             _OWN_SPACE + condition + " LIMIT 1", [actor.api_key.team_id, value]
         )
-    )
-    if not found:
+        row = cursor.fetchone()
+    if row is None:
         return None
-    space = found[0]
+    space = model_from_row(Space, _SPACE_FIELDS, row)
     space.team = actor.api_key.team
     if permissions.VIEW in permissions.space_perms(actor, space):
         return space
     return None
 
 
-_OWN_SPACE = (  # the table name is the model's own constant, not input
-    f"SELECT * FROM {Space._meta.db_table} "  # noqa: S608
+_SPACE_FIELDS = Space._meta.concrete_fields
+_SPACE_COLUMNS = ", ".join(f'"{field.column}"' for field in _SPACE_FIELDS)
+_OWN_SPACE = (  # the table and column names are the model's own, not input
+    f"SELECT {_SPACE_COLUMNS} FROM {Space._meta.db_table} "  # noqa: S608
     "WHERE team_id = %s AND shredded_at IS NULL AND "
 )
 

@@ -1,0 +1,222 @@
+"""Where a search request's time goes, in one web process.
+
+Loads ``--n`` corpus memories (``corpus.py``, cached embeddings) into a
+space of the benchmark database, then drives ``POST .../search/`` through
+Django's real WSGI handler — every middleware, authentication, the view,
+the serializer, JSON rendering — in this process, without a socket, and
+reports per request:
+
+- wall time until the response body is there (what a client waits for;
+  the server closes the response after sending it), CPU time of the whole
+  request including that close, of the query embedding alone and
+  of the same raw pgvector query (``bench_api.RawSearch``); the difference
+  is what the API adds (the issue's "HTTP search minus raw embed + query");
+- the SQL statements the request runs (count and their total time);
+- with ``--profile``, a cProfile of the requests (top functions by own
+  time and by cumulative time) to see what to cut.
+
+    .venv/bin/python benchmarks/profile_search.py [--n 5000] [--requests 300]
+        [--mode vector] [--user-filter] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import corpus, harness
+from benchmarks.harness import md_table, progress
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--n", type=int, default=5000, help="memories in the profiled space")
+    add("--users", type=int, default=100)
+    add("--requests", type=int, default=300)
+    add("--mode", choices=("vector", "hybrid", "keyword"), default="vector")
+    add("--user-filter", action="store_true", help="filter by one user_id")
+    add("--profile", action="store_true", help="print a cProfile of the requests")
+    add("--top", type=int, default=35, help="rows of each profile table")
+    add("--pgdata", type=Path, default=harness.DEFAULT_PGDATA)
+    add("--seed", type=int, default=11)
+    return parser.parse_args(argv)
+
+
+class Wsgi:
+    """Requests straight into Django's WSGI handler (no socket, no server)."""
+
+    def __init__(self, secret: str) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+
+        self.handler = WSGIHandler()
+        self.auth = f"Bearer {secret}"
+
+    def post(self, path: str, body: dict) -> tuple[int, bytes]:
+        data = json.dumps(body).encode()
+        path, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(data)),
+            "HTTP_AUTHORIZATION": self.auth,
+            "wsgi.input": io.BytesIO(data),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.version": (1, 0),
+        }
+        status = []
+        chunks = self.handler(environ, lambda s, h, *a: status.append(s))
+        body_bytes = b"".join(chunks)
+        self.close = getattr(chunks, "close", lambda: None)
+        return int(status[0].split()[0]), body_bytes
+
+
+class SqlCounter:
+    """Counts the statements Django runs and their time (execute wrapper)."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.seconds = 0.0
+        self.last: list[tuple[float, str]] = []  # the latest request's
+
+    def __call__(self, execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            took = time.perf_counter() - began
+            self.seconds += took
+            self.statements += 1
+            self.last.append((took, sql))
+
+
+def _ms(values: list[float]) -> list[str]:
+    ordered = sorted(values)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    return [f"{1000 * statistics.median(ordered):.2f}", f"{1000 * pct(0.95):.2f}"]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    harness.setup_django(args.pgdata)
+    from django.db import connection
+
+    from benchmarks.bench_api import RawSearch
+
+    (space,), secret = harness.bootstrap_space(
+        team_slug="profile", space_slugs=[f"profile-{args.n}"]
+    )
+    if corpus.loaded_count(space) < args.n:
+        progress(f"loading {args.n} memories")
+        vectors = corpus.embeddings(args.n, harness.CACHE_DIR)
+        corpus.load(space, args.n, args.users, vectors)
+        with connection.cursor() as cursor:  # plans as a settled table gets them
+            cursor.execute("ANALYZE memories_memory")
+    path = f"/api/v1/spaces/{space.slug}/search/"
+    wsgi = Wsgi(secret)
+    rng = random.Random(args.seed)
+    queries = [corpus.query(rng.randrange(10**6)) for _ in range(args.requests)]
+
+    def body(i: int) -> dict:
+        payload = {"query": queries[i], "top_k": 10, "mode": args.mode}
+        if args.user_filter:
+            payload["filters"] = {"user_id": f"user-{i % args.users}"}
+        return payload
+
+    for i in range(30):  # warm: embedder, pools, caches, index pages
+        status, answer = wsgi.post(path, body(i % len(queries)))
+        wsgi.close()
+        assert status == 200, answer[:500]
+    raw = RawSearch(space)
+    counter = SqlCounter()
+    wall, cpu, statements, sql_seconds = [], [], [], []
+    profiler = cProfile.Profile() if args.profile else None
+    with connection.execute_wrapper(counter):
+        for i in range(args.requests):
+            before = (counter.statements, counter.seconds)
+            counter.last = []
+            began, began_cpu = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
+            status, answer = wsgi.post(path, body(i))
+            if profiler:
+                profiler.disable()
+            # What the client waits for: the body. The server closes the
+            # response after sending it (the deferred audit row), timed apart.
+            wall.append(time.perf_counter() - began)
+            cpu_request = time.process_time() - began_cpu
+            began_close = time.process_time()
+            wsgi.close()
+            cpu.append(cpu_request + time.process_time() - began_close)
+            statements.append(counter.statements - before[0])
+            sql_seconds.append(counter.seconds - before[1])
+            assert status == 200, answer[:500]
+    embed_wall, embed_cpu, knn_wall = [], [], []
+    for i in range(args.requests):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        vector = raw.embed(queries[i])
+        embed_wall.append(time.perf_counter() - began)
+        embed_cpu.append(time.process_time() - began_cpu)
+        began = time.perf_counter()
+        raw.knn(vector)
+        knn_wall.append(time.perf_counter() - began)
+    overhead = [w - e - k for w, e, k in zip(wall, embed_wall, knn_wall, strict=True)]
+    rows = [
+        ["search request (WSGI, in process)", *_ms(wall), *_ms(cpu)],
+        ["embed query only", *_ms(embed_wall), *_ms(embed_cpu)],
+        ["raw HNSW query only", *_ms(knn_wall), "", ""],
+        ["API overhead (request - embed - raw query)", *_ms(overhead), "", ""],
+        [
+            "SQL per request, the audit row after the response included (sum)",
+            *_ms(sql_seconds),
+            "",
+            "",
+        ],
+    ]
+    print(f"# Search request profile: {args.n} memories, mode {args.mode}"
+          f"{', user filter' if args.user_filter else ''}, {args.requests} requests\n")  # fmt: skip
+    print(harness.machine() + "\n")
+    print(
+        md_table(["", "wall p50 ms", "wall p95 ms", "CPU p50 ms", "CPU p95 ms"], rows)
+    )
+    print(f"\nSQL statements per request: median {statistics.median(statements):.0f},"
+          f" max {max(statements)}")  # fmt: skip
+    print("\nThe last request's statements:\n")
+    for took, sql in counter.last:
+        print(f"- {1000 * took:.2f} ms `{sql[:160]}`")
+    if profiler:
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order)
+            stats.print_stats(args.top)
+            print(f"\n## cProfile by {order}\n\n```\n{out.getvalue().strip()}\n```")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
