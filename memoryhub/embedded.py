@@ -7,6 +7,10 @@ a URL for its Unix socket. Every process that joins registers its pid; the
 last live one to exit stops the server, so ``manage.py`` works whether or not
 ``make run`` is up, and Ctrl-C on ``make run`` leaves nothing behind.
 
+The server is sized from the machine's memory (:func:`server_settings`): a
+quarter of it for ``shared_buffers`` and enough ``maintenance_work_mem`` to
+build the HNSW index of a million memories in memory.
+
 When ``CELERY_BROKER_URL`` is unset, Celery uses kombu's ``filesystem://``
 transport under ``var/broker`` — a broker with no server, shared by the web,
 worker and beat processes of one checkout.
@@ -29,22 +33,80 @@ DATABASE_NAME = "memoryhub"
 # existing installations ("Version mismatch"); moving to 18 needs pg_upgrade.
 POSTGRES_VERSION = 16
 
-# Server settings of the embedded PostgreSQL (initdb's defaults are sized for
-# a tiny machine: 128 MB of shared buffers would leave the HNSW index of a
-# few hundred thousand memories to the OS cache, a read syscall per page).
-# MEMORYHUB_EMBEDDED_SHARED_BUFFERS overrides the one that matters most.
+MB = 1024 * 1024
+
+# Fixed server settings of the embedded PostgreSQL; :func:`server_settings`
+# adds those sized from memory.
 SERVER_SETTINGS = {
-    "shared_buffers": "1GB",
-    "effective_cache_size": "4GB",
-    "maintenance_work_mem": "1GB",  # HNSW index builds stay in memory
     "max_wal_size": "4GB",  # bulk loads checkpoint less often
     "checkpoint_timeout": "15min",
 }
 
+# initdb's 128 MB of shared buffers would leave the HNSW index of a few
+# hundred thousand memories to the OS cache, a read syscall per page. A
+# quarter of the memory is PostgreSQL's own advice; past 8 GB (the table and
+# index of a million memories fit with room to spare) it would only take
+# memory from the web, worker and embedder processes on the same machine.
+SHARED_BUFFERS_MB = (128, 8192)
+# An HNSW build keeps its graph in maintenance_work_mem, or goes on much
+# slower on disk. With 32MB, pgvector 0.8.5 notices "hnsw graph no longer
+# fits into maintenance_work_mem after 14899 tuples" for 384 dimensions and
+# our m=16: about 2.2 KiB a vector, 2.1 GiB for a million. Hence 3 GB, when
+# the machine has four times that.
+MAINTENANCE_WORK_MEM_MB = (64, 3072)
+
+
+def _memory_bytes() -> int:
+    """Memory of this machine, or of its container if a cgroup limits it."""
+    total = psutil.virtual_memory().total
+    for limit in (
+        "/sys/fs/cgroup/memory.max",  # cgroup v2 ("max" when unlimited)
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",  # v1 (huge when unlimited)
+    ):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def _size(megabytes: int) -> str:
+    """A memory setting as PostgreSQL shows it (``3GB``, ``6016MB``)."""
+    if megabytes % 1024 == 0:
+        return f"{megabytes // 1024}GB"
+    return f"{megabytes}MB"
+
+
+def _share(memory: int, divisor: int, bounds: tuple[int, int]) -> str:
+    # Rounded down to 128 MB: the total the kernel reports moves by a few MB
+    # between boots, which must not rewrite the settings (and restart the
+    # server to apply shared_buffers) every time.
+    megabytes = memory // divisor // MB // 128 * 128
+    low, high = bounds
+    return _size(min(max(megabytes, low), high))
+
+
+def memory_settings(memory: int | None = None) -> dict[str, str]:
+    """The settings sized from ``memory`` bytes (this machine's by default)."""
+    memory = _memory_bytes() if memory is None else memory
+    return {
+        "shared_buffers": _share(memory, 4, SHARED_BUFFERS_MB),
+        "maintenance_work_mem": _share(memory, 4, MAINTENANCE_WORK_MEM_MB),
+        # A planner hint, no allocation: shared buffers plus the OS cache,
+        # counting on half the memory (the other processes need theirs).
+        "effective_cache_size": _share(memory, 2, (256, 1024 * 1024)),
+    }
+
 
 def server_settings() -> dict[str, str]:
-    """:data:`SERVER_SETTINGS` with the environment's override applied."""
-    settings = dict(SERVER_SETTINGS)
+    """Every server setting of the embedded PostgreSQL, with the override.
+
+    ``MEMORYHUB_EMBEDDED_SHARED_BUFFERS`` replaces the computed
+    ``shared_buffers`` (e.g. the benchmarks fix it for repeatable runs).
+    """
+    settings = {**memory_settings(), **SERVER_SETTINGS}
     if os.environ.get("MEMORYHUB_EMBEDDED_SHARED_BUFFERS"):
         settings["shared_buffers"] = os.environ["MEMORYHUB_EMBEDDED_SHARED_BUFFERS"]
     return settings
@@ -197,7 +259,7 @@ def _configure(server) -> None:
         )
         changed = {k: v for k, v in wanted.items() if written.get(k) != v}
         for name, value in changed.items():
-            # Names come from SERVER_SETTINGS; values are quoted literals.
+            # Names come from server_settings(); values are quoted literals.
             conn.execute(f"ALTER SYSTEM SET {name} = {psycopg.sql.quote(value)}")
         if changed:
             conn.execute("SELECT pg_reload_conf()")
