@@ -7,6 +7,12 @@ a URL for its Unix socket. Every process that joins registers its pid; the
 last live one to exit stops the server, so ``manage.py`` works whether or not
 ``make run`` is up, and Ctrl-C on ``make run`` leaves nothing behind.
 
+Data directories made by the former engine, ``pgserver`` 0.1.4 (PostgreSQL
+16.2 + pgvector 0.6.2), open unchanged: same major version. Their ``vector``
+extension is brought up to the bundled pgvector by ``ALTER EXTENSION vector
+UPDATE``, here for ``template1`` and by the ``memories`` migration for the
+MemoryHub database.
+
 The server is sized from the machine's memory (:func:`server_settings`): a
 quarter of it for ``shared_buffers`` and enough ``maintenance_work_mem`` to
 build the HNSW index of a million memories in memory.
@@ -199,9 +205,13 @@ def embedded_database_url(pgdata: Path) -> str:
     with psycopg.connect(server.get_uri(DATABASE_NAME), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     # template1 gets the extension too, so test databases created by
-    # pytest-django (copies of template1) have it without superuser steps.
+    # pytest-django (copies of template1) have it without superuser steps; and
+    # the bundled version, where a data directory of the former engine left
+    # pgvector 0.6 (a no-op once it is current). The MemoryHub database is
+    # updated by a memories migration (pgvector_update), as on any server.
     with psycopg.connect(server.get_uri("template1"), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute("ALTER EXTENSION vector UPDATE")
     return server.get_uri(DATABASE_NAME)
 
 

@@ -1,6 +1,7 @@
 """The pgvector version: what ``memoryhub.db`` reports to the search code, and
 the start-up warning (``memoryhub.W001``) when it predates iterative scans."""
 
+import importlib
 import logging
 
 import pytest
@@ -98,3 +99,16 @@ def test_the_web_process_logs_the_warning_and_serves(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING, logger="memoryhub.checks"):
         checks.exit_if_no_pgvector(exit_code=4)  # no SystemExit
     assert "is 0.6.2" in caplog.text
+
+
+def test_the_update_migration_can_run_on_a_current_extension():
+    """Its statement is a no-op once the extension is current (run twice)."""
+    migration = importlib.import_module("memories.migrations.0014_pgvector_update")
+    with connection.cursor() as cursor:
+        for _ in range(2):
+            cursor.execute(migration.UPDATE)
+        cursor.execute(
+            "SELECT extversion = default_version FROM pg_extension"
+            " JOIN pg_available_extensions ON name = extname WHERE extname = 'vector'"
+        )
+        assert cursor.fetchone() == (True,)
