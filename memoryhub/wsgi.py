@@ -2,7 +2,8 @@
 
 Before serving, each web process checks that the database has pgvector and
 exits with a message saying how to fix it if not (gunicorn then stops with
-"App failed to load" rather than answering every search with a 500).
+"App failed to load" rather than answering every search with a 500); a
+pgvector older than 0.8 is logged as a warning, and served.
 """
 
 import os

