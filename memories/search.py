@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ from pgvector.django import CosineDistance
 from pgvector.psycopg.vector import VectorBinaryDumper
 
 from memories.models import Memory, MemoryState, expired_q
-from memoryhub.db import fetch_bound, model_from_row
+from memoryhub.db import fetch_bound, model_from_row, supports_iterative_scan
 
 MODES = ("vector", "keyword", "hybrid")
 MIN_CANDIDATES = 40
@@ -212,27 +213,36 @@ def _clean_tokens(tokens: list[str]) -> list[str]:
 
 @contextmanager
 def _ef_search(using: str, limit: int) -> Iterator[None]:
-    """Make sure ``hnsw.ef_search`` is at least ``limit`` for the block.
+    """Make sure ``hnsw.ef_search`` is at least ``limit`` for the block, and
+    the iterative scan settings are in force.
 
-    Every connection starts with ``settings.HNSW_EF_SEARCH`` (a connection
-    option, see settings), which covers the usual ``top_k``: then this costs
-    nothing. Without startup options (``MEMORYHUB_DB_STARTUP_OPTIONS=false``)
-    every search sets it. A deeper search runs in a transaction with the value raised by
+    Every connection starts with ``settings.HNSW_SETTINGS`` (connection
+    options, see settings): ``ef_search`` covers the usual ``top_k``, and
+    then this costs nothing. Without startup options
+    (``MEMORYHUB_DB_STARTUP_OPTIONS=false``) every search sets them. A
+    deeper search runs in a transaction with the value raised by
     ``set_config(..., true)`` (``SET LOCAL``), so pooled connections never
     keep it; inside an existing transaction no savepoint is opened.
     ef_search must be at least the LIMIT for the index to return that many
-    rows.
+    rows in one pass.
     """
     if settings.DB_STARTUP_OPTIONS and limit <= settings.HNSW_EF_SEARCH:
         yield
         return
     connection = connections[using]
-    value = min(MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, limit))
+    values = {
+        "hnsw.ef_search": str(min(MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, limit)))
+    }
+    if not settings.DB_STARTUP_OPTIONS and supports_iterative_scan(using):
+        # Where pgvector predates 0.8 the "hnsw" prefix is its own and an
+        # unknown name under it is an error (a startup option only warns).
+        values = {**settings.HNSW_SETTINGS, **values}
     block = nullcontext() if connection.in_atomic_block else transaction.atomic(using)
     with block:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true)", [str(value)]
+                "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(values)),
+                [part for item in values.items() for part in item],
             )
         yield
 
@@ -288,7 +298,9 @@ def _vector_rows(
     )
     if tokens:
         base = base.annotate(coverage=_coverage(tokens))
-    rows = list(base.order_by("distance")[:limit])
+    # An iterative index scan in relaxed order (pgvector 0.8) may return
+    # rows slightly out of order: sorted again here.
+    rows = sorted(base.order_by("distance")[:limit], key=lambda row: row.distance)
     if len(rows) < limit:
         # Possibly starved by filters after the index scan: "+ 0" makes the
         # sort key an expression no index provides, so this scan is exact.
@@ -354,12 +366,52 @@ def _scope_vector_list(scope: Scope, embedding, limit: int, tokens: list[str]):
         return built
 
     def nearest() -> list[Memory]:
+        if _few_rows(scope):
+            return rows(exact=True)
         found = rows(exact=False)
         if len(found) < limit:
             found = rows(exact=True)  # see _vector_rows
         return found
 
     return nearest
+
+
+def _few_rows(scope: Scope) -> bool:
+    """Whether the scope's candidates are few enough that an exact scan of
+    them beats the HNSW index (``MEMORYHUB_SEARCH_EXACT_MAX_ROWS``).
+
+    Measured, not estimated: the rows of the space (and user, whose index
+    makes that count cheap) are counted up to the limit, and the count is
+    kept for a minute per process (it decides a plan, not what is found:
+    a stale one costs time, never results). Other subject ids have no index
+    to count by; their search starts with the HNSW index (an iterative scan
+    on pgvector 0.8), and the exact scan follows when it comes back short.
+    """
+    limit = settings.SEARCH_EXACT_MAX_ROWS
+    if limit <= 0 or set(scope.subjects) - {"user_id"}:
+        return False
+    key = (scope.space_id, scope.subjects.get("user_id"))
+    now = time.monotonic()
+    cached = _sizes.get(key)
+    if cached is None or now - cached[1] > SIZE_SECONDS:
+        where = "space_id = %s" + (" AND user_id = %s" if key[1] is not None else "")
+        params = [key[0], *([key[1]] if key[1] is not None else []), limit + 1]
+        with connections[Memory.objects.db].cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {Memory._meta.db_table} "  # noqa: S608
+                f"WHERE {where} LIMIT %s) AS capped",
+                params,
+            )
+            cached = (cursor.fetchone()[0], now)
+        if len(_sizes) >= MAX_SIZES:
+            _sizes.clear()  # a crude bound; the counts come back one query each
+        _sizes[key] = cached
+    return cached[0] <= limit
+
+
+SIZE_SECONDS = 60
+MAX_SIZES = 10_000
+_sizes: dict[tuple, tuple[int, float]] = {}
 
 
 def _strong_query(tokens: list[str]) -> str:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import psycopg
 from django.db import connections, transaction
-from django.db.backends.utils import CursorWrapper
 from psycopg import pq
 
 SET_UNFLUSHED = "SET LOCAL synchronous_commit = off"
@@ -141,7 +140,15 @@ def fetch_bound(
     cursor = psycopg.Cursor(connection.connection)
     for cls, dumper in dumpers:
         cursor.adapters.register_dumper(cls, dumper)
-    with CursorWrapper(cursor, connection) as wrapped:
+    connection.validate_thread_sharing()
+    # Wrapped as Django wraps its own: execute wrappers, error translation,
+    # and the query log where one is kept (DEBUG, tests counting queries).
+    wrapped = (
+        connection.make_debug_cursor(cursor)
+        if connection.queries_logged
+        else connection.make_cursor(cursor)
+    )
+    with wrapped:
         wrapped.execute(sql, params)
         return wrapped.fetchall()
 

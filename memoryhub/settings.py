@@ -160,13 +160,35 @@ if "host" in _db_options:  # unix-socket URLs: postgresql://u@/db?host=/dir
 # set once per connection so a search needs no SET round trips; searches that
 # ask for more rows raise it for their own transaction (memories/search.py).
 HNSW_EF_SEARCH = env_int("MEMORYHUB_HNSW_EF_SEARCH", 200, minimum=1, maximum=1000)
+# Filtered vector search on pgvector 0.8+: the HNSW scan goes on past
+# ef_search until enough rows pass the filter (relaxed order, re-sorted by
+# the query), at most HNSW_MAX_SCAN_TUPLES tuples; then an exact scan takes
+# over. "off" keeps pgvector's single pass. Older pgvector ignores both.
+HNSW_ITERATIVE_SCAN = env_str("MEMORYHUB_HNSW_ITERATIVE_SCAN", "relaxed_order")
+if HNSW_ITERATIVE_SCAN not in ("relaxed_order", "strict_order", "off"):
+    raise ImproperlyConfigured(
+        "MEMORYHUB_HNSW_ITERATIVE_SCAN must be relaxed_order, strict_order or off, "
+        f"not {HNSW_ITERATIVE_SCAN!r}"
+    )
+HNSW_MAX_SCAN_TUPLES = env_int("MEMORYHUB_HNSW_MAX_SCAN_TUPLES", 20000, minimum=1)
+# A subject with at most this many memories is ranked by an exact scan of its
+# rows (the user_id index) instead of the HNSW index (memories/search.py).
+SEARCH_EXACT_MAX_ROWS = env_int("MEMORYHUB_SEARCH_EXACT_MAX_ROWS", 2000, minimum=0)
+HNSW_SETTINGS = {"hnsw.ef_search": str(HNSW_EF_SEARCH)}
+if HNSW_ITERATIVE_SCAN != "off":
+    HNSW_SETTINGS["hnsw.iterative_scan"] = HNSW_ITERATIVE_SCAN
+    HNSW_SETTINGS["hnsw.max_scan_tuples"] = str(HNSW_MAX_SCAN_TUPLES)
 # Off for poolers that refuse startup options (PgBouncer): searches then SET
-# ef_search in their own transaction instead.
+# these in their own transaction instead.
 DB_STARTUP_OPTIONS = env_bool("MEMORYHUB_DB_STARTUP_OPTIONS", True)
 if DB_STARTUP_OPTIONS:
     _db_options["options"] = " ".join(
         filter(
-            None, [_db_options.get("options"), f"-c hnsw.ef_search={HNSW_EF_SEARCH}"]
+            None,
+            [
+                _db_options.get("options"),
+                *(f"-c {name}={value}" for name, value in HNSW_SETTINGS.items()),
+            ],
         )
     )
 _pool_max = env_int("MEMORYHUB_DB_POOL_MAX", 10, minimum=0)

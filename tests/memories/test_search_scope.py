@@ -81,9 +81,22 @@ def test_scope_ranks_like_the_queryset_path(space, crowd, mode, subjects):
             assert memory.similarity == pytest.approx(1 - memory.distance)
 
 
-def test_a_starved_scope_falls_back_to_an_exact_scan(team, space, add):
-    """A subject with few rows among many: whatever plan the index scan
-    takes, every one of the subject's memories is found."""
+@pytest.mark.parametrize(
+    ("plan", "statements"),
+    [
+        ("exact first", 2),  # the count (kept a minute), then the exact scan
+        ("iterative", 2),  # the HNSW scan goes on until it has them
+        ("single pass", 2),  # the HNSW scan comes back short: exact scan
+    ],
+)
+def test_a_rare_subject_is_found_whichever_plan_serves_it(
+    team, space, add, settings, django_assert_num_queries, plan, statements
+):
+    """A subject with few rows among many: every one of its memories is
+    found, by an exact scan chosen from the measured row count, by the
+    iterative index scan, or by the exact scan after a short single pass."""
+    from memories import search as search_module
+
     crowd = make_space(team, "crowd")
     rng = np.random.default_rng(5)
     for _ in range(200):
@@ -95,16 +108,56 @@ def test_a_starved_scope_falls_back_to_an_exact_scan(team, space, add):
         memory.user_id = "rare"
         memory.save()
         mine.append(memory)
+    search_module._sizes.clear()
+    settings.SEARCH_EXACT_MAX_ROWS = 2000 if plan == "exact first" else 0
+    with connection.cursor() as cursor:
+        # The HNSW index, though the planner would pick the user_id index
+        # and sort the three rows itself.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL hnsw.ef_search = 3")  # a first pass of 3
+        if plan == "single pass":
+            cursor.execute("SET LOCAL hnsw.iterative_scan = off")
     scope = Scope(space_id=space.pk, now=timezone.now(), subjects={"user_id": "rare"})
-    hits = search_memories(
-        scope=scope,
-        query_embedding=unit(1),
-        query_tokens=[],
-        top_k=5,
-        threshold=None,
-        mode="vector",
-    )
+
+    def search():
+        return search_memories(
+            scope=scope,
+            query_embedding=unit(1),
+            query_tokens=[],
+            top_k=3,  # all it has: fewer would be re-run exactly to be sure
+            threshold=None,
+            mode="vector",
+        )
+
+    # The iterative scan alone usually has them; it may still stop short on
+    # an index full of earlier tests' dead rows (its tuple and memory
+    # bounds), and the exact scan then follows: at most one more statement.
+    with django_assert_num_queries(statements, exact=plan != "iterative"):
+        hits = search()
     assert {m.pk for m, _ in hits} == {m.pk for m in mine}
+    if plan == "exact first":
+        assert search_module._sizes[(space.pk, "rare")][0] == 3
+        with django_assert_num_queries(1):  # the count is kept
+            assert {m.pk for m, _ in search()} == {m.pk for m in mine}
+
+
+def test_a_large_subject_starts_with_the_index(space, add, settings):
+    from memories import search as search_module
+
+    search_module._sizes.clear()
+    settings.SEARCH_EXACT_MAX_ROWS = 3
+    for i in range(5):
+        add(f"m{i}", unit(1, i))
+    scope = Scope(space_id=space.pk, now=timezone.now())
+    assert not search_module._few_rows(scope)
+    settings.SEARCH_EXACT_MAX_ROWS = 5
+    search_module._sizes.clear()
+    assert search_module._few_rows(scope)
+    # Subject ids without an index to count by: the index first.
+    assert not search_module._few_rows(
+        Scope(space_id=space.pk, now=timezone.now(), subjects={"run_id": "r"})
+    )
 
 
 @pytest.mark.parametrize(
