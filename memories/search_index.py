@@ -1,0 +1,166 @@
+"""The HNSW index of memory embeddings: what it is, and rebuilding it in place.
+
+A rebuild (other ``m`` / ``ef_construction``, or a bloated graph after many
+deletes) builds a second index with ``CREATE INDEX CONCURRENTLY`` — reads
+and writes go on, and keep using the old index until the new one is valid —
+then drops the old one concurrently and gives the new one its name. Progress
+comes from ``pg_stat_progress_create_index`` on a second connection. An
+interrupted rebuild leaves an invalid ``..._rebuild`` index, which the next
+rebuild drops first. ``manage.py search_index`` is the command
+(docs/operations.md, "Rebuilding the search index").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from django.db import connection
+from pgvector.django import HnswIndex
+
+from memories.models import Memory
+from memoryhub.db import pgvector_version
+
+REBUILD_SUFFIX = "_rebuild"
+PROGRESS_SECONDS = 2.0
+
+
+def _model_index() -> HnswIndex:
+    return next(i for i in Memory._meta.indexes if isinstance(i, HnswIndex))
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    name: str
+    definition: str | None  # None: missing
+    valid: bool
+    size_bytes: int
+    rows: int  # the table's row estimate
+    pgvector: str
+
+    def lines(self) -> list[str]:
+        if self.definition is None:
+            return [f"index {self.name}: missing (run manage.py search_index rebuild)"]
+        return [
+            f"index {self.name}: {'valid' if self.valid else 'INVALID'}, "
+            f"{self.size_bytes / 2**20:.1f} MiB, about {self.rows:,} rows",
+            f"definition: {self.definition}",
+            f"pgvector: {self.pgvector}",
+        ]
+
+
+def index_status() -> IndexStatus:
+    name = _model_index().name
+    table = Memory._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(i.indexrelid), i.indisvalid, "
+            "pg_relation_size(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
+            [name],
+        )
+        row = cursor.fetchone()
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table]
+        )
+        (rows,) = cursor.fetchone()
+    version = pgvector_version()
+    return IndexStatus(
+        name=name,
+        definition=row[0] if row else None,
+        valid=bool(row and row[1]),
+        size_bytes=row[2] if row else 0,
+        rows=max(rows, 0),
+        pgvector=".".join(map(str, version)) if version else "not installed",
+    )
+
+
+def index_rebuild(
+    *,
+    m: int,
+    ef_construction: int,
+    maintenance_work_mem: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> IndexStatus:
+    """Build the index again with ``m`` and ``ef_construction``, concurrently
+    with reads and writes; ``progress`` receives one line per change."""
+    if not 2 <= m <= 100:
+        raise ValueError("m must be from 2 to 100 (pgvector's bounds)")
+    if not 4 <= ef_construction <= 1000 or ef_construction < 2 * m:
+        raise ValueError("ef_construction must be from 4 to 1000 and at least 2 * m")
+    name = _model_index().name
+    table = Memory._meta.db_table
+    temporary = name + REBUILD_SUFFIX
+    column = Memory._meta.get_field("embedding").column
+    url = _libpq_url()
+    with psycopg.connect(url, autocommit=True) as build:
+        build.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{temporary}"')
+        if maintenance_work_mem:
+            build.execute(
+                "SELECT set_config('maintenance_work_mem', %s, false)",
+                [maintenance_work_mem],
+            )
+        if workers is not None:
+            build.execute(
+                "SELECT set_config('max_parallel_maintenance_workers', %s, false)",
+                [str(workers)],
+            )
+        done = threading.Event()
+        watcher = threading.Thread(
+            target=_watch, args=(url, table, build.info.backend_pid, done, progress)
+        )
+        watcher.start()
+        began = time.monotonic()
+        try:
+            build.execute(
+                f'CREATE INDEX CONCURRENTLY "{temporary}" ON "{table}" '  # names: ours
+                f'USING hnsw ("{column}" vector_cosine_ops) '
+                f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})"
+            )
+        finally:
+            done.set()
+            watcher.join()
+        progress(f"built in {time.monotonic() - began:.1f} s; swapping")
+        build.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+        build.execute(f'ALTER INDEX "{temporary}" RENAME TO "{name}"')
+    return index_status()
+
+
+def _watch(url: str, table: str, pid: int, done: threading.Event, progress) -> None:
+    """Report the build's phase and tuples from a second connection."""
+    last = None
+    with psycopg.connect(url, autocommit=True) as watch:
+        while not done.wait(PROGRESS_SECONDS):
+            row = watch.execute(
+                "SELECT phase, tuples_done, tuples_total, blocks_done, blocks_total "
+                "FROM pg_stat_progress_create_index WHERE pid = %s",
+                [pid],
+            ).fetchone()
+            if row is None:
+                continue
+            phase, tuples_done, tuples_total, blocks_done, blocks_total = row
+            if tuples_total:
+                line = f"{phase}: {tuples_done:,} of {tuples_total:,} rows"
+            elif blocks_total:
+                line = f"{phase}: {100 * blocks_done / blocks_total:.0f}% of the table"
+            else:
+                line = phase
+            if line != last:
+                progress(line)
+                last = line
+
+
+def _libpq_url() -> str:
+    """Connection parameters of Django's database, for connections of our own
+    (a concurrent build must run outside any transaction; progress is read
+    beside it)."""
+    connection.ensure_connection()
+    params = connection.get_connection_params()
+    keys = ("dbname", "user", "password", "host", "port", "sslmode", "options")
+    return psycopg.conninfo.make_conninfo(
+        **{key: params[key] for key in keys if params.get(key) not in (None, "")}
+    )
