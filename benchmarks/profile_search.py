@@ -49,6 +49,8 @@ def parse_args(argv):
     add("--user-filter", action="store_true", help="filter by one user_id")
     add("--profile", action="store_true", help="print a cProfile of the requests")
     add("--top", type=int, default=35, help="rows of each profile table")
+    add("--space", help="profile this loaded space (e.g. bench_api's) instead")
+    add("--team", default="bench", help="team of --space")
     add("--pgdata", type=Path, default=harness.DEFAULT_PGDATA)
     add("--seed", type=int, default=11)
     return parser.parse_args(argv)
@@ -100,6 +102,7 @@ class SqlCounter:
         self.statements = 0
         self.seconds = 0.0
         self.last: list[tuple[float, str]] = []  # the latest request's
+        self.by_kind: dict[str, list[float]] = {}  # statement start -> times
 
     def __call__(self, execute, sql, params, many, context):
         began = time.perf_counter()
@@ -110,6 +113,7 @@ class SqlCounter:
             self.seconds += took
             self.statements += 1
             self.last.append((took, sql))
+            self.by_kind.setdefault(" ".join(sql.split())[:70], []).append(took)
 
 
 def _ms(values: list[float]) -> list[str]:
@@ -129,9 +133,10 @@ def main(argv=None) -> int:
     from benchmarks.bench_api import RawSearch
 
     (space,), secret = harness.bootstrap_space(
-        team_slug="profile", space_slugs=[f"profile-{args.n}"]
+        team_slug=args.team if args.space else "profile",
+        space_slugs=[args.space or f"profile-{args.n}"],
     )
-    if corpus.loaded_count(space) < args.n:
+    if not args.space and corpus.loaded_count(space) < args.n:
         progress(f"loading {args.n} memories")
         vectors = corpus.embeddings(args.n, harness.CACHE_DIR)
         corpus.load(space, args.n, args.users, vectors)
@@ -206,9 +211,10 @@ def main(argv=None) -> int:
     )
     print(f"\nSQL statements per request: median {statistics.median(statements):.0f},"
           f" max {max(statements)}")  # fmt: skip
-    print("\nThe last request's statements:\n")
-    for took, sql in counter.last:
-        print(f"- {1000 * took:.2f} ms `{sql[:160]}`")
+    print("\nStatements by kind (p50 / p95 ms, count):\n")
+    for kind, times in sorted(counter.by_kind.items(), key=lambda kv: -sum(kv[1])):
+        p50, p95 = _ms(times)
+        print(f"- {p50} / {p95} ms, {len(times)}x `{kind}`")
     if profiler:
         for order in ("tottime", "cumulative"):
             out = io.StringIO()
