@@ -29,3 +29,78 @@ os.environ.setdefault("MEMORYHUB_MODEL_DIR", str(ROOT / "var" / "models"))
 os.environ["MEM0_TELEMETRY"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+# --- The whole run's logs carry no planted content ------------------------------
+#
+# Tests plant LOG_MARKER in memory content, metadata, queries and extraction
+# messages (tests/core/test_logs.py, the real Celery worker and gunicorn
+# tests). Everything any logger of this process emits during the run goes to
+# one file, rendered as production renders it; at the end that file and the
+# log files of every process the tests started (Celery workers, gunicorn,
+# the launcher; all under pytest's temporary directory) are scanned, and a
+# line holding the marker fails the run.
+
+LOG_MARKER = "zqlogmarker"
+_suite_log = None
+
+
+def pytest_configure(config):
+    import logging
+
+    global _suite_log
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller scans
+        return
+    path = Path(os.environ["MEMORYHUB_VAR_DIR"]) / f"suite-{os.getpid()}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    _suite_log = (handler, path)
+    logging.getLogger().addHandler(handler)
+
+
+def pytest_sessionstart(session):
+    # Django's LOGGING is applied when Django sets up (after configure):
+    # render like production from here on.
+    if _suite_log is None:
+        return
+    from memoryhub import logs
+
+    handler, _ = _suite_log
+    handler.setFormatter(logs.formatter("json"))
+    handler.addFilter(logs.RequestIdFilter())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import logging
+
+    if _suite_log is None:
+        return
+    handler, path = _suite_log
+    handler.flush()
+    files = [path]
+    basetemp = session.config._tmp_path_factory.getbasetemp()
+    files += sorted(p for p in basetemp.rglob("*.log") if p.is_file())
+    found = []
+    for file in files:
+        with file.open(errors="replace") as lines:
+            found += [
+                f"{file}: {line.strip()[:300]}" for line in lines if LOG_MARKER in line
+            ]
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.ensure_newline()
+    if found:
+        if reporter:
+            reporter.write_line(
+                f"planted content ({LOG_MARKER}) reached the logs:", red=True
+            )
+            for line in found[:20]:
+                reporter.write_line("  " + line)
+        session.exitstatus = 1
+    elif reporter:
+        reporter.write_line(
+            f"log scan: {len(files)} log files, no planted content ({LOG_MARKER})"
+        )

@@ -12,9 +12,10 @@ import pytest
 from memoryhub import logs
 from tests.conftest import client_for_key, client_for_user
 from tests.factories import make_key, make_member
+from tests.plugin import LOG_MARKER
 
 pytestmark = pytest.mark.django_db
-MARKER = "zqlogmarker"
+MARKER = LOG_MARKER  # also what the whole run's logs are scanned for
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live_hub import database_url, live_hub
+from tests.plugin import LOG_MARKER  # the whole run's logs are scanned for it
 
 pytestmark = pytest.mark.slow
 
@@ -72,9 +73,11 @@ def test_a_killed_web_worker_is_replaced_and_cut_requests_leave_all_or_nothing(
             n = 0
             while not stop.is_set():
                 try:
-                    answer = api.post(MEMORIES, json={"content": f"{name} fact {n}"})
+                    answer = api.post(
+                        MEMORIES, json={"content": f"{name} fact {n} {LOG_MARKER}"}
+                    )
                 except httpx.TransportError:
-                    cut.append(f"{name} fact {n}")
+                    cut.append(f"{name} fact {n} {LOG_MARKER}")
                 else:
                     assert answer.status_code == 201, answer.text
                     acknowledged.append(answer.json()["id"])
@@ -84,7 +87,7 @@ def test_a_killed_web_worker_is_replaced_and_cut_requests_leave_all_or_nothing(
 
         def send_batch() -> None:
             items = [
-                {"content": f"batch fact {n}", "user_id": "batch-cut"}
+                {"content": f"batch fact {n} {LOG_MARKER}", "user_id": "batch-cut"}
                 for n in range(BATCH)
             ]
             try:

@@ -20,6 +20,7 @@ from memories.models import Memory, MemoryEvent, SpaceKey
 from memoryhub.celery import app as celery_app
 from tests.celery_support import start_worker, stop_worker, wait_for
 from tests.factories import make_space, make_team, unit_vector
+from tests.plugin import LOG_MARKER
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
@@ -120,7 +121,9 @@ def test_worker_runs_a_queued_extraction(real_broker, tmp_path, llm):
     proc = _extraction_worker(real_broker, log, llm)
     try:
         wait_for(lambda: b"ready." in log.read_bytes(), proc, log, timeout=60)
-        space, event = _submit("extractors", "Quinn plays the cello", "quinn")
+        # The marker: this worker's log is scanned at the end of the run too.
+        text = f"Quinn plays the cello {LOG_MARKER}"
+        space, event = _submit("extractors", text, "quinn")
 
         def done() -> bool:
             event.refresh_from_db()
@@ -130,7 +133,7 @@ def test_worker_runs_a_queued_extraction(real_broker, tmp_path, llm):
         assert event.state == "SUCCEEDED", event.failure
         assert event.payload is None
         memory = Memory.objects.get(space=space, user_id="quinn")
-        assert sealing.memory_content(memory) == "Quinn plays the cello"
+        assert sealing.memory_content(memory) == text
         assert b"Quinn" not in log.read_bytes()
         assert ExtractionEvent.objects.count() == 1
     finally:
