@@ -136,14 +136,16 @@ class Scope:
             .defer(*DEFERRED)
         )
 
-    def where(self) -> tuple[str, list]:
-        """The SQL condition and its parameters."""
+    def where(self, *, embedded: bool = True) -> tuple[str, list]:
+        """The SQL condition and its parameters (``embedded``: only rows with
+        an embedding)."""
         sql = [
             "space_id = %s",
             "state = %s",
             "(expires_at IS NULL OR expires_at > %s)",
-            "embedding IS NOT NULL",
         ]
+        if embedded:
+            sql.append("embedding IS NOT NULL")
         params: list = [self.space_id, MemoryState.ACTIVE.value, self.now]
         for name in SUBJECT_FIELDS:  # fixed names, never input
             if name in self.subjects:
@@ -196,7 +198,11 @@ def search_memories(
         if mode == "vector" or not tokens:
             return _finish(nearest()[:top_k], threshold, "similarity")
         vector = nearest()
-        strong = _strong_list(queryset, tokens, top_k, query_embedding)
+        strong = (
+            _strong_list(queryset, tokens, top_k, query_embedding)
+            if scope is None
+            else _scope_strong_list(scope, tokens, top_k, query_embedding)
+        )
     return _finish(_combine(vector, strong)[:top_k], threshold, "fused_score")
 
 
@@ -475,6 +481,56 @@ def _strong_list(
     for row in rows:
         row.keyword_score = row.coverage
         row.similarity = None if row.distance is None else 1.0 - row.distance
+    return rows
+
+
+def _scope_strong_list(
+    scope: Scope, tokens: list[str], limit: int, embedding
+) -> list[Memory]:
+    """:func:`_strong_list` for a :class:`Scope`, as one statement: the GIN
+    lookup (stopped at ``MAX_STRONG_ROWS + 1``), its count, and the scoring
+    of its rows when there are no more than ``MAX_STRONG_ROWS``."""
+    fields, columns = _row_fields()
+    where, params = scope.where(embedded=False)
+    coverage = _coverage(tokens)
+    needed = _strong_count(len(tokens)) / len(tokens)
+    table = Memory._meta.db_table
+    vector = Vector(embedding)
+    # Names are the model's own; every value is a parameter.
+    sql = (
+        f"WITH hits AS MATERIALIZED (SELECT id FROM {table} WHERE {where} "  # noqa: S608
+        "AND keyword_index @@ to_tsquery('simple', %s) LIMIT %s), "
+        f"scored AS (SELECT {columns}, embedding <=> %s::vector AS distance, "
+        f"{coverage.sql} AS coverage FROM {table} "
+        "WHERE id IN (SELECT id FROM hits) AND (SELECT count(*) FROM hits) <= %s) "
+        "SELECT * FROM scored WHERE coverage >= %s "
+        "ORDER BY %s * coverage - coalesce(distance, 1) DESC, created_at DESC "
+        "LIMIT %s"
+    )
+    fetched = fetch_bound(
+        sql,
+        [
+            *params,
+            _strong_query(tokens),
+            MAX_STRONG_ROWS + 1,
+            vector,
+            *coverage.params,
+            MAX_STRONG_ROWS,
+            needed - 1e-9,
+            KEYWORD_WEIGHT,
+            limit,
+        ],
+        dumpers=[(Vector, VectorBinaryDumper)],
+    )
+    count = len(fields)
+    rows = []
+    for values in fetched:
+        row = model_from_row(Memory, fields, values[:count])
+        distance, covered = values[count:]
+        row.distance = None if distance is None else float(distance)
+        row.coverage = row.keyword_score = float(covered)
+        row.similarity = None if distance is None else 1.0 - row.distance
+        rows.append(row)
     return rows
 
 

@@ -59,9 +59,15 @@ def _both(space, now, subjects, mode, query_embedding, query, top_k=7):
     return by_scope, by_queryset
 
 
+@pytest.mark.parametrize("strong_cap", [1000, 5], ids=["strong-hits", "too-many"])
 @pytest.mark.parametrize("mode", ["vector", "hybrid"])
 @pytest.mark.parametrize("subjects", [{}, {"user_id": "user-b"}])
-def test_scope_ranks_like_the_queryset_path(space, crowd, mode, subjects):
+def test_scope_ranks_like_the_queryset_path(
+    space, crowd, mode, subjects, strong_cap, monkeypatch
+):
+    from memories import search as search_module
+
+    monkeypatch.setattr(search_module, "MAX_STRONG_ROWS", strong_cap)
     for axis in range(5):
         by_scope, by_queryset = _both(
             space, crowd, subjects, mode, unit(*([0] * axis), 1), "tea gardens"
