@@ -335,7 +335,7 @@ def _scope_vector_list(scope: Scope, embedding, limit: int, tokens: list[str]):
     without a queryset. A short list is run again exactly (``+ 0``: no index
     provides that order).
     """
-    fields, columns = _row_fields()
+    _, columns = _row_fields()
     where, params = scope.where()
     vector = Vector(embedding)
     select = f"{columns}, embedding <=> %s::vector AS distance"
@@ -347,7 +347,6 @@ def _scope_vector_list(scope: Scope, embedding, limit: int, tokens: list[str]):
         select_params += list(coverage.params)
         extra.append("coverage")
     table = Memory._meta.db_table
-    count = len(fields)
 
     def rows(exact: bool) -> list[Memory]:
         order = "(embedding <=> %s::vector) + 0" if exact else "distance"
@@ -361,15 +360,7 @@ def _scope_vector_list(scope: Scope, embedding, limit: int, tokens: list[str]):
             [*select_params, *params, *([vector] if exact else []), limit],
             dumpers=[(Vector, VectorBinaryDumper)],
         )
-        built = []
-        for values in fetched:
-            row = model_from_row(Memory, fields, values[:count])
-            for name, value in zip(extra, values[count:], strict=True):
-                setattr(row, name, float(value))  # numeric (a Decimal) -> float
-            row.similarity = 1.0 - row.distance
-            row.keyword_score = getattr(row, "coverage", None)
-            built.append(row)
-        return built
+        return _ranked_rows(fetched, extra)
 
     def nearest() -> list[Memory]:
         if _few_rows(scope):
@@ -490,7 +481,7 @@ def _scope_strong_list(
     """:func:`_strong_list` for a :class:`Scope`, as one statement: the GIN
     lookup (stopped at ``MAX_STRONG_ROWS + 1``), its count, and the scoring
     of its rows when there are no more than ``MAX_STRONG_ROWS``."""
-    fields, columns = _row_fields()
+    _, columns = _row_fields()
     where, params = scope.where(embedded=False)
     coverage = _coverage(tokens)
     needed = _strong_count(len(tokens)) / len(tokens)
@@ -522,14 +513,22 @@ def _scope_strong_list(
         ],
         dumpers=[(Vector, VectorBinaryDumper)],
     )
+    return _ranked_rows(fetched, ["distance", "coverage"])
+
+
+def _ranked_rows(fetched: list[tuple], extra: list[str]) -> list[Memory]:
+    """Memories from rows of :func:`_row_fields` followed by the ``extra``
+    scores, with ``similarity`` and ``keyword_score`` as a queryset's rows
+    get them here (numeric scores come as Decimals: made floats)."""
+    fields, _ = _row_fields()
     count = len(fields)
     rows = []
     for values in fetched:
         row = model_from_row(Memory, fields, values[:count])
-        distance, covered = values[count:]
-        row.distance = None if distance is None else float(distance)
-        row.coverage = row.keyword_score = float(covered)
-        row.similarity = None if distance is None else 1.0 - row.distance
+        for name, value in zip(extra, values[count:], strict=True):
+            setattr(row, name, None if value is None else float(value))
+        row.similarity = None if row.distance is None else 1.0 - row.distance
+        row.keyword_score = getattr(row, "coverage", None)
         rows.append(row)
     return rows
 
