@@ -4,8 +4,8 @@ writable (the pods' emptyDirs).
 
 No cluster runs here, so a mount namespace stands in for the pod: the whole
 root filesystem is remounted read-only for the process (``unshare -m`` and a
-read-only bind remount — per mount point, nothing changes outside), with
-fresh tmpfs on ``/tmp`` and on the var directory. Each process runs the
+read-only bind remount — per mount point, nothing changes outside), ``/tmp``
+writable, and a fresh tmpfs on the var directory. Each process runs the
 exact command of its manifest (only the listen address and ports differ:
 127.0.0.1 and free ports), against this test database and Redis, and does
 real work: the web answers ``/readyz`` (the embedding model is loaded from
@@ -39,11 +39,15 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
 VENV_BIN = Path(sys.executable).parent
 TOKEN = "read-only-metrics-token"
-# The pod: everything read-only but /tmp and the var directory ($1).
+# The pod: everything read-only but /tmp and the var directory ($1). The
+# checkout ($2, the image) is made read-only by a mount of its own, since it
+# may itself live under /tmp (a CI clone), which stays writable.
 POD = """set -e
-var="$1"; shift
+var="$1"; root="$2"; shift 2
+mount --bind /tmp /tmp
+mount --bind "$root" "$root"
+mount -o remount,bind,ro "$root"
 mount -o remount,bind,ro /
-mount -t tmpfs -o size=256m tmpfs /tmp
 mount -t tmpfs -o size=256m tmpfs "$var"
 exec "$@"
 """
@@ -77,7 +81,7 @@ def pod(tmp_path, real_broker):
     """Start a process as its pod would; stops them all afterwards."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare(1) to stand in for the pod")
-    # Outside /tmp, which the pods get fresh; var/ is not tracked by git.
+    # Inside the checkout's var/ (not tracked by git).
     base = ROOT / "var" / "test" / f"read-only-{os.getpid()}-{time.monotonic_ns()}"
     started: list[tuple[subprocess.Popen, Path]] = []
 
@@ -87,7 +91,7 @@ def pod(tmp_path, real_broker):
         log = tmp_path / f"{deployment}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-                [*UNSHARE, "sh", "-c", POD, "pod", str(var), *argv],
+                [*UNSHARE, "sh", "-c", POD, "pod", str(var), str(ROOT), *argv],
                 cwd=ROOT,
                 env=child_env(
                     PATH=f"{VENV_BIN}:{os.environ['PATH']}",  # "python", "celery"
