@@ -115,7 +115,7 @@ class Scope:
         """The scope of ``filters`` if they are only subject-id equalities
         (``{"user_id": "alice"}``), else None (the filter language decides)."""
         filters = filters or {}
-        if not all(
+        if not isinstance(filters, dict) or not all(
             key in SUBJECT_FIELDS and isinstance(value, str) and value != "*"
             for key, value in filters.items()
         ):

@@ -175,6 +175,8 @@ def test_a_large_subject_starts_with_the_index(space, add, settings):
         {"OR": [{"user_id": "a"}, {"agent_id": "b"}]},
         {"user_id": 7},
         {"categories": "work"},
+        ["user_id", "ada"],  # not an object: the filter language says so
+        "user_id=ada",
     ],
 )
 def test_only_plain_subject_equalities_make_a_scope(filters):
@@ -222,3 +224,17 @@ def test_the_query_embedding_goes_as_a_binary_parameter(space, add):
     )
     assert found == memory.pk and distance == pytest.approx(0, abs=1e-6)
     assert Memory.objects.filter(pk=memory.pk).exists()
+
+
+def test_filters_that_are_not_an_object_are_refused_clearly(space):
+    """Whatever surface passes them (the API's serializer checks first; the
+    mem0 API and MCP hand them on), the selector answers a clear error."""
+    from accounts.actors import SYSTEM
+    from memories.selectors import memory_search
+    from memoryhub.errors import InvalidInput
+
+    for filters in (["user_id", "ada"], "user_id=ada"):
+        with pytest.raises(InvalidInput, match="filters"):
+            memory_search(
+                actor=SYSTEM, space=space, query="tea", filters=filters, mode="vector"
+            )
