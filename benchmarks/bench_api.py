@@ -275,6 +275,9 @@ def overhead_and_recall(api: harness.Api, space, args) -> tuple[list, list, str]
 
     timings = [
         measure("API search vector (HTTP)", lambda i: api.search(queries[i], mode="vector"), range(args.ops)),
+        # The floor under any API figure: the HTTP client, the socket and
+        # gunicorn, for a probe the first middleware answers (no database).
+        measure("HTTP round trip only (GET /healthz)", lambda i: api.health(), range(args.ops)),
         measure("raw SQL: embed + HNSW query", embed_and_knn, range(args.ops)),
         measure("raw SQL: HNSW query only", lambda i: raw.knn(vectors[i]),
                 range(args.ops)),

@@ -218,6 +218,12 @@ class Api:
             )
         return response.json()
 
+    def health(self) -> None:
+        """``GET /healthz`` (outside the key's prefix)."""
+        response = self.client.get("/healthz")
+        if response.status_code != 200:
+            raise ApiError(f"GET /healthz -> {response.status_code}")
+
     def add(self, item: dict) -> dict:
         return self._call("POST", "/memories/", ok=(200, 201), json=item)
 
