@@ -23,8 +23,9 @@ Scores and what ``threshold`` applies to, per mode:
     in the memory. Candidates are the ``max(4 * top_k, 40)`` nearest
     memories plus the best *strong* keyword hits anywhere in the queryset
     (rows holding every token of a one- or two-token query, or at least half
-    of a longer query's tokens, never fewer than two) when there are at most
-    ``MAX_STRONG_ROWS`` of them. Results are ordered by
+    of a longer query's tokens, never fewer than two, one of them not among
+    the space's common words) when there are at most ``MAX_STRONG_ROWS`` of
+    them. Results are ordered by
     that score (descending; ties by cosine) and ``threshold`` applies to it.
     A memory with no keyword evidence therefore scores exactly as in vector
     mode, so a threshold means the same in both modes for it; a keyword
@@ -411,8 +412,11 @@ MAX_SIZES = 10_000
 _sizes: dict[tuple, tuple[int, float]] = {}
 
 
-def _strong_query(tokens: list[str]) -> str:
-    """A raw tsquery matching rows that hold enough of ``tokens`` to be strong.
+def _strong_query(
+    tokens: list[str], common: frozenset[str] = frozenset()
+) -> str | None:
+    """A raw tsquery matching rows that hold enough of ``tokens`` to be
+    strong, or None when no row can be (every token is ``common``).
 
     A strong hit holds every token of a one- or two-token query, else at
     least half of them (and at least two): ``(a & b) | (a & c) | ...`` over
@@ -420,13 +424,67 @@ def _strong_query(tokens: list[str]) -> str:
     instead of every row holding one common word. When that would take more
     than ``MAX_STRONG_TERMS`` groups (nine or more tokens), the pairs are
     used and coverage is checked on the rows they find.
+
+    A strong hit must also hold at least one token that is not ``common``
+    (:func:`_common_tokens`): a memory that shares only frequent words with
+    the query is what the vector list is for, and requiring a rare word
+    lets GIN walk the rare tokens' short posting lists and merely probe the
+    long ones, instead of reading every long one to the end (at a million
+    memories that was most of a hybrid search's time).
     """
+    rare = [token for token in tokens if token not in common]
+    if not rare:
+        return None
     needed = _strong_count(len(tokens))
     if math.comb(len(tokens), needed) > MAX_STRONG_TERMS:
         needed = 2
-    return " | ".join(
+    groups = " | ".join(
         "(" + " & ".join(group) + ")" for group in combinations(tokens, needed)
     )
+    if len(rare) == len(tokens):
+        return groups
+    return f"({' | '.join(rare)}) & ({groups})"
+
+
+def _common_tokens(tokens: list[str], using: str) -> frozenset[str]:
+    """The ``tokens`` that PostgreSQL's statistics put in more than
+    ``COMMON_TOKEN_ROWS`` memories.
+
+    ANALYZE keeps the most frequent lexemes of the keyword index with their
+    frequencies (``pg_stats.most_common_elems``); a blind token belongs to
+    one space (tokens are keyed per space), so frequency times the table's
+    rows is its count in its space. Read at most every ``STATS_SECONDS``
+    per process. A token missing from the statistics (new, or never
+    analyzed) counts as rare: that costs time, never results.
+    """
+    now = time.monotonic()
+    cached = _token_rows.get(using)
+    if cached is None or now - cached[1] > STATS_SECONDS:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT s.most_common_elems::text, s.most_common_elem_freqs, "
+                "c.reltuples FROM pg_stats s JOIN pg_class c "
+                "ON c.oid = to_regclass(quote_ident(s.schemaname) || '.' || "
+                "quote_ident(s.tablename)) "
+                "WHERE s.schemaname = current_schema() AND s.tablename = %s "
+                "AND s.attname = %s",
+                [Memory._meta.db_table, Memory._meta.get_field("keyword_index").column],
+            )
+            row = cursor.fetchone()
+        counts: dict[str, float] = {}
+        if row is not None and row[0] and row[1]:
+            elems = row[0].strip("{}").split(",")
+            # The frequencies end with the minimum, maximum and null fraction.
+            for token, freq in zip(elems, row[1], strict=False):
+                counts[token] = float(freq) * max(float(row[2]), 0.0)
+        cached = _token_rows[using] = (counts, now)
+    counts = cached[0]
+    return frozenset(t for t in tokens if counts.get(t, 0.0) > COMMON_TOKEN_ROWS)
+
+
+COMMON_TOKEN_ROWS = MAX_STRONG_ROWS  # a token in more memories is common
+STATS_SECONDS = 300
+_token_rows: dict[str, tuple[dict[str, float], float]] = {}
 
 
 def _strong_count(count: int) -> int:
@@ -451,7 +509,10 @@ def _strong_list(
     list (the vector candidates still get their keyword boost) — scoring tens
     of thousands of rows would cost more than the whole search should.
     """
-    query = SearchQuery(_strong_query(tokens), search_type="raw", config="simple")
+    strong = _strong_query(tokens, _common_tokens(tokens, queryset.db))
+    if strong is None:
+        return []
+    query = SearchQuery(strong, search_type="raw", config="simple")
     hits = list(
         queryset.filter(keyword_index=query)
         .order_by()
@@ -481,6 +542,9 @@ def _scope_strong_list(
     """:func:`_strong_list` for a :class:`Scope`, as one statement: the GIN
     lookup (stopped at ``MAX_STRONG_ROWS + 1``), its count, and the scoring
     of its rows when there are no more than ``MAX_STRONG_ROWS``."""
+    strong = _strong_query(tokens, _common_tokens(tokens, Memory.objects.db))
+    if strong is None:
+        return []
     _, columns = _row_fields()
     where, params = scope.where(embedded=False)
     coverage = _coverage(tokens)
@@ -502,7 +566,7 @@ def _scope_strong_list(
         sql,
         [
             *params,
-            _strong_query(tokens),
+            strong,
             MAX_STRONG_ROWS + 1,
             vector,
             *coverage.params,

@@ -173,6 +173,51 @@ def test_too_many_strong_hits_leave_the_ranking_to_the_vectors(space, add, monke
     assert hits[0][0].pk not in far  # 4 hits > 3: the words single nothing out
 
 
+@pytest.mark.django_db
+def test_strong_hits_need_a_word_that_is_not_common(space, add, monkeypatch):
+    """Words PostgreSQL's statistics count in more than COMMON_TOKEN_ROWS
+    memories make no strong hit by themselves; beside a rare word they do."""
+    from memories import search as search_module
+
+    monkeypatch.setattr(search_module, "_token_rows", {})
+    monkeypatch.setattr(search_module, "COMMON_TOKEN_ROWS", 20)
+    fillers = {
+        add(f"filler note {i}", unit(0.05, 1, 0.01 * i)).pk
+        for i in range(MIN_CANDIDATES + 5)
+    }  # cosine ~0.05: the vector candidates
+    far = {add(f"zermatt trip {i}", unit(0, 0, 1, 0.01 * i)).pk for i in range(30)}
+    code = add("zermatt trip qx7plm", unit(0, 0, 0, 1))  # cosine 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Memory._meta.db_table}")
+    query = tokens("zermatt trip qx7plm")
+    assert search_module._common_tokens(query, "default") == frozenset(query[:2])
+    # Only common words: no strong list (31 rows hold both; before the rule
+    # they were strong hits, since 31 <= MAX_STRONG_ROWS).
+    hits = run(space, "hybrid", query_embedding=unit(1), query="zermatt trip", top_k=3)
+    assert {m.pk for m, _ in hits} <= fillers
+    # A rare word beside them singles the memory out, far as it is.
+    hits = run(
+        space, "hybrid", query_embedding=unit(1), query="zermatt qx7plm", top_k=1
+    )
+    assert hits[0][0].pk == code.pk
+    hits = run(
+        space, "hybrid", query_embedding=unit(1), query="zermatt trip qx7plm", top_k=1
+    )
+    assert hits[0][0].pk == code.pk
+    assert not far & {m.pk for m, _ in hits}
+
+
+def test_strong_query_requires_a_rare_token():
+    """Common tokens stay in the groups, but one rare token must match."""
+    common = frozenset({"a", "b"})
+    assert _strong_query(["a", "b"], common) is None
+    assert _strong_query(["a", "c"], common) == "(c) & ((a & c))"
+    assert _strong_query(["a", "b", "c"], common) == (
+        "(c) & ((a & b) | (a & c) | (b & c))"
+    )
+    assert _strong_query(["c", "d"], common) == "(c & d)"
+
+
 def test_strong_query_needs_half_the_tokens_and_at_least_two():
     """All of one or two tokens; else half (at least two), as AND-groups."""
     assert _strong_query(["a"]) == "(a)"
