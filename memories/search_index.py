@@ -12,6 +12,7 @@ rebuild drops first. ``manage.py search_index`` is the command
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +29,8 @@ REBUILD_SUFFIX = "_rebuild"
 PROGRESS_SECONDS = 2.0
 
 
-def _model_index() -> HnswIndex:
+def model_index() -> HnswIndex:
+    """The HNSW index as the model (and so the migrations) define it."""
     return next(i for i in Memory._meta.indexes if isinstance(i, HnswIndex))
 
 
@@ -44,16 +46,34 @@ class IndexStatus:
     def lines(self) -> list[str]:
         if self.definition is None:
             return [f"index {self.name}: missing (run manage.py search_index rebuild)"]
-        return [
+        lines = [
             f"index {self.name}: {'valid' if self.valid else 'INVALID'}, "
             f"{self.size_bytes / 2**20:.1f} MiB, about {self.rows:,} rows",
             f"definition: {self.definition}",
             f"pgvector: {self.pgvector}",
         ]
+        index = model_index()
+        wanted = (index.m, index.ef_construction)
+        if self.parameters not in (None, wanted):
+            lines.append(
+                f"built with m={self.parameters[0]}, ef_construction="
+                f"{self.parameters[1]}; this version builds m={wanted[0]}, "
+                f"ef_construction={wanted[1]}: run manage.py search_index rebuild"
+            )
+        return lines
+
+    @property
+    def parameters(self) -> tuple[int, int] | None:
+        """(m, ef_construction) of the live definition."""
+        found = _PARAMETERS.search(self.definition or "")
+        return (int(found[1]), int(found[2])) if found else None
+
+
+_PARAMETERS = re.compile(r"m='?(\d+)'?, ef_construction='?(\d+)'?")
 
 
 def index_status() -> IndexStatus:
-    name = _model_index().name
+    name = model_index().name
     table = Memory._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -92,7 +112,7 @@ def index_rebuild(
         raise ValueError("m must be from 2 to 100 (pgvector's bounds)")
     if not 4 <= ef_construction <= 1000 or ef_construction < 2 * m:
         raise ValueError("ef_construction must be from 4 to 1000 and at least 2 * m")
-    name = _model_index().name
+    name = model_index().name
     table = Memory._meta.db_table
     temporary = name + REBUILD_SUFFIX
     column = Memory._meta.get_field("embedding").column

@@ -1,7 +1,7 @@
 """``manage.py search_index``: the HNSW index of memory embeddings.
 
     manage.py search_index status
-    manage.py search_index rebuild [--m 16] [--ef-construction 64]
+    manage.py search_index rebuild [--m M] [--ef-construction EF]
         [--maintenance-work-mem 3GB] [--workers 1]
 
 ``rebuild`` builds a new index concurrently with reads and writes, prints
@@ -10,7 +10,7 @@ its progress, then swaps it in (memories/search_index.py).
 
 from django.core.management.base import CommandError
 
-from memories.search_index import index_rebuild, index_status
+from memories.search_index import index_rebuild, index_status, model_index
 from memoryhub.commands import ServiceCommand
 
 
@@ -25,12 +25,19 @@ class Command(ServiceCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("status", help="definition, size and validity")
         rebuild = sub.add_parser("rebuild", help="build again and swap in")
-        rebuild.add_argument("--m", type=int, default=16, help="graph degree (16)")
+        index = model_index()
+        rebuild.add_argument(
+            "--m",
+            type=int,
+            default=index.m,
+            help=f"graph degree (the model's: {index.m})",
+        )
         rebuild.add_argument(
             "--ef-construction",
             type=int,
-            default=64,
-            help="candidate list while building (64; 128-256 for high recall)",
+            default=index.ef_construction,
+            help="candidate list while building (the model's: "
+            f"{index.ef_construction})",
         )
         rebuild.add_argument(
             "--maintenance-work-mem",
