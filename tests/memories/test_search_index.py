@@ -96,4 +96,3 @@ def test_parameters_out_of_bounds_are_refused_before_anything_runs():
     with pytest.raises(CommandError, match="m must be"):
         _run("rebuild", "--m", "1")
     assert all(part in _definition() for part in _model_parameters())
-
