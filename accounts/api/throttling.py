@@ -60,10 +60,11 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def wait(self):
         """Seconds until the estimate drops below the limit (at most the rest
-        of this window, then the last window no longer counts)."""
+        of this window, then the last window no longer counts; at least one,
+        so ``Retry-After`` never says 0)."""
         rest = (1 - self.elapsed) * self.duration
-        if self.previous <= 0 or self.current >= self.num_requests:
-            return rest
-        # previous * (1 - elapsed - t / duration) + current < num_requests
-        share = (self.num_requests - self.current) / self.previous
-        return min(rest, max(0.0, (1 - self.elapsed - share) * self.duration))
+        if self.previous > 0 and self.current < self.num_requests:
+            # previous * (1 - elapsed - t / duration) + current < num_requests
+            share = (self.num_requests - self.current) / self.previous
+            rest = min(rest, (1 - self.elapsed - share) * self.duration)
+        return max(1.0, rest)

@@ -34,7 +34,11 @@ def test_the_window_slides(settings, request_of):
     assert all(_throttle(start + i).allow_request(request_of, None) for i in range(10))
     over = _throttle(start + 10)
     assert not over.allow_request(request_of, None)
-    assert 0 < over.wait() <= 50  # the rest of this window at most
+    assert 1 <= over.wait() <= 50  # the rest of this window at most
+    # Just after the window turns, the burst still counts almost whole.
+    turned = _throttle(start + 60)
+    assert not turned.allow_request(request_of, None)
+    assert turned.wait() >= 1  # never "retry after 0 seconds"
     # Half way through the next window the last one counts half: 5 more.
     half = start + 90
     allowed = [_throttle(half).allow_request(request_of, None) for _ in range(8)]
