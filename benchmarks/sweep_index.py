@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 import time
 from pathlib import Path
@@ -135,8 +134,23 @@ class Sweep:
 
     def build(self, point: Point) -> tuple[float | None, int]:
         """Build ``point``'s index; returns seconds (None: kept) and bytes."""
+        from memories.search_index import index_rebuild, index_status
+
         began = time.perf_counter()
-        if point.half:
+        if point.extra:
+            dims = corpus_dimensions()
+            if point.half:
+                using = (
+                    f"hnsw ((embedding::halfvec({dims})) halfvec_cosine_ops) WITH "
+                    f"(m = {point.m}, ef_construction = {point.ef_construction})"
+                )
+            else:
+                # On an expression (unit vectors: l2_normalize changes
+                # nothing), so a query on it can only use this index.
+                using = (
+                    f"ivfflat ((l2_normalize(embedding)::vector({dims})) "
+                    f"vector_cosine_ops) WITH (lists = {point.lists})"
+                )
             self.drop_half()
             self.conn.execute(
                 f"SET maintenance_work_mem = '{self.args.maintenance_work_mem}'"
@@ -145,34 +159,13 @@ class Sweep:
                 f"SET max_parallel_maintenance_workers = {int(self.args.workers)}"
             )
             self.conn.execute(
-                f"CREATE INDEX {HALF_INDEX} ON {self.table} USING hnsw "
-                f"((embedding::halfvec({corpus_dimensions()})) halfvec_cosine_ops) "
-                f"WITH (m = {point.m}, ef_construction = {point.ef_construction})"
+                f"CREATE INDEX {HALF_INDEX} ON {self.table} USING {using}"
             )
             name = HALF_INDEX
-        elif point.lists is not None:
-            self.drop_half()
-            self.conn.execute(
-                f"SET maintenance_work_mem = '{self.args.maintenance_work_mem}'"
-            )
-            self.conn.execute(
-                f"SET max_parallel_maintenance_workers = {int(self.args.workers)}"
-            )
-            # On an expression (unit vectors: l2_normalize changes nothing),
-            # so that a query on it can only use this index, not the HNSW one.
-            self.conn.execute(
-                f"CREATE INDEX {HALF_INDEX} ON {self.table} USING ivfflat "
-                f"((l2_normalize(embedding)::vector({corpus_dimensions()})) "
-                "vector_cosine_ops) "
-                f"WITH (lists = {point.lists})"
-            )
-            name = HALF_INDEX
-        elif self.live() == (point.m, point.ef_construction):
+        elif index_status().parameters == (point.m, point.ef_construction):
             progress("  the live index has these parameters: kept")
             return None, self.size(LIVE_INDEX)
         else:
-            from memories.search_index import index_rebuild
-
             index_rebuild(
                 m=point.m,
                 ef_construction=point.ef_construction,
@@ -186,16 +179,6 @@ class Sweep:
     def size(self, name: str) -> int:
         query = "SELECT pg_relation_size(%s::regclass)"
         return self.conn.execute(query, [name]).fetchone()[0]
-
-    def live(self) -> tuple[int, int] | None:
-        """(m, ef_construction) of the live vector index."""
-        row = self.conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = %s", [LIVE_INDEX]
-        ).fetchone()
-        found = re.search(
-            r"m='?(\d+)'?, ef_construction='?(\d+)'?", row[0] if row else ""
-        )
-        return (int(found[1]), int(found[2])) if found else None
 
     def drop_half(self) -> None:
         self.conn.execute(f"DROP INDEX IF EXISTS {HALF_INDEX}")
