@@ -353,12 +353,10 @@ def loaded_count(space) -> int:
 
 def _hnsw_index() -> tuple[str, str]:
     """(table, index name) of the memory embedding HNSW index, from the model."""
-    from pgvector.django import HnswIndex
-
     from memories.models import Memory
+    from memories.search_index import model_index
 
-    index = next(i for i in Memory._meta.indexes if isinstance(i, HnswIndex))
-    return Memory._meta.db_table, index.name
+    return Memory._meta.db_table, model_index().name
 
 
 def _build(cursor, indexdef: str) -> None:

@@ -45,7 +45,6 @@ from benchmarks.bench_api import TOP_K, RawSearch, recall_hits
 from benchmarks.harness import md_table, measure, progress
 
 HALF_INDEX = "memory_embedding_sweep_half"
-LIVE_INDEX = "memory_embedding_hnsw"
 # ann-benchmarks' recall counts a result within 1e-3 of the exact k-th
 # distance; bench_api's "ties counted" allows 1e-6 (identical vectors only).
 ANN_EPSILON = 1e-3
@@ -161,24 +160,22 @@ class Sweep:
             self.conn.execute(
                 f"CREATE INDEX {HALF_INDEX} ON {self.table} USING {using}"
             )
-            name = HALF_INDEX
-        elif index_status().parameters == (point.m, point.ef_construction):
+            size = self.conn.execute(
+                "SELECT pg_relation_size(%s::regclass)", [HALF_INDEX]
+            ).fetchone()[0]
+            return time.perf_counter() - began, size
+        status = index_status()
+        if status.parameters == (point.m, point.ef_construction):
             progress("  the live index has these parameters: kept")
-            return None, self.size(LIVE_INDEX)
-        else:
-            index_rebuild(
-                m=point.m,
-                ef_construction=point.ef_construction,
-                maintenance_work_mem=self.args.maintenance_work_mem,
-                workers=self.args.workers,
-                progress=lambda line: progress(f"  {line}"),
-            )
-            name = LIVE_INDEX
-        return time.perf_counter() - began, self.size(name)
-
-    def size(self, name: str) -> int:
-        query = "SELECT pg_relation_size(%s::regclass)"
-        return self.conn.execute(query, [name]).fetchone()[0]
+            return None, status.size_bytes
+        status = index_rebuild(
+            m=point.m,
+            ef_construction=point.ef_construction,
+            maintenance_work_mem=self.args.maintenance_work_mem,
+            workers=self.args.workers,
+            progress=lambda line: progress(f"  {line}"),
+        )
+        return time.perf_counter() - began, status.size_bytes
 
     def drop_half(self) -> None:
         self.conn.execute(f"DROP INDEX IF EXISTS {HALF_INDEX}")
