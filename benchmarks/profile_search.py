@@ -49,6 +49,7 @@ def parse_args(argv):
     add("--user-filter", action="store_true", help="filter by one user_id")
     add("--profile", action="store_true", help="print a cProfile of the requests")
     add("--top", type=int, default=35, help="rows of each profile table")
+    add("--profile-out", type=Path, help="also save the raw cProfile stats here")
     add("--space", help="profile this loaded space (e.g. bench_api's) instead")
     add("--team", default="bench", help="team of --space")
     add("--pgdata", type=Path, default=harness.DEFAULT_PGDATA)
@@ -66,10 +67,15 @@ class Wsgi:
         self.auth = f"Bearer {secret}"
 
     def post(self, path: str, body: dict) -> tuple[int, bytes]:
-        data = json.dumps(body).encode()
+        return self.request("POST", path, json.dumps(body).encode())
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return self.request("GET", path, b"")
+
+    def request(self, method: str, path: str, data: bytes) -> tuple[int, bytes]:
         path, _, query = path.partition("?")
         environ = {
-            "REQUEST_METHOD": "POST",
+            "REQUEST_METHOD": method,
             "PATH_INFO": path,
             "QUERY_STRING": query,
             "SERVER_NAME": "127.0.0.1",
@@ -125,6 +131,35 @@ def _ms(values: list[float]) -> list[str]:
     return [f"{1000 * statistics.median(ordered):.2f}", f"{1000 * pct(0.95):.2f}"]
 
 
+def _floors(
+    wsgi: Wsgi, counter: SqlCounter, requests: int, memory_path: str
+) -> list[list[str]]:
+    """Rows for what any request costs in this stack, to read the search's
+    overhead against: the first middleware answering alone (``/healthz``),
+    and an authenticated get by id (every middleware, DRF, the key, the
+    throttle, the space lookup, one statement, one decryption, the audit
+    row after the response) — everything a search pays but the embedding,
+    the index scan and nine more rows — also without its SQL time."""
+    rows = []
+    for label, path in (
+        ("floor: GET /healthz (first middleware only)", "/healthz"),
+        ("floor: GET a memory by id (the whole API path, one row)", memory_path),
+    ):
+        wall, cpu, python = [], [], []
+        for _ in range(requests):
+            sql_before = counter.seconds
+            began, began_cpu = time.perf_counter(), time.process_time()
+            status, answer = wsgi.get(path)
+            wall.append(time.perf_counter() - began)
+            python.append(wall[-1] - (counter.seconds - sql_before))
+            wsgi.close()
+            cpu.append(time.process_time() - began_cpu)
+            assert status == 200, answer[:500]
+        rows.append([label, *_ms(wall), *_ms(cpu)])
+    rows.append(["floor: the same get by id minus its SQL time", *_ms(python), "", ""])
+    return rows
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     harness.setup_django(args.pgdata)
@@ -163,6 +198,8 @@ def main(argv=None) -> int:
         raw.knn(raw.embed(query))
     counter = SqlCounter()
     wall, cpu, statements, sql_seconds = [], [], [], []
+    sql_in_request = []  # before the response is closed
+    found = None  # a memory id, for the get-by-id floor
     profiler = cProfile.Profile() if args.profile else None
     with connection.execute_wrapper(counter):
         for i in range(args.requests):
@@ -178,12 +215,19 @@ def main(argv=None) -> int:
             # response after sending it (the deferred audit row), timed apart.
             wall.append(time.perf_counter() - began)
             cpu_request = time.process_time() - began_cpu
+            sql_in_request.append(counter.seconds - before[1])
             began_close = time.process_time()
             wsgi.close()
             cpu.append(cpu_request + time.process_time() - began_close)
             statements.append(counter.statements - before[0])
             sql_seconds.append(counter.seconds - before[1])
             assert status == 200, answer[:500]
+            if not found and json.loads(answer)["results"]:
+                found = json.loads(answer)["results"][0]["id"]
+    floor_counter = SqlCounter()
+    with connection.execute_wrapper(floor_counter):
+        memory_path = f"/api/v1/spaces/{space.slug}/memories/{found}/"
+        floors = _floors(wsgi, floor_counter, args.requests, memory_path)
     embed_wall, embed_cpu, knn_wall = [], [], []
     for i in range(args.requests):
         began, began_cpu = time.perf_counter(), time.process_time()
@@ -194,17 +238,22 @@ def main(argv=None) -> int:
         raw.knn(vector)
         knn_wall.append(time.perf_counter() - began)
     overhead = [w - e - k for w, e, k in zip(wall, embed_wall, knn_wall, strict=True)]
+    python = [
+        w - e - q for w, e, q in zip(wall, embed_wall, sql_in_request, strict=True)
+    ]
     rows = [
         ["search request (WSGI, in process)", *_ms(wall), *_ms(cpu)],
         ["embed query only", *_ms(embed_wall), *_ms(embed_cpu)],
         ["raw HNSW query only", *_ms(knn_wall), "", ""],
         ["API overhead (request - embed - raw query)", *_ms(overhead), "", ""],
+        ["search request - embed - its SQL time", *_ms(python), "", ""],
         [
             "SQL per request, the audit row after the response included (sum)",
             *_ms(sql_seconds),
             "",
             "",
         ],
+        *floors,
     ]
     size = f"space {args.space}" if args.space else f"{args.n} memories"
     print(f"# Search request profile: {size}, mode {args.mode}"
@@ -219,6 +268,8 @@ def main(argv=None) -> int:
     for kind, times in sorted(counter.by_kind.items(), key=lambda kv: -sum(kv[1])):
         p50, p95 = _ms(times)
         print(f"- {p50} / {p95} ms, {len(times)}x `{kind}`")
+    if profiler and args.profile_out:
+        profiler.dump_stats(args.profile_out)
     if profiler:
         for order in ("tottime", "cumulative"):
             out = io.StringIO()

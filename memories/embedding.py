@@ -4,13 +4,21 @@ The embedder stack (numpy, tokenizers, maybe torch) is imported on first use,
 not when services or selectors are imported.
 """
 
+import contextvars
+import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
 
 from memoryhub.metrics import EMBEDDER_CALLS, EMBEDDER_SECONDS, EMBEDDER_TEXTS
 
 EMBED_CHUNK = 32  # texts per embedding call when embedding overlaps inserts
+# Threads per process for queries embedded ahead (embed_soon): one per web
+# thread a process usually runs; a local model serializes them anyway.
+QUERY_THREADS = 4
 
 
 def embed_texts(texts: Sequence[str]):
@@ -54,3 +62,51 @@ def embed_chunks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence]]:
             yield offset, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def embed_soon(text: str) -> Future:
+    """Start embedding one query text; the future's ``result()`` is what
+    ``embed_texts([text])`` returns (or raises).
+
+    A search request knows its query before its space: the space lookup (a
+    database round trip) and the body's validation come first. Started
+    then, the embedding — native code that releases the GIL — runs on the
+    other core meanwhile instead of after them. The thread runs in the
+    request's context (its request id in log lines). Callers start it only
+    for an authenticated request; one whose result goes unused (the space
+    turned out invisible, the search was routed elsewhere) is cancelled if
+    it has not started and otherwise finishes unseen.
+    """
+    return _query_pool().submit(contextvars.copy_context().run, embed_texts, [text])
+
+
+def embed_search_query_soon(query, mode) -> Future | None:
+    """:func:`embed_soon` for a search body's ``query`` and ``mode`` that
+    will get as far as embedding it (a non-empty string within the content
+    limit, a mode that embeds); None for anything else, which the search's
+    own validation then refuses or handles without an embedding."""
+    if (
+        isinstance(query, str)
+        and query.strip()
+        and len(query) <= settings.MEMORY_MAX_CONTENT_CHARS
+        and mode in ("hybrid", "vector")
+    ):
+        return embed_soon(query)
+    return None
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _query_pool() -> ThreadPoolExecutor:
+    """This process's query-embedding threads (made anew after a fork)."""
+    global _pool
+    pool = _pool
+    if pool is None or pool[0] != os.getpid():
+        with _pool_lock:
+            if _pool is None or _pool[0] != os.getpid():
+                executor = ThreadPoolExecutor(QUERY_THREADS, "query-embed")
+                _pool = (os.getpid(), executor)
+            pool = _pool
+    return pool[1]

@@ -7,6 +7,8 @@ serialize. Permissions are checked twice — by :class:`SpaceViewSet` before
 the action (``action_perms``) and by the service itself.
 """
 
+from concurrent.futures import Future
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -32,6 +34,7 @@ from memories.api.serializers import (
     SearchSerializer,
 )
 from memories.api.viewsets import TEAM_PARAMETER, SpaceViewSet
+from memories.embedding import embed_search_query_soon
 from memories.encryption import sealing
 from memories.filters import STATES
 from memories.services import AddResult
@@ -320,6 +323,24 @@ class MemoryViewSet(ExtractAction, SpaceViewSet):
 class SearchActions:
     """Semantic / keyword search in one space, mixed into a space viewset."""
 
+    early_embedding: tuple[str, Future] | None = None
+
+    def before_space_lookup(self, request) -> None:
+        """A search's query embedding starts before the space lookup.
+
+        Only for a body that will pass as far as the embedding (a non-empty
+        query within the size limit, a mode that embeds); the body is
+        validated as always afterwards. One that is not JSON fails here with
+        the 400 it would get there (whichever the space: it reveals nothing).
+        """
+        super().before_space_lookup(request)
+        if self.action != "search" or not isinstance(request.data, dict):
+            return
+        query = request.data.get("query")
+        pending = embed_search_query_soon(query, request.data.get("mode", "hybrid"))
+        if pending is not None:
+            self.early_embedding = (query, pending)
+
     @extend_schema(
         tags=[TAG],
         summary="Search memories",
@@ -334,6 +355,7 @@ class SearchActions:
         """``POST .../search/``."""
         self.query()
         body = self.body(SearchSerializer)
+        early = self.early_embedding
         results = selectors.memory_search(
             actor=self.actor,
             space=self.space,
@@ -342,6 +364,9 @@ class SearchActions:
             threshold=body.get("threshold"),
             filters=body.get("filters"),
             mode=body["mode"],
+            pending_embedding=(
+                early[1] if early is not None and early[0] == body["query"] else None
+            ),
         )
         context = {**self.get_serializer_context(), "space": self.space}
         return Response(

@@ -45,6 +45,14 @@ class SpaceViewSet(ActorViewSet):
         """``?team=`` where the URL names a space: it picks which one."""
         return ("team",) if "slug" in self.kwargs else ()
 
+    def before_space_lookup(self, request) -> None:
+        """Work an action may start once the caller is authenticated and
+        within its rate, before the space is looked up (none by default).
+
+        Nothing started here may reveal anything about the space: the
+        lookup still answers 404 / 403 first.
+        """
+
     def initial(self, request, *args, **kwargs):
         """After authentication and throttling, look the space up (404/403)."""
         super().initial(request, *args, **kwargs)
@@ -55,6 +63,7 @@ class SpaceViewSet(ActorViewSet):
             raise serializers.ValidationError(
                 {"team": ["must be a team slug (letters, digits, - and _)"]}
             )
+        self.before_space_lookup(request)
         self.space = space_get(
             actor=self.actor,
             team_slug=team,

@@ -17,6 +17,7 @@ from accounts.actors import actor_from_request
 from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.authentication import ApiKeyAuthentication
 from memories import permissions, selectors, services
+from memories.embedding import embed_search_query_soon
 from memories.encryption import sealing
 from memories.mem0api import mapping, serializers
 from memories.models import MemoryState
@@ -260,19 +261,23 @@ class Mem0View(APIView):
     def search(self, request) -> Response:
         """Semantic + keyword search, results with ``score``."""
         body = body_of(request)
+        query, mode = body.get("query"), body.get("mode") or "hybrid"
+        # Embedded while the key's space is looked up (memories.embedding).
+        pending = embed_search_query_soon(query, mode)
         top_k = body.get("top_k", body.get("limit"))
         queryset = None
         if mapping.query_bool(body, "show_expired"):
             queryset = selectors.memories_in(space=self.space, include_expired=True)
         memories = selectors.memory_search(
             **self.scope(),
-            query=body.get("query"),
+            query=query,
             top_k=10 if top_k is None else top_k,
             threshold=body.get("threshold"),
             filters=mapping.read_filters(body),
-            mode=body.get("mode") or "hybrid",
+            mode=mode,
             surface=SURFACE,
             queryset=queryset,
+            pending_embedding=pending,
         )
         results = [serializers.memory_object(m, score=m.score) for m in memories]
         if body.get("output_format") == mapping.OUTPUT_V1_0:

@@ -5,6 +5,7 @@ object the caller may not see is a 404, never a 403.
 """
 
 import time
+from concurrent.futures import Future
 from datetime import timedelta
 
 from django.conf import settings
@@ -131,6 +132,7 @@ def memory_search(
     surface: str = "api",
     queryset=None,
     routing_info: dict | None = None,
+    pending_embedding: Future | None = None,
 ) -> list[Memory]:
     """Semantic (+ keyword) search in a space.
 
@@ -139,7 +141,43 @@ def memory_search(
     to its backends (through :func:`memories.adapter.routing_adapter`); ``mode`` and
     ``threshold`` then do not apply and ``score`` is the fused rank score.
     ``routing_info``, if given, is filled with which rule and backends served.
+    ``pending_embedding``: ``query``'s embedding, started earlier with
+    :func:`memories.embedding.embed_soon` (the caller's business that it is
+    this query's); used if the search needs one.
     """
+    try:
+        return _search(
+            actor=actor,
+            space=space,
+            query=query,
+            top_k=top_k,
+            threshold=threshold,
+            filters=filters,
+            mode=mode,
+            surface=surface,
+            queryset=queryset,
+            routing_info=routing_info,
+            pending_embedding=pending_embedding,
+        )
+    finally:
+        if pending_embedding is not None:
+            pending_embedding.cancel()  # unused (refused, routed): not started
+
+
+def _search(
+    *,
+    actor: Actor,
+    space: Space,
+    query: str,
+    top_k: int,
+    threshold: float | None,
+    filters: dict | None,
+    mode: str,
+    surface: str,
+    queryset,
+    routing_info: dict | None,
+    pending_embedding: Future | None,
+) -> list[Memory]:
 
     require_perm(actor, space, permissions.VIEW)
     if not isinstance(query, str) or not query.strip():
@@ -192,7 +230,12 @@ def memory_search(
     elif routing_info is not None:
         routing_info.update(routing_adapter().local_search_info())
     began = time.perf_counter()
-    embedding = embed_texts([query])[0] if mode != "keyword" else None
+    if mode == "keyword":
+        embedding = None
+    elif pending_embedding is not None:
+        embedding = pending_embedding.result()[0]
+    else:
+        embedding = embed_texts([query])[0]
     embedded = time.perf_counter()
     tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
     hits = search_memories(

@@ -8,6 +8,7 @@ unchanged mem0 user would see pointing them at MemoryHub.
 
 import asyncio
 import json
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -302,6 +303,28 @@ def test_search_scores_and_respects_filters_top_k_and_threshold(client, seeded):
     )
     strict = client.search("cello", filters={"user_id": "*"}, threshold=0.99)
     assert strict["results"] == []
+
+
+def test_search_embeds_the_query_while_the_keys_space_is_looked_up(
+    client, seeded, monkeypatch
+):
+    """As on the native API: the query is embedded once, on a thread of its
+    own, started before the space lookup."""
+    from memories import embedding
+
+    threads = []
+    real = embedding.embed_texts
+
+    def embed_texts(texts):
+        threads.append(threading.current_thread().name)
+        return real(texts)
+
+    monkeypatch.setattr(embedding, "embed_texts", embed_texts)
+    found = client.search(
+        "Which instrument does she play?", filters={"user_id": "alice"}
+    )
+    assert found["results"][0]["memory"] == "Alice plays the cello"
+    assert len(threads) == 1 and threads[0].startswith("query-embed")
 
 
 # --- one memory: get, update, history, delete -----------------------------------------

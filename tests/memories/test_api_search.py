@@ -1,6 +1,7 @@
 """REST search: ranking with scores, filters, expiry, audit (its permission
 matrix: ``tests/permissions/native_memories.py``)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -113,3 +114,110 @@ def test_bad_search_bodies_are_400(cast, body, field):
     else:
         assert error["field"].startswith("filters.")
     assert error["detail"]
+
+
+@pytest.fixture
+def embed_log(monkeypatch):
+    """What the search's embedding and space lookup did, in order: the
+    thread each query was embedded on, and when the lookup ran."""
+    from memories import embedding
+    from memories.api import viewsets
+
+    log: list[tuple[str, str]] = []
+    real_embed, real_soon, real_lookup = (
+        embedding.embed_texts,
+        embedding.embed_soon,
+        viewsets.space_get,
+    )
+
+    def embed_texts(texts):
+        log.append(("embedded", threading.current_thread().name))
+        return real_embed(texts)
+
+    def embed_soon(text):
+        log.append(("started", text))
+        return real_soon(text)
+
+    def space_get(**kwargs):
+        log.append(("space", kwargs["slug"]))
+        return real_lookup(**kwargs)
+
+    monkeypatch.setattr(embedding, "embed_texts", embed_texts)
+    monkeypatch.setattr(embedding, "embed_soon", embed_soon)
+    monkeypatch.setattr(viewsets, "space_get", space_get)
+    return log
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "vector"])
+def test_the_query_is_embedded_while_the_space_is_looked_up(cast, embed_log, mode):
+    """The embedding starts before the space lookup, on a thread of its own,
+    once; the search uses it and ranks as ever."""
+    add_memory(cast.space, "Alice is allergic to peanuts")
+    add_memory(cast.space, "The office moved to Berlin in 2021")
+    embed_log.clear()  # the adds' own embeddings
+    response = _search(
+        cast.clients["viewer"], cast.space, query="food allergy", mode=mode
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["results"][0]["content"] == "Alice is allergic to peanuts"
+    assert embed_log[:2] == [("started", "food allergy"), ("space", cast.space.slug)]
+    embedded = [entry for entry in embed_log if entry[0] == "embedded"]
+    assert len(embedded) == 1
+    assert embedded[0][1].startswith("query-embed")
+
+
+def test_a_keyword_search_embeds_nothing(cast, embed_log):
+    add_memory(cast.space, "Alice is allergic to peanuts")
+    embed_log.clear()
+    response = _search(
+        cast.clients["viewer"], cast.space, query="peanuts", mode="keyword"
+    )
+    assert response.status_code == 200, response.json()
+    assert [r["content"] for r in response.json()["results"]] == [
+        "Alice is allergic to peanuts"
+    ]
+    assert embed_log == [("space", cast.space.slug)]
+
+
+def test_no_embedding_starts_for_a_caller_who_is_not_let_in(cast, embed_log):
+    """Authentication comes first: an anonymous search embeds nothing."""
+    response = _search(cast.clients["anonymous"], cast.space, query="peanuts")
+    assert response.status_code == 401
+    assert embed_log == []
+
+
+def test_an_invisible_space_is_a_404_although_the_embedding_started(cast, embed_log):
+    """An authenticated caller's embedding may start before the lookup; the
+    lookup still answers, and the same 404 as for any missing space."""
+    outsider = cast.clients["other_team_user"]
+    url = "/api/v1/spaces/default/search/?team=acme"
+    response = outsider.post(url, {"query": "x"}, format="json")
+    assert response.status_code == 404, response.content
+    assert ("started", "x") in embed_log
+    missing = outsider.post(
+        "/api/v1/spaces/default/search/?team=nosuchteam", {"query": "x"}, format="json"
+    )
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == response.json()["detail"]
+
+
+def test_an_embedder_failure_on_the_early_thread_is_a_503(cast, monkeypatch):
+    """The embedding's error reaches the client as it would have inline."""
+    from memories import embedding
+    from memories.embedders.base import EmbedderError
+
+    def broken(texts):
+        raise EmbedderError("the embedder at http://embedder:8080 is unreachable")
+
+    monkeypatch.setattr(embedding, "embed_texts", broken)
+    response = _search(cast.clients["viewer"], cast.space, query="anything")
+    assert response.status_code == 503, response.content
+    assert "embedder" in response.json()["detail"]
+
+
+def test_a_body_that_is_not_json_is_a_400(cast):
+    response = cast.clients["viewer"].post(
+        space_url(cast.space, "search/"), "{query", content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert "malformed JSON" in response.json()["detail"]
