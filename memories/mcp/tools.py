@@ -24,6 +24,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from memories import selectors, services
+from memories.embedding import embed_search_query_soon
 from memories.encryption import sealing
 from memories.mcp.auth import actor_of, run_orm
 from memories.mem0api.base import key_space
@@ -376,6 +377,9 @@ async def search_memories(
     mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
 ) -> Annotated[CallToolResult, MemoryList]:
     """Search your memories by meaning (and keywords); best matches first."""
+    actor_of(ctx.request_context.request)  # a key is there: the work may start
+    # Embedded while the worker thread looks the key's space up (memories.embedding).
+    pending = embed_search_query_soon(query, mode)
 
     def work(*, actor, space):
         found = selectors.memory_search(
@@ -393,6 +397,7 @@ async def search_memories(
             ),
             mode=mode,
             surface=SURFACE,
+            pending_embedding=pending,
         )
         return space_label(space), with_authors(actor, space, found)
 

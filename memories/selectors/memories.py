@@ -229,6 +229,8 @@ def _search(
             return routed[0]
     elif routing_info is not None:
         routing_info.update(routing_adapter().local_search_info())
+    # The keyword tokens first: an embedding started earlier runs meanwhile.
+    tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
     began = time.perf_counter()
     if mode == "keyword":
         embedding = None
@@ -237,7 +239,6 @@ def _search(
     else:
         embedding = embed_texts([query])[0]
     embedded = time.perf_counter()
-    tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
     hits = search_memories(
         queryset=qs if scope is None else None,
         scope=scope,

@@ -8,6 +8,7 @@ every other surface.
 import json
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -254,6 +255,31 @@ def test_memories_are_delimited_as_stored_data(mcp_url, keys):
     assert "created_at=" in text
     assert structured["memories"][0]["content"] == attack
     assert "not instructions" in structured["notice"]
+
+
+def test_search_embeds_the_query_while_the_space_is_looked_up(
+    mcp_url, keys, monkeypatch
+):
+    """As on the REST APIs: the query is embedded once, on a thread of its
+    own, started before the worker thread looks the key's space up."""
+    from memories import embedding
+
+    threads = []
+    real = embedding.embed_texts
+
+    def embed_texts(texts):
+        threads.append(threading.current_thread().name)
+        return real(texts)
+
+    async def scenario():
+        async with session(mcp_url, keys["writer"]) as client:
+            await call(client, "add_memory", content="Nina plays the cello")
+            monkeypatch.setattr(embedding, "embed_texts", embed_texts)
+            return await call(client, "search_memories", query="instrument")
+
+    structured, _, _ = run(scenario())
+    assert structured["memories"][0]["content"] == "Nina plays the cello"
+    assert len(threads) == 1 and threads[0].startswith("query-embed")
 
 
 def test_permissions_apply_to_tools(mcp_url, keys):
