@@ -323,6 +323,7 @@ def _row_fields() -> tuple[list, str]:
     """The fields a ranked row carries (all but the deferred embedding and
     keyword index), in the model's order, and their quoted columns."""
     fields = [f for f in Memory._meta.concrete_fields if f.name not in DEFERRED]
+    assert fields[0].primary_key  # _Candidate.pk reads it there
     return fields, ", ".join(f'"{f.column}"' for f in fields)
 
 
@@ -580,21 +581,53 @@ def _scope_strong_list(
     return _ranked_rows(fetched, ["distance", "coverage"])
 
 
-def _ranked_rows(fetched: list[tuple], extra: list[str]) -> list[Memory]:
-    """Memories from rows of :func:`_row_fields` followed by the ``extra``
+def _ranked_rows(fetched: list[tuple], extra: list[str]) -> list[_Candidate]:
+    """Candidates from rows of :func:`_row_fields` followed by the ``extra``
     scores, with ``similarity`` and ``keyword_score`` as a queryset's rows
     get them here (numeric scores come as Decimals: made floats)."""
-    fields, _ = _row_fields()
-    count = len(fields)
+    count = len(_row_fields()[0])
     rows = []
     for values in fetched:
-        row = model_from_row(Memory, fields, values[:count])
+        row = _Candidate(values[:count])
         for name, value in zip(extra, values[count:], strict=True):
             setattr(row, name, None if value is None else float(value))
         row.similarity = None if row.distance is None else 1.0 - row.distance
-        row.keyword_score = getattr(row, "coverage", None)
+        row.keyword_score = row.coverage
         rows.append(row)
     return rows
+
+
+class _Candidate:
+    """A ranked row whose model is built only if it is kept.
+
+    A hybrid search ranks 40 or more rows to return ``top_k``; turning each
+    into a model (its fields' conversions, ``Model.from_db``) cost about a
+    millisecond a search for rows that were then dropped. The scores are
+    plain attributes here; :meth:`memory` makes the model with them.
+    """
+
+    __slots__ = (
+        "coverage",
+        "distance",
+        "fused_score",
+        "keyword_score",
+        "similarity",
+        "values",
+    )
+
+    def __init__(self, values: tuple) -> None:
+        self.values = values
+        self.distance = self.coverage = self.fused_score = None
+
+    @property
+    def pk(self):
+        return self.values[0]  # the model's fields start with its primary key
+
+    def memory(self) -> Memory:
+        memory = model_from_row(Memory, _row_fields()[0], self.values)
+        for name in ("distance", "coverage", "similarity", "keyword_score"):
+            setattr(memory, name, getattr(self, name))
+        return memory
 
 
 def _keyword_list(
@@ -651,7 +684,10 @@ def _finish(
     """Apply ``threshold`` to ``score_attr`` and pair each memory with it."""
     results = []
     for row in rows:
-        row.fused_score = getattr(row, "fused_score", None)
+        fused = getattr(row, "fused_score", None)
+        if isinstance(row, _Candidate):
+            row = row.memory()
+        row.fused_score = fused
         # No embedding (a keyword-only hit in hybrid mode): similarity 0.
         score = getattr(row, score_attr) or 0.0
         if threshold is not None and score < threshold:
