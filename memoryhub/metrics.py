@@ -80,8 +80,9 @@ HTTP_LATENCY = Histogram(
 )
 SEARCH_PHASE = Histogram(
     "memoryhub_search_phase_seconds",
-    "Time of each phase of a local search: embedding the query, the index "
-    "query, and the rest (decryption, audit).",
+    "Time of each phase of a local search: embedding the query (what is "
+    "left to wait for of an embedding started before the space lookup), "
+    "the index query, and the rest (decryption, audit).",
     ["phase"],
     buckets=LATENCY_BUCKETS,
 )
