@@ -16,9 +16,11 @@ from django.conf import settings
 from memoryhub.metrics import EMBEDDER_CALLS, EMBEDDER_SECONDS, EMBEDDER_TEXTS
 
 EMBED_CHUNK = 32  # texts per embedding call when embedding overlaps inserts
-# Threads per process for queries embedded ahead (embed_soon): one per web
-# thread a process usually runs; a local model serializes them anyway.
-QUERY_THREADS = 4
+# Threads per process for queries embedded ahead (embed_soon): at least one
+# per request thread of a web or MCP process (gunicorn's 4, MCP's 8 by
+# default), so a remote embedder is called as concurrently as before; a
+# local model serializes its calls anyway. Threads start only when needed.
+QUERY_THREADS = 16
 
 
 def embed_texts(texts: Sequence[str]):

@@ -178,7 +178,7 @@ def _search(
     routing_info: dict | None,
     pending_embedding: Future | None,
 ) -> list[Memory]:
-
+    """:func:`memory_search`'s work (which cancels an embedding left unused)."""
     require_perm(actor, space, permissions.VIEW)
     if not isinstance(query, str) or not query.strip():
         raise InvalidInput("query must be a non-empty string", field="query")
