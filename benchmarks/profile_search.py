@@ -11,17 +11,24 @@ reports per request:
   request including that close, of the query embedding alone and
   of the same raw pgvector query (``bench_api.RawSearch``); the difference
   is what the API adds (the issue's "HTTP search minus raw embed + query");
-- the SQL statements the request runs (count and their total time);
+- the SQL statements the request runs (count and their total time), and
+  its database round trips as libpq's trace of the connection shows them
+  (everything the connection sent and got, the pool's checks included);
+- with ``--ab SETTING=VALUE``, the search again in alternating blocks with
+  a Django setting overridden and as configured (an A/B in one run, which
+  the machine's drift between runs does not blur);
 - with ``--profile``, a cProfile of the requests (top functions by own
   time and by cumulative time) to see what to cut.
 
     .venv/bin/python benchmarks/profile_search.py [--n 5000] [--requests 300]
-        [--mode vector] [--user-filter] [--profile]
+        [--mode vector] [--user-filter] [--profile] [--ab DB_CHECK_IDLE_SECONDS=0]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import cProfile
 import io
 import json
@@ -29,6 +36,7 @@ import pstats
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,6 +58,12 @@ def parse_args(argv):
     add("--profile", action="store_true", help="print a cProfile of the requests")
     add("--top", type=int, default=35, help="rows of each profile table")
     add("--profile-out", type=Path, help="also save the raw cProfile stats here")
+    add(
+        "--ab",
+        metavar="SETTING=VALUE",
+        help="also time searches with this Django setting overridden, in blocks "
+        "alternating with the configured value (VALUE a Python literal)",
+    )
     add("--space", help="profile this loaded space (e.g. bench_api's) instead")
     add("--team", default="bench", help="team of --space")
     add("--pgdata", type=Path, default=harness.DEFAULT_PGDATA)
@@ -160,6 +174,94 @@ def _floors(
     return rows
 
 
+class RoundTrips:
+    """Counts the database round trips of requests from libpq's trace.
+
+    Every connection Django opens (from the pool: every request's) gets a
+    trace to a temporary file, kept across requests; a round trip is a
+    ``ReadyForQuery`` from the server (one per simple query, one per
+    extended-protocol sync), whatever sent it: Django, the pool's check,
+    psycopg itself.
+    """
+
+    def __init__(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        self.file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in stop)
+        self.traced: list = []
+        self.signal = connection_created
+        self.signal.connect(self.attach, weak=False)
+
+    def attach(self, sender, connection, **kwargs) -> None:
+        pgconn = connection.connection.pgconn
+        if not any(traced is pgconn for traced in self.traced):
+            pgconn.trace(self.file.fileno())
+            self.traced.append(pgconn)
+
+    def count(self) -> int:
+        self.file.flush()
+        self.file.seek(0)
+        return sum("ReadyForQuery" in line for line in self.file)
+
+    def stop(self) -> None:
+        self.signal.disconnect(self.attach)
+        for pgconn in self.traced:
+            with contextlib.suppress(Exception):  # closed since
+                pgconn.untrace()
+        self.file.close()
+
+
+def _round_trips(wsgi: Wsgi, requests: list[tuple[str, dict | None]]) -> float:
+    """Database round trips per request over ``requests`` (path, body or GET)."""
+    tracer = RoundTrips()
+    try:
+
+        def run(path: str, payload: dict | None) -> None:
+            status, answer = wsgi.post(path, payload) if payload else wsgi.get(path)
+            wsgi.close()
+            assert status == 200, answer[:500]
+
+        for path, payload in requests[:5]:  # every pooled connection traced first
+            run(path, payload)
+        before = tracer.count()
+        for path, payload in requests[5:]:
+            run(path, payload)
+        return (tracer.count() - before) / len(requests[5:])
+    finally:
+        tracer.stop()
+
+
+def _ab(wsgi: Wsgi, path: str, body, requests: int, setting: str) -> list[list[str]]:
+    """Rows for the search as configured and with ``setting`` (NAME=VALUE),
+    in alternating blocks of 25 requests."""
+    from django.test import override_settings
+
+    name, _, text = setting.partition("=")
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    for block in range(max(2, requests // 25)):
+        overridden = block % 2 == 1
+        scope = (
+            override_settings(**{name: value})
+            if overridden
+            else contextlib.nullcontext()
+        )
+        with scope:
+            for i in range(25):
+                began = time.perf_counter()
+                status, answer = wsgi.post(path, body((block * 25 + i) % requests))
+                timings[overridden].append(time.perf_counter() - began)
+                wsgi.close()
+                assert status == 200, answer[:500]
+    return [
+        ["A/B: search as configured", *_ms(timings[False]), "", ""],
+        [f"A/B: search with {name}={value!r}", *_ms(timings[True]), "", ""],
+    ]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     harness.setup_django(args.pgdata)
@@ -228,6 +330,9 @@ def main(argv=None) -> int:
     with connection.execute_wrapper(floor_counter):
         memory_path = f"/api/v1/spaces/{space.slug}/memories/{found}/"
         floors = _floors(wsgi, floor_counter, args.requests, memory_path)
+    trips = _round_trips(wsgi, [(path, body(i % len(queries))) for i in range(25)])
+    trips_get = _round_trips(wsgi, [(memory_path, None)] * 25)
+    ab_rows = _ab(wsgi, path, body, args.requests, args.ab) if args.ab else []
     embed_wall, embed_cpu, knn_wall = [], [], []
     for i in range(args.requests):
         began, began_cpu = time.perf_counter(), time.process_time()
@@ -256,6 +361,7 @@ def main(argv=None) -> int:
             "",
         ],
         *floors,
+        *ab_rows,
     ]
     size = f"space {args.space}" if args.space else f"{args.n} memories"
     print(f"# Search request profile: {size}, mode {args.mode}"
@@ -266,6 +372,8 @@ def main(argv=None) -> int:
     )
     print(f"\nSQL statements per request: median {statistics.median(statements):.0f},"
           f" max {max(statements)}")  # fmt: skip
+    print(f"Database round trips per request (libpq trace): search {trips:.2f},"
+          f" get by id {trips_get:.2f}")  # fmt: skip
     print("\nStatements by kind (p50 / p95 ms, count):\n")
     for kind, times in sorted(counter.by_kind.items(), key=lambda kv: -sum(kv[1])):
         p50, p95 = _ms(times)

@@ -152,7 +152,9 @@ if EMBEDDED_DATABASE:
         Path(env_str("MEMORYHUB_EMBEDDED_PGDATA", str(VAR_DIR / "pgdata")))
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Django's PostgreSQL backend; pooled connections are checked without a round
+# trip (memoryhub/postgres/base.py).
+DATABASES["default"]["ENGINE"] = "memoryhub.postgres"
 _db_options = DATABASES["default"].setdefault("OPTIONS", {})
 if "host" in _db_options:  # unix-socket URLs: postgresql://u@/db?host=/dir
     DATABASES["default"]["HOST"] = _db_options.pop("host")
@@ -203,10 +205,19 @@ if _pool_max and not env_bool("MEMORYHUB_TESTING", False):
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = 0 if env_bool("MEMORYHUB_TESTING") else 60
-# A connection is checked before it is used (with the pool: before the pool
-# hands it out), so after a database restart the dead ones are replaced
-# instead of failing requests (memoryhub/outage.py).
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection is checked before it is used, so after a database restart the
+# dead ones are replaced instead of failing requests (memoryhub/outage.py).
+# Without a pool: Django's check (a query) once per request. With one: the
+# engine's (memoryhub/postgres/base.py), which asks the server only about a
+# connection whose socket has something to read or that was idle for longer
+# than DB_CHECK_IDLE_SECONDS.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = "pool" not in _db_options
+DB_CHECK_IDLE_SECONDS = env_float("MEMORYHUB_DB_CHECK_IDLE_SECONDS", 5.0)
+if not 0 <= DB_CHECK_IDLE_SECONDS < float("inf"):
+    raise ImproperlyConfigured(
+        "MEMORYHUB_DB_CHECK_IDLE_SECONDS must be a number of seconds, 0 or more "
+        f"(0: ask the server about every connection), not {DB_CHECK_IDLE_SECONDS!r}"
+    )
 if env_str("MEMORYHUB_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": env_str("MEMORYHUB_TEST_DB_NAME")}
 if env_bool("MEMORYHUB_TESTING", False):

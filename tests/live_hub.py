@@ -69,16 +69,23 @@ def start_database(data: Path) -> None:
 
 
 def kill_database(data: Path) -> None:
-    """SIGKILL the postmaster of ``data`` and wait until nothing answers."""
+    """SIGKILL the postmaster of ``data`` and wait until nothing answers and
+    the process is gone (reaped: the embedded server takes a dead but
+    unreaped postmaster for a running one, and would not start again)."""
     pid = int((data / "postmaster.pid").read_text().split()[0])
     os.kill(pid, signal.SIGKILL)
     for _ in range(100):  # the backends notice and exit
         try:
             psycopg.connect(database_url(data, "postgres"), connect_timeout=1).close()
         except psycopg.OperationalError:
-            return
+            break
         time.sleep(0.05)
-    raise AssertionError("the database still answers after SIGKILL")
+    else:
+        raise AssertionError("the database still answers after SIGKILL")
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists():  # orphaned: init reaps it, in a while
+        assert time.monotonic() < deadline, f"postmaster {pid} was never reaped"
+        time.sleep(0.05)
 
 
 def database_url(data: Path, name: str) -> str:

@@ -9,12 +9,14 @@ MemoryHub on 127.0.0.1 with the production connection pool.
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
 
 from memoryhub.outage import CODE
-from tests.live_hub import kill_database, live_hub, start_database
+from tests.live_hub import database_url, kill_database, live_hub, start_database
 
 
 @pytest.fixture
@@ -86,3 +88,63 @@ def test_killing_the_database_gives_503s_loses_nothing_and_recovers(hub):
     log = hub.log.read_text()
     assert "Traceback" not in log, log[-3000:]
     assert "database unavailable" in log
+
+
+def test_connections_the_server_dropped_are_replaced_without_a_failed_request(
+    tmp_path,
+):
+    """Pooled connections go without a check query while they are fresh
+    (``memoryhub/postgres``); the ones the server dropped — terminated by an
+    administrator, or all of them by a restart while no request came — are
+    still found out and replaced before a request uses them: no 503 at all.
+    The idle limit is raised so that only the socket check stands guard."""
+    with live_hub(tmp_path, MEMORYHUB_DB_CHECK_IDLE_SECONDS="600") as hub:
+        api = hub.client(timeout=15)
+
+        def burst() -> list[int]:
+            def requests(n: int) -> list[int]:
+                statuses = []
+                for i in range(8):
+                    if i % 2:
+                        response = api.post(
+                            "/api/v1/spaces/default/search/",
+                            json={"query": f"fact {n}", "top_k": 3},
+                        )
+                    else:
+                        response = api.get("/api/v1/spaces/default/memories/")
+                    statuses.append(response.status_code)
+                return statuses
+
+            with ThreadPoolExecutor(4) as pool:
+                return [s for batch in pool.map(requests, range(4)) for s in batch]
+
+        assert (
+            api.post(
+                "/api/v1/spaces/default/memories/", json={"content": "a fact"}
+            ).status_code
+            == 201
+        )
+        assert set(burst()) == {200}  # the pool holds several connections now
+        with psycopg.connect(database_url(hub.data, "hub"), autocommit=True) as admin:
+            terminated = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                "FROM pg_stat_activity "
+                "WHERE datname = 'hub' AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        assert terminated >= 2
+        time.sleep(0.2)
+        assert set(burst()) == {200}
+        kill_database(hub.data)
+        start_database(hub.data)
+        began = time.monotonic()
+        while True:  # back: it takes connections (no request in the meantime)
+            try:
+                psycopg.connect(database_url(hub.data, "hub")).close()
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() - began < 30, "the database did not restart"
+                time.sleep(0.1)
+        print(f"restarted, accepting after {time.monotonic() - began:.1f} s")
+        assert set(burst()) == {200}
+        assert hub.web.poll() is None
+        assert "database unavailable" not in hub.log.read_text()

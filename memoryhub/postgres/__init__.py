@@ -1,0 +1,1 @@
+"""The database engine of ``DATABASES`` (``"memoryhub.postgres"``): see ``base``."""
