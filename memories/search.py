@@ -19,13 +19,15 @@ Scores and what ``threshold`` applies to, per mode:
         score = min(1, cosine + KEYWORD_WEIGHT * coverage)   (coverage >= 0.5)
         score = cosine                                        (otherwise)
 
-    where ``coverage`` is the fraction of the query's distinct tokens found
-    in the memory. Candidates are the ``max(4 * top_k, 40)`` nearest
-    memories plus the best *strong* keyword hits anywhere in the queryset
-    (rows holding every token of a one- or two-token query, or at least half
-    of a longer query's tokens, never fewer than two, one of them not among
-    the space's common words) when there are at most ``MAX_STRONG_ROWS`` of
-    them. Results are ordered by
+    where ``coverage`` is 1 for a memory holding every distinct token of the
+    query, and otherwise the fraction of the tokens it holds that come from
+    *rare* words (``rare_tokens``: the caller's judgement, see
+    :mod:`memories.keywords`; words rare in English). Candidates are the
+    ``max(4 * top_k, 40)`` nearest memories plus the best *strong* keyword
+    hits anywhere in the queryset (rows holding every token of a one- or
+    two-token query, or at least half of a longer query's tokens, never
+    fewer than two, one of them not among the space's common words) when
+    there are at most ``MAX_STRONG_ROWS`` of them. Results are ordered by
     that score (descending; ties by cosine) and ``threshold`` applies to it.
     A memory with no keyword evidence therefore scores exactly as in vector
     mode, so a threshold means the same in both modes for it; a keyword
@@ -40,7 +42,11 @@ Scores and what ``threshold`` applies to, per mode:
     queries. Two parameters only: the weight (0.1-0.2 all give the same
     recall there; 0.15 is the middle of that plateau) and the 0.5 coverage
     gate (a third of the words, e.g. one of "field", "university", "his"
-    stems, lifted wrong answers in paraphrases).
+    stems, lifted wrong answers in paraphrases). A partial match counts
+    only rare words because that is what the embedding misses — a name, a
+    code; a common word it shares ("family" of "Who are the members of her
+    family?" in "Maple Street Family Practice") is the embedding's to judge,
+    and lifted wrong answers over right ones.
 
 Every returned memory also carries ``similarity``, ``keyword_score``
 (coverage) and ``fused_score`` (the hybrid score) attributes (``None``
@@ -73,7 +79,7 @@ from itertools import combinations
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connections, transaction
-from django.db.models import F, FloatField, QuerySet, Value
+from django.db.models import Case, F, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from pgvector import Vector
@@ -164,12 +170,15 @@ def search_memories(
     top_k: int,
     threshold: float | None,
     mode: str,
+    rare_tokens: frozenset[str] | None = None,
 ) -> list[tuple[Memory, float]]:
     """Rank ``queryset`` (or ``scope``) against the query; returns
     ``[(memory, score)]``.
 
     ``query_embedding`` (384 floats, unit length) is needed for vector and
-    hybrid mode; ``query_tokens`` (blind tokens) for keyword and hybrid mode.
+    hybrid mode; ``query_tokens`` (blind tokens) for keyword and hybrid mode,
+    ``rare_tokens`` those of them from rare words (hybrid coverage; None:
+    all of them).
     Hybrid search with no tokens is vector search. See the module docstring
     for what the score and ``threshold`` mean in each mode.
     """
@@ -190,19 +199,20 @@ def search_memories(
     if query_embedding is None:
         raise ValueError(f"{mode} search needs a query embedding")
     depth = top_k if mode == "vector" or not tokens else max(4 * top_k, MIN_CANDIDATES)
+    rare = frozenset(tokens) if rare_tokens is None else frozenset(rare_tokens)
     nearest = (
-        _vector_list(queryset, query_embedding, depth, tokens)
+        _vector_list(queryset, query_embedding, depth, tokens, rare)
         if scope is None
-        else _scope_vector_list(scope, query_embedding, depth, tokens)
+        else _scope_vector_list(scope, query_embedding, depth, tokens, rare)
     )
     with _ef_search(Memory.objects.db, depth):
         if mode == "vector" or not tokens:
             return _finish(nearest()[:top_k], threshold, "similarity")
         vector = nearest()
         strong = (
-            _strong_list(queryset, tokens, top_k, query_embedding)
+            _strong_list(queryset, tokens, rare, top_k, query_embedding)
             if scope is None
-            else _scope_strong_list(scope, tokens, top_k, query_embedding)
+            else _scope_strong_list(scope, tokens, rare, top_k, query_embedding)
         )
     return _finish(_combine(vector, strong)[:top_k], threshold, "fused_score")
 
@@ -254,8 +264,10 @@ def _ef_search(using: str, limit: int) -> Iterator[None]:
         yield
 
 
-def _coverage(tokens: list[str]) -> RawSQL:
-    """SQL expression: the share of ``tokens`` present in ``keyword_index``.
+def _coverage(tokens: list[str], rare: frozenset[str] | None = None) -> RawSQL:
+    """SQL expression: the share of ``tokens`` present in ``keyword_index``;
+    with ``rare``, hybrid search's coverage (module doc): 1 when all are
+    present, else the share of those in ``rare`` present.
 
     Raw SQL rather than a ``Case``/``When`` on a ``SearchQuery`` per token:
     the ORM compiles those anew wherever the expression appears (select
@@ -265,8 +277,15 @@ def _coverage(tokens: list[str]) -> RawSQL:
     """
     column = f'"{Memory._meta.db_table}"."keyword_index"'
     probe = f"CASE WHEN {column} @@ to_tsquery('simple', %s) THEN 1.0 ELSE 0.0 END"
-    sql = f"(({' + '.join([probe] * len(tokens))}) / {float(len(tokens))})"
-    return RawSQL(sql, list(tokens), output_field=FloatField())  # noqa: S611 (params)
+    count = float(len(tokens))
+    held = f"({' + '.join([probe] * len(tokens))})"
+    if rare is None or rare.issuperset(tokens):
+        sql = f"({held} / {count})"
+        return RawSQL(sql, list(tokens), output_field=FloatField())  # noqa: S611
+    counted = [token for token in tokens if token in rare]
+    partial = f"({' + '.join([probe] * len(counted))}) / {count}" if counted else "0.0"
+    sql = f"(CASE WHEN {held} >= {count} THEN 1.0 ELSE {partial} END)"
+    return RawSQL(sql, [*tokens, *counted], output_field=FloatField())  # noqa: S611
 
 
 class _LazyQuerySet:
@@ -283,13 +302,23 @@ class _LazyQuerySet:
         return getattr(self._queryset, name)
 
 
-def _vector_list(queryset: QuerySet[Memory], embedding, limit: int, tokens: list[str]):
+def _vector_list(
+    queryset: QuerySet[Memory],
+    embedding,
+    limit: int,
+    tokens: list[str],
+    rare: frozenset[str],
+):
     """A thunk of :func:`_vector_rows` (run inside the ``ef_search`` block)."""
-    return lambda: _vector_rows(queryset, embedding, limit, tokens)
+    return lambda: _vector_rows(queryset, embedding, limit, tokens, rare)
 
 
 def _vector_rows(
-    queryset: QuerySet[Memory], embedding, limit: int, tokens: list[str]
+    queryset: QuerySet[Memory],
+    embedding,
+    limit: int,
+    tokens: list[str],
+    rare: frozenset[str],
 ) -> list[Memory]:
     """The ``limit`` nearest memories by cosine distance, nearest first.
 
@@ -304,7 +333,7 @@ def _vector_rows(
         .annotate(distance=CosineDistance("embedding", embedding))
     )
     if tokens:
-        base = base.annotate(coverage=_coverage(tokens))
+        base = base.annotate(coverage=_coverage(tokens, rare))
     # An iterative index scan in relaxed order (pgvector 0.8) may return
     # rows slightly out of order: sorted again here.
     rows = sorted(base.order_by("distance")[:limit], key=lambda row: row.distance)
@@ -327,7 +356,9 @@ def _row_fields() -> tuple[list, str]:
     return fields, ", ".join(f'"{f.column}"' for f in fields)
 
 
-def _scope_vector_list(scope: Scope, embedding, limit: int, tokens: list[str]):
+def _scope_vector_list(
+    scope: Scope, embedding, limit: int, tokens: list[str], rare: frozenset[str]
+):
     """:func:`_vector_rows` for a :class:`Scope`, as one plain statement.
 
     The inner ``ORDER BY distance LIMIT n`` is what the HNSW index serves;
@@ -344,7 +375,7 @@ def _scope_vector_list(scope: Scope, embedding, limit: int, tokens: list[str]):
     select_params: list = [vector]
     extra = ["distance"]
     if tokens:
-        coverage = _coverage(tokens)
+        coverage = _coverage(tokens, rare)
         select += f", {coverage.sql} AS coverage"
         select_params += list(coverage.params)
         extra.append("coverage")
@@ -494,7 +525,11 @@ def _strong_count(count: int) -> int:
 
 
 def _strong_list(
-    queryset: QuerySet[Memory], tokens: list[str], limit: int, embedding
+    queryset: QuerySet[Memory],
+    tokens: list[str],
+    rare: frozenset[str],
+    limit: int,
+    embedding,
 ) -> list[Memory]:
     """The ``limit`` best strong keyword hits by hybrid score, best first.
 
@@ -521,15 +556,24 @@ def _strong_list(
     )
     if not hits or len(hits) > MAX_STRONG_ROWS:
         return []
-    coverage = _coverage(tokens)
     needed = _strong_count(len(tokens)) / len(tokens)
     qs = (
         Memory.objects.filter(pk__in=hits)
         .defer(*DEFERRED)
-        .annotate(coverage=coverage, distance=CosineDistance("embedding", embedding))
-        .filter(coverage__gte=needed - 1e-9)
+        .annotate(
+            coverage=_coverage(tokens, rare),
+            distance=CosineDistance("embedding", embedding),
+        )
     )
-    score = Value(KEYWORD_WEIGHT) * F("coverage") - Coalesce(F("distance"), Value(1.0))
+    if rare.issuperset(tokens):  # the coverage is the share held
+        qs = qs.filter(coverage__gte=needed - 1e-9)
+    else:
+        qs = qs.annotate(held=_coverage(tokens)).filter(held__gte=needed - 1e-9)
+    boost = Case(
+        When(coverage__gte=MIN_COVERAGE, then=Value(KEYWORD_WEIGHT) * F("coverage")),
+        default=Value(0.0),
+    )
+    score = boost - Coalesce(F("distance"), Value(1.0))  # the hybrid score's order
     rows = list(qs.order_by(score.desc(), "-created_at")[:limit])
     for row in rows:
         row.keyword_score = row.coverage
@@ -538,7 +582,7 @@ def _strong_list(
 
 
 def _scope_strong_list(
-    scope: Scope, tokens: list[str], limit: int, embedding
+    scope: Scope, tokens: list[str], rare: frozenset[str], limit: int, embedding
 ) -> list[Memory]:
     """:func:`_strong_list` for a :class:`Scope`, as one statement: the GIN
     lookup (stopped at ``MAX_STRONG_ROWS + 1``), its count, and the scoring
@@ -548,20 +592,26 @@ def _scope_strong_list(
         return []
     _, columns = _row_fields()
     where, params = scope.where(embedded=False)
-    coverage = _coverage(tokens)
+    coverage = _coverage(tokens, rare)
+    # The share of tokens held decides who is strong; when every token is
+    # rare that is the coverage itself.
+    held = None if rare.issuperset(tokens) else _coverage(tokens)
     needed = _strong_count(len(tokens)) / len(tokens)
     table = Memory._meta.db_table
     vector = Vector(embedding)
-    # Names are the model's own; every value is a parameter.
+    # Names are the model's own; every value is a parameter. The order is
+    # the hybrid score's (:func:`_boosted`).
     sql = (
         f"WITH hits AS MATERIALIZED (SELECT id FROM {table} WHERE {where} "  # noqa: S608
         "AND keyword_index @@ to_tsquery('simple', %s) LIMIT %s), "
         f"scored AS (SELECT {columns}, embedding <=> %s::vector AS distance, "
-        f"{coverage.sql} AS coverage FROM {table} "
+        f"{coverage.sql} AS coverage"
+        f"{'' if held is None else f', {held.sql} AS held'} FROM {table} "
         "WHERE id IN (SELECT id FROM hits) AND (SELECT count(*) FROM hits) <= %s) "
-        "SELECT * FROM scored WHERE coverage >= %s "
-        "ORDER BY %s * coverage - coalesce(distance, 1) DESC, created_at DESC "
-        "LIMIT %s"
+        f"SELECT {columns}, distance, coverage FROM scored "
+        f"WHERE {'coverage' if held is None else 'held'} >= %s ORDER BY "
+        "CASE WHEN coverage >= %s THEN %s * coverage ELSE 0 END "
+        "- coalesce(distance, 1) DESC, created_at DESC LIMIT %s"
     )
     fetched = fetch_bound(
         sql,
@@ -571,8 +621,10 @@ def _scope_strong_list(
             MAX_STRONG_ROWS + 1,
             vector,
             *coverage.params,
+            *([] if held is None else held.params),
             MAX_STRONG_ROWS,
             needed - 1e-9,
+            MIN_COVERAGE,
             KEYWORD_WEIGHT,
             limit,
         ],

@@ -21,6 +21,7 @@ from memories.embedding import embed_texts
 from memories.encryption import keyring
 from memories.encryption.sealing import event_contents, memories_decrypt
 from memories.filters import compile_filters
+from memories.keywords import keyword_terms
 from memories.models import Memory, MemoryEvent, MemoryState, Space, expired_q
 from memories.permissions import require_perm
 from memories.search import Scope, search_memories
@@ -230,7 +231,11 @@ def _search(
     elif routing_info is not None:
         routing_info.update(routing_adapter().local_search_info())
     # The keyword tokens first: an embedding started earlier runs meanwhile.
-    tokens = blind_tokens(keyring.index_key(space), query) if mode != "vector" else []
+    tokens, rare = (
+        keyword_terms(keyring.index_key(space), query)
+        if mode != "vector"
+        else ([], frozenset())
+    )
     began = time.perf_counter()
     if mode == "keyword":
         embedding = None
@@ -244,6 +249,7 @@ def _search(
         scope=scope,
         query_embedding=embedding,
         query_tokens=tokens,
+        rare_tokens=rare,
         top_k=top_k,
         threshold=threshold,
         mode=mode,

@@ -22,10 +22,10 @@ from __future__ import annotations
 from audit.models import AccessEvent
 from memories.embedding import embed_texts
 from memories.encryption import keyring
+from memories.keywords import keyword_terms
 from memories.models import Memory, MemoryState, Space
 from memories.search import search_memories
 from memories.selectors import memories_in
-from memoryhub.crypto import blind_tokens
 from routing.backends.base import (
     BackendAdapter,
     Change,
@@ -81,10 +81,12 @@ class Adapter(BackendAdapter):
         for field in ("user_id", "agent_id", "app_id", "run_id"):
             if getattr(scope, field):
                 queryset = queryset.filter(**{field: getattr(scope, field)})
+        tokens, rare = keyword_terms(keyring.index_key(space), query)
         hits = search_memories(
             queryset=queryset,
             query_embedding=embed_texts([query])[0],
-            query_tokens=blind_tokens(keyring.index_key(space), query),
+            query_tokens=tokens,
+            rare_tokens=rare,
             top_k=top_k,
             threshold=None,
             mode="hybrid",

@@ -5,12 +5,14 @@ import uuid
 import numpy as np
 import pytest
 from django.db import connection
+from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from memories.models import Memory
 from memories.search import (
     KEYWORD_WEIGHT,
     MIN_CANDIDATES,
+    Scope,
     _strong_query,
     search_memories,
 )
@@ -136,6 +138,76 @@ def test_hybrid_ignores_weak_coverage(space, add):
     assert [m.pk for m, _ in hits] == [near.pk, weak.pk]
     assert hits[1][0].keyword_score == pytest.approx(1 / 3)
     assert hits[1][1] == pytest.approx(hits[1][0].similarity)
+
+
+def search_where(where, space, *, query, rare_words, top_k=10):
+    """Hybrid search through the ORM (a queryset) or the hand-written
+    statements (a scope), with the tokens of ``rare_words`` counted rare."""
+    rare = frozenset(tokens(rare_words)) if rare_words else frozenset()
+    assert rare <= set(tokens(query))
+    scoping = (
+        {"queryset": Memory.objects.filter(space=space)}
+        if where == "queryset"
+        else {"scope": Scope.of(space.pk, None, timezone.now())}
+    )
+    return search_memories(
+        **scoping,
+        query_embedding=unit(1),
+        query_tokens=tokens(query),
+        rare_tokens=rare,
+        top_k=top_k,
+        threshold=None,
+        mode="hybrid",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["queryset", "scope"])
+def test_a_partial_match_counts_only_rare_words(space, add, where):
+    """Half the query's words held earns the boost only if they are rare:
+    a shared common word is left to the embedding."""
+    right = add("married to tariq", unit(1, 0.5))
+    common = add("maple street family practice", unit(1, 0.6))
+    hits = search_where(where, space, query="members family", rare_words="")
+    assert [m.pk for m, _ in hits] == [right.pk, common.pk]
+    assert hits[1][0].keyword_score == 0.0
+    assert hits[1][1] == pytest.approx(hits[1][0].similarity)
+    # The same memory lifted when the word it holds is rare.
+    hits = search_where(where, space, query="members family", rare_words="family")
+    assert [m.pk for m, _ in hits] == [common.pk, right.pk]
+    assert hits[0][0].keyword_score == pytest.approx(0.5)
+    assert hits[0][1] == pytest.approx(hits[0][0].similarity + KEYWORD_WEIGHT / 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["queryset", "scope"])
+def test_every_word_held_counts_whatever_their_rarity(space, add, where):
+    """A memory holding all the query's words gets the whole boost, also as
+    a strong hit found beyond the vector candidates."""
+    for i in range(MIN_CANDIDATES + 5):
+        add(f"filler note {i}", unit(0.05, 1, 0.01 * i))  # cosine ~0.05
+    both = add("family members", unit(0, 0, 1))  # cosine 0
+    add("family", unit(0, 0, 0, 1))  # one of two: not strong, not rare
+    hits = search_where(where, space, query="members family", rare_words="", top_k=1)
+    assert [m.pk for m, _ in hits] == [both.pk]
+    assert hits[0][0].keyword_score == 1.0
+    assert hits[0][1] == pytest.approx(KEYWORD_WEIGHT)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["queryset", "scope"])
+def test_strong_hits_rank_by_the_boost_they_earn(space, add, where):
+    """Of two strong hits beyond the vector candidates, each holding half the
+    query's words, the one holding its rare words wins, though farther."""
+    for i in range(MIN_CANDIDATES + 5):
+        add(f"filler note {i}", unit(0.05, 1, 0.01 * i))  # cosine ~0.05
+    add("trip plan", unit(0.03, 0, 1))  # two common words: no boost
+    rare = add("qx7plm zk9vw", unit(0, 0, 0, 1))  # cosine 0, two rare words
+    hits = search_where(
+        where, space, query="trip plan qx7plm zk9vw", rare_words="qx7plm zk9vw", top_k=1
+    )
+    assert [m.pk for m, _ in hits] == [rare.pk]
+    assert hits[0][1] == pytest.approx(KEYWORD_WEIGHT / 2)
 
 
 @pytest.mark.django_db
