@@ -1,6 +1,7 @@
 """Import in the background with progress, and export, from the team app."""
 
 import json
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -287,6 +288,19 @@ def test_a_job_another_worker_runs_is_left_alone(people, space, monkeypatch):
             )
         assert services.import_job_run(job_pk=job.pk).state == "queued"
         assert not Memory.objects.exists()
+        pid = other.connection.info.backend_pid
     finally:
         other.close()  # a killed worker's connection goes the same way
+    # The server ends that session (and its locks) a moment after the
+    # client hangs up: wait for it, as the next run on a real worker would.
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            assert time.monotonic() < deadline, "the other session never ended"
+            time.sleep(0.02)
     assert services.import_job_run(job_pk=job.pk).state == "succeeded"
