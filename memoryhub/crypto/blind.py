@@ -63,28 +63,20 @@ def _kept(text: str) -> list[str]:
     return [w for w in found if w not in STOPWORDS and len(w) > 1]
 
 
-def words(text: str) -> list[str]:
-    """Normalised, stemmed, stopword-free words of ``text`` in order."""
-    return [_stem(w) for w in _kept(text)]
-
-
-def _token(index_key: bytes, stem: str) -> str:
-    digest = hmac.new(index_key, b"tok:" + stem.encode(), hashlib.sha256)
-    return "t" + digest.hexdigest()[:TOKEN_HEX_CHARS]
-
-
 def blind_tokens(index_key: bytes, text: str) -> list[str]:
     """Keyed tokens for each distinct word of ``text`` (order kept)."""
-    return list(dict.fromkeys(_token(index_key, stem) for stem in words(text)))
+    return list(blind_terms(index_key, text))
 
 
 def blind_terms(index_key: bytes, text: str) -> dict[str, str]:
-    """:func:`blind_tokens` of a query, each with the word it came from
-    (normalised, before stemming; the first of several with one token).
+    """:func:`blind_tokens`, each with the word it came from (normalised,
+    before stemming; the first of several with one token).
 
-    For ranking in memory only: the words never leave the process.
+    The words are for ranking a query in memory only: they never leave the
+    process.
     """
     terms: dict[str, str] = {}
     for word in _kept(text):
-        terms.setdefault(_token(index_key, _stem(word)), word)
+        digest = hmac.new(index_key, b"tok:" + _stem(word).encode(), hashlib.sha256)
+        terms.setdefault("t" + digest.hexdigest()[:TOKEN_HEX_CHARS], word)
     return terms

@@ -18,6 +18,7 @@ from django.db import connection, connections
 from django.test import override_settings
 
 from memoryhub.postgres import base
+from tests.db_support import wait_until_session_ended
 
 pytestmark = pytest.mark.django_db
 
@@ -63,16 +64,10 @@ def terminate(pid: int) -> None:
     """``pg_terminate_backend`` from a connection of its own; wait till it is gone."""
     params = connection.get_connection_params()
     params.pop("pool", None)
-    with psycopg.connect(**params, autocommit=True) as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
-        for _ in range(100):
-            gone = admin.execute(
-                "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = %s", [pid]
-            ).fetchone()[0]
-            if gone:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"backend {pid} still there")
+    with psycopg.connect(**params, autocommit=True) as admin, admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone()[0]
+        wait_until_session_ended(cursor, pid)
 
 
 def checkout(wrapper):

@@ -1,7 +1,6 @@
 """Import in the background with progress, and export, from the team app."""
 
 import json
-import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,6 +11,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from memories import services
 from memories.models import ImportJob, Memory
+from tests.db_support import wait_until_session_ended
 from tests.web.conftest import XSS, add, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -293,14 +293,6 @@ def test_a_job_another_worker_runs_is_left_alone(people, space, monkeypatch):
         other.close()  # a killed worker's connection goes the same way
     # The server ends that session (and its locks) a moment after the
     # client hangs up: wait for it, as the next run on a real worker would.
-    deadline = time.monotonic() + 10
     with connection.cursor() as cursor:
-        while True:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
-            )
-            if cursor.fetchone()[0] == 0:
-                break
-            assert time.monotonic() < deadline, "the other session never ended"
-            time.sleep(0.02)
+        wait_until_session_ended(cursor, pid)
     assert services.import_job_run(job_pk=job.pk).state == "succeeded"
