@@ -23,6 +23,7 @@ from memories.embedders import (
     resolve_backend,
 )
 from memories.embedders.cli import STAMP_NAME, export
+from memories.embedders.local import OnnxEncoder
 
 # --- the OpenAI-compatible client, against a real local HTTP server ------------
 
@@ -289,6 +290,16 @@ def test_local_embeddings_are_unit_vectors_that_rank_meaning(local):
     assert np.allclose(many[::3][:30], vectors[0], atol=0.02)
     assert local.embed_one(texts[2]) @ vectors[2] > 0.99
     assert local.embed([]).shape == (0, DIMENSIONS)
+
+
+@pytest.mark.slow
+def test_one_text_is_tokenized_as_in_a_batch(local):
+    """A single text (tokenized alone) gets the vector it gets in a batch,
+    truncation and non-ASCII text included."""
+    assert isinstance(local.model, OnnxEncoder)  # what `make model` exports
+    for text in ("I am allergic to peanuts.", "héllo wörld 🙂 日本語", "long " * 600):
+        alone = local.model._batch([text])[0]
+        assert np.allclose(alone, local.model._batch([text, text])[0], atol=1e-6)
 
 
 @pytest.mark.slow
