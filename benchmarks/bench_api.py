@@ -292,11 +292,16 @@ def overhead_and_recall(api: harness.Api, space, args) -> tuple[list, list, str]
         vectors[i] = raw.embed(queries[i])
         raw.knn(vectors[i])
 
+    lean = api.lean()
     timings = [
         measure("API search vector (HTTP)", lambda i: api.search(queries[i], mode="vector"), range(args.ops)),
         # The floor under any API figure: the HTTP client, the socket and
         # gunicorn, for a probe the first middleware answers (no database).
         measure("HTTP round trip only (GET /healthz)", lambda i: api.health(), range(args.ops)),
+        # The same two through http.client: the client's own share of the
+        # figures above (httpx's CPU on this same machine) mostly gone.
+        measure("API search vector (HTTP, http.client)", lambda i: lean.search(queries[i], mode="vector"), range(args.ops)),
+        measure("HTTP round trip only (GET /healthz, http.client)", lambda i: lean.health(), range(args.ops)),
         measure("raw SQL: embed + HNSW query", embed_and_knn, range(args.ops)),
         measure("raw SQL: HNSW query only", lambda i: raw.knn(vectors[i]),
                 range(args.ops)),
