@@ -19,6 +19,7 @@ from rest_framework import authentication, exceptions
 from accounts.actors import Actor, actor_for_key
 from accounts.models import ApiKey
 from accounts.services import api_key_cache_key, api_key_verify, split_key
+from memoryhub.keyed import key_from_header
 
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
 _DUMMY = ApiKey(hashed_secret="0" * 64)
@@ -84,14 +85,6 @@ def authenticate_key(raw: str) -> Actor:
             settings.API_KEY_CACHE_SECONDS,
         )
     return actor_for_key(api_key, space_ids)
-
-
-def key_from_header(header: str) -> str | None:
-    """The key in an ``Authorization`` header value, if it uses Bearer/Token."""
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() not in ("bearer", "token"):
-        return None
-    return value.strip() or None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

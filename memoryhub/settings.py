@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "memoryhub.apps.MemoryhubConfig",
 ]
 
+# memoryhub.keyed.X is middleware X (whitenoise's, Django's, django-csp's)
+# passed by API requests that carry an API key: the key alone authenticates
+# them, and they are answered with JSON.
 MIDDLEWARE = [
     # Answers /healthz and /readyz before ALLOWED_HOSTS is checked: probes use
     # the container's IP as Host.
@@ -83,17 +86,17 @@ MIDDLEWARE = [
     # Serves STATIC_ROOT (the admin's CSS/JS, filled by collectstatic) straight
     # from gunicorn, so neither the quickstart nor a container needs a proxy
     # for static files.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "memoryhub.keyed.WhiteNoiseMiddleware",
+    "memoryhub.keyed.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "memoryhub.keyed.CsrfViewMiddleware",
+    "memoryhub.keyed.AuthenticationMiddleware",
     # The team app's pages need a signed-in user unless a view says otherwise
     # (``login_not_required``); every other URL keeps its own authentication.
     "web.middleware.WebLoginRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "memoryhub.keyed.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "memoryhub.keyed.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its page.
     "axes.middleware.AxesMiddleware",

@@ -31,8 +31,9 @@ from starlette.responses import JSONResponse
 
 from accounts.actors import Actor
 from accounts.api.throttling import ApiKeyRateThrottle
-from accounts.authentication import authenticate_key, key_from_header
+from accounts.authentication import authenticate_key
 from memoryhub import outage
+from memoryhub.keyed import key_from_header
 
 ACTOR_KEY = "memoryhub_actor"
 DEFAULT_THREADS = 8
