@@ -32,10 +32,14 @@ _MARK = "_memoryhub_keyed"
 
 def key_from_header(header: str) -> str | None:
     """The key in an ``Authorization`` header value, if it uses Bearer/Token."""
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() not in KEY_SCHEMES:
+    if not _names_a_key(header):
         return None
-    return value.strip() or None
+    return header.strip().partition(" ")[2].strip() or None
+
+
+def _names_a_key(header: str) -> bool:
+    """Whether an ``Authorization`` header value uses the Bearer/Token scheme."""
+    return header.strip().partition(" ")[0].lower() in KEY_SCHEMES
 
 
 def is_keyed_api_request(request) -> bool:
@@ -47,10 +51,9 @@ def is_keyed_api_request(request) -> bool:
     """
     keyed = getattr(request, _MARK, None)
     if keyed is None:
-        scheme = request.META.get("HTTP_AUTHORIZATION", "").strip().split(" ", 1)[0]
-        keyed = scheme.lower() in KEY_SCHEMES and request.path_info.startswith(
-            API_PREFIXES
-        )
+        keyed = _names_a_key(
+            request.META.get("HTTP_AUTHORIZATION", "")
+        ) and request.path_info.startswith(API_PREFIXES)
         setattr(request, _MARK, keyed)
     return keyed
 
