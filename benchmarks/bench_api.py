@@ -307,6 +307,7 @@ def overhead_and_recall(api: harness.Api, space, args) -> tuple[list, list, str]
                 range(args.ops)),
         measure("embed query only", lambda i: raw.embed(queries[i]), range(args.ops)),
     ]  # fmt: skip
+    lean.close()
     progress(f"recall: {args.recall_queries} exact searches (sequential scans)")
     # Two counts per system: by id, and "ties counted": a result at no
     # greater distance than the exact 10th neighbour (+ TIE_EPSILON) is as
