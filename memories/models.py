@@ -174,6 +174,14 @@ class Memory(models.Model):
             GinIndex(fields=["categories"], name="memory_categories_gin"),
             GinIndex(fields=["keyword_index"], name="memory_keyword_gin"),
             models.Index(fields=["space", "user_id"], name="memory_space_user"),
+            # Exact search of a space's or a user's rows reads their
+            # embeddings here alone (an index-only scan), not one heap page
+            # per row: memories.search._exact_statement.
+            models.Index(
+                fields=["space", "user_id"],
+                include=["state", "expires_at", "id", "embedding"],
+                name="memory_space_vectors",
+            ),
             models.Index(fields=["space", "-created_at"], name="memory_space_created"),
             models.Index(fields=["space", "key_version"], name="memory_space_keyver"),
             # The local change feed pages through rows in this order.

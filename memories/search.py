@@ -365,34 +365,37 @@ def _scope_vector_list(
     the outer one puts rows an iterative index scan returns in relaxed order
     (pgvector 0.8) back in exact order. The query embedding goes as a binary
     parameter (:func:`memoryhub.db.fetch_bound`) and the rows become models
-    without a queryset. A short list is run again exactly (``+ 0``: no index
-    provides that order).
+    without a queryset. A short list is run again exactly.
+
+    The exact statement (:func:`_exact_statement`) ranks ids by distance
+    first and reads only the winners' rows: the embeddings of a space or a
+    user come from the ``memory_space_vectors`` index alone.
     """
     _, columns = _row_fields()
     where, params = scope.where()
     vector = Vector(embedding)
+    coverage = _coverage(tokens, rare) if tokens else None
     select = f"{columns}, embedding <=> %s::vector AS distance"
     select_params: list = [vector]
     extra = ["distance"]
-    if tokens:
-        coverage = _coverage(tokens, rare)
+    if coverage is not None:
         select += f", {coverage.sql} AS coverage"
         select_params += list(coverage.params)
         extra.append("coverage")
     table = Memory._meta.db_table
 
     def rows(exact: bool) -> list[Memory]:
-        order = "(embedding <=> %s::vector) + 0" if exact else "distance"
-        # Names are the model's own; every value is a parameter.
-        sql = (
-            f"SELECT * FROM (SELECT {select} FROM {table} WHERE {where} "  # noqa: S608
-            f"ORDER BY {order} LIMIT %s) AS nearest ORDER BY distance"
-        )
-        fetched = fetch_bound(
-            sql,
-            [*select_params, *params, *([vector] if exact else []), limit],
-            dumpers=[(Vector, VectorBinaryDumper)],
-        )
+        if exact:
+            sql, before = _exact_statement(where, coverage)
+            values = [*before, vector, *params, limit]
+        else:
+            # Names are the model's own; every value is a parameter.
+            sql = (
+                f"SELECT * FROM (SELECT {select} FROM {table} WHERE {where} "  # noqa: S608
+                "ORDER BY distance LIMIT %s) AS nearest ORDER BY distance"
+            )
+            values = [*select_params, *params, limit]
+        fetched = fetch_bound(sql, values, dumpers=[(Vector, VectorBinaryDumper)])
         return _ranked_rows(fetched, extra)
 
     def nearest() -> list[Memory]:
@@ -404,6 +407,39 @@ def _scope_vector_list(
         return found
 
     return nearest
+
+
+def _exact_statement(where: str, coverage: RawSQL | None) -> tuple[str, list]:
+    """The exact nearest-rows statement of a scope's ``where``, and the
+    parameters that come before the query vector (the coverage's).
+
+    Its innermost query scores every candidate's embedding and returns ids
+    alone; ``OFFSET 0`` keeps it a separate query, so no index can provide
+    the order and the scan is exact. Its columns (space, user, state,
+    expiry, id, embedding) are all in the ``memory_space_vectors`` index:
+    for a space or a user, PostgreSQL reads them with an index-only scan,
+    consecutive index pages, instead of one heap page per row (at a million
+    memories a user's 10,000 rows lie on 10,000 pages). The rows themselves
+    are read for the ``LIMIT`` winners only, and their keyword coverage
+    computed there. Parameters after the coverage's: the query vector, the
+    ``where``'s, the limit.
+    """
+    fields, _ = _row_fields()
+    table = Memory._meta.db_table
+    pk = Memory._meta.pk.column
+    columns = ", ".join(f'"{table}"."{f.column}"' for f in fields)
+    scores = "nearest.distance"
+    if coverage is not None:
+        scores += f", {coverage.sql} AS coverage"
+    # Names are the model's own; every value is a parameter.
+    sql = (
+        f"SELECT {columns}, {scores} FROM {table} JOIN ("  # noqa: S608
+        f'SELECT "{pk}", distance FROM (SELECT "{pk}", embedding <=> %s::vector '
+        f"AS distance FROM {table} WHERE {where} OFFSET 0) AS scored "
+        f'ORDER BY distance LIMIT %s) AS nearest ON "{table}"."{pk}" = nearest."{pk}" '
+        "ORDER BY nearest.distance"
+    )
+    return sql, list(coverage.params) if coverage is not None else []
 
 
 def _few_rows(scope: Scope) -> bool:

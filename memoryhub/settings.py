@@ -176,9 +176,10 @@ if HNSW_ITERATIVE_SCAN not in ("relaxed_order", "strict_order", "off"):
         f"not {HNSW_ITERATIVE_SCAN!r}"
     )
 HNSW_MAX_SCAN_TUPLES = env_int("MEMORYHUB_HNSW_MAX_SCAN_TUPLES", 20000, minimum=1)
-# A subject with at most this many memories is ranked by an exact scan of its
-# rows (the user_id index) instead of the HNSW index (memories/search.py).
-SEARCH_EXACT_MAX_ROWS = env_int("MEMORYHUB_SEARCH_EXACT_MAX_ROWS", 2000, minimum=0)
+# A space or user with at most this many memories is ranked by an exact scan of
+# its embeddings (the memory_space_vectors index) instead of the HNSW index
+# (memories/search.py; the figures behind the default: docs/operations.md).
+SEARCH_EXACT_MAX_ROWS = env_int("MEMORYHUB_SEARCH_EXACT_MAX_ROWS", 15000, minimum=0)
 HNSW_SETTINGS = {"hnsw.ef_search": str(HNSW_EF_SEARCH)}
 if HNSW_ITERATIVE_SCAN != "off":
     HNSW_SETTINGS["hnsw.iterative_scan"] = HNSW_ITERATIVE_SCAN

@@ -9,7 +9,10 @@ pytestmark = pytest.mark.django_db
 OWN_APPS = ("accounts", "memories", "routing")
 
 # Pairs of plain b-tree indexes on one table where the first one's columns
-# (with their operator classes) lead the second one's.
+# (with their operator classes) lead the second one's. An index that INCLUDEs
+# columns carries them for index-only scans and is that much bigger, so it
+# leaves a narrower index on its keys useful (memory_space_user beside
+# memory_space_vectors: 6.5 MB against 2 GB at a million memories).
 _COVERED = """
 SELECT t.relname, a.relname, b.relname
 FROM pg_index ia
@@ -24,6 +27,7 @@ WHERE t.relname = ANY(%s)
   AND NOT ia.indisunique
   AND ia.indpred IS NULL AND ib.indpred IS NULL
   AND ia.indexprs IS NULL AND ib.indexprs IS NULL
+  AND ia.indnatts = ia.indnkeyatts AND ib.indnatts = ib.indnkeyatts
   AND k.n <= ib.indnkeyatts
   AND (ia.indkey::int2[])[0:k.n - 1] = (ib.indkey::int2[])[0:k.n - 1]
   AND (ia.indclass::oid[])[0:k.n - 1] = (ib.indclass::oid[])[0:k.n - 1]

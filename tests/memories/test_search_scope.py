@@ -1,6 +1,7 @@
 """The hand-written vector statement of a :class:`memories.search.Scope`
 ranks exactly as the queryset path does, over the same candidate set."""
 
+import uuid
 from datetime import timedelta
 
 import numpy as np
@@ -164,6 +165,102 @@ def test_a_large_subject_starts_with_the_index(space, add, settings):
     assert not search_module._few_rows(
         Scope(space_id=space.pk, now=timezone.now(), subjects={"run_id": "r"})
     )
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
+def test_an_exact_search_reads_embeddings_from_the_index_alone(team, space, settings):
+    """The exact scan of a space's or a user's rows can score the embeddings
+    in ``memory_space_vectors`` alone (an index-only scan, no heap page
+    visited), and ranks exactly: the nearest of the scope's active,
+    unexpired rows. The scope's rows lie apart in the heap, as a user's do
+    in a big table, where the planner chose this plan by itself (README,
+    "Seventh pass"); the planner is told so here, since a test's few
+    thousand rows would fit its cache."""
+    from memories import search as search_module
+
+    rng = np.random.default_rng(11)
+    other = make_space(team, "elsewhere")
+    now = timezone.now()
+    rows = []
+    for n in range(2000):
+        vector = rng.normal(size=DIMS)
+        rows.append(
+            Memory(
+                space=space if n % 4 == 0 else other,
+                user_id="user-1" if n % 8 == 0 else "user-0",
+                content=b"sealed",
+                content_mac=uuid.uuid4().bytes,
+                embedding=(vector / np.linalg.norm(vector)).tolist(),
+                state=MemoryState.ARCHIVED if n % 10 == 0 else MemoryState.ACTIVE,
+                expires_at=now - timedelta(minutes=1) if n % 14 == 0 else None,
+            )
+        )
+    Memory.objects.bulk_create(rows)
+    vectors = {m.pk: (m, np.array(m.embedding)) for m in rows}
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {Memory._meta.db_table}")
+        # Reset below. No sequential or bitmap scan, and no cache to hold the
+        # heap, as when the table is a hundred times the size.
+        for plan in ("seqscan", "bitmapscan"):
+            cursor.execute(f"SET enable_{plan} = off")
+        cursor.execute("SET effective_cache_size = '64kB'")
+    search_module._sizes.clear()
+    settings.SEARCH_EXACT_MAX_ROWS = 1000
+    plans = []
+
+    def explain(execute, sql, params, many, context):
+        if "OFFSET 0" in sql:
+            execute(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", params, many, context)
+            plans.append("\n".join(row[0] for row in context["cursor"].fetchall()))
+        return execute(sql, params, many, context)
+
+    query = unit(1, 0.5, -0.25)
+    try:
+        for subjects in ({"user_id": "user-1"}, {}):
+            scope = Scope(space_id=space.pk, now=timezone.now(), subjects=subjects)
+            with connection.execute_wrapper(explain):
+                hits = search_memories(
+                    scope=scope,
+                    query_embedding=query,
+                    query_tokens=[],
+                    top_k=8,
+                    threshold=None,
+                    mode="vector",
+                )
+            wanted = sorted(
+                (
+                    float(1 - np.dot(vector, query)),
+                    memory.pk,
+                )
+                for memory, vector in vectors.values()
+                if memory.space_id == space.pk
+                and memory.state == MemoryState.ACTIVE
+                and memory.expires_at is None
+                and subjects.get("user_id", memory.user_id) == memory.user_id
+            )[:8]
+            assert [m.pk for m, _ in hits] == [pk for _, pk in wanted]
+            assert [1 - s for _, s in hits] == pytest.approx(
+                [d for d, _ in wanted], abs=1e-5
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ALL")
+    assert len(plans) == 2
+    for plan in plans:
+        assert "Index Only Scan using memory_space_vectors" in plan, plan
+        assert "Heap Fetches: 0" in plan, plan
+
+
+def test_autovacuum_keeps_new_memories_visible_to_index_only_scans():
+    """Rows VACUUM has not seen are read from the heap even by an index-only
+    scan: the memories table is vacuumed after 1% of it is new, not 20%."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass",
+            [Memory._meta.db_table],
+        )
+        (options,) = cursor.fetchone()
+    assert "autovacuum_vacuum_insert_scale_factor=0.01" in options
 
 
 @pytest.mark.parametrize(
