@@ -409,6 +409,13 @@ def _scope_vector_list(
     return nearest
 
 
+@cache
+def _qualified_columns() -> str:
+    """:func:`_row_fields`' columns, named with their table."""
+    table = Memory._meta.db_table
+    return ", ".join(f'"{table}"."{f.column}"' for f in _row_fields()[0])
+
+
 def _exact_statement(where: str, coverage: RawSQL | None) -> tuple[str, list]:
     """The exact nearest-rows statement of a scope's ``where``, and the
     parameters that come before the query vector (the coverage's).
@@ -424,10 +431,9 @@ def _exact_statement(where: str, coverage: RawSQL | None) -> tuple[str, list]:
     computed there. Parameters after the coverage's: the query vector, the
     ``where``'s, the limit.
     """
-    fields, _ = _row_fields()
     table = Memory._meta.db_table
     pk = Memory._meta.pk.column
-    columns = ", ".join(f'"{table}"."{f.column}"' for f in fields)
+    columns = _qualified_columns()
     scores = "nearest.distance"
     if coverage is not None:
         scores += f", {coverage.sql} AS coverage"
