@@ -243,16 +243,17 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
     and scope repeat an active memory of the space are skipped, as the API's
     dedupe would. Returns how many rows were written.
     """
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from accounts.actors import SYSTEM
     from audit.services import access_record
     from memories.encryption import keyring
     from memories.encryption.sealing import event_build, memory_build
-    from memories.models import Memory, MemoryEvent
+    from memories.models import MemoryEvent
     from memories.services import dedupe_key
     from memories.validation import clean_memory_input
     from memoryhub.crypto import content_mac
+    from memoryhub.db import copy_insert
 
     index_key = keyring.index_key(space)
     seen = _live_keys(space)
@@ -287,9 +288,8 @@ def copy_load(space, items: Sequence[dict], embeddings: Sequence) -> int:
                     version=version,
                 )
             )
-        with connection.cursor() as cursor:
-            _copy(cursor, Memory, memories)
-            _copy(cursor, MemoryEvent, events)
+        copy_insert(memories)
+        copy_insert(events)
         access_record(
             actor=SYSTEM,
             action="memory.add",
@@ -317,22 +317,6 @@ def _live_keys(space) -> set:
             dedupe_key(row.content_mac, row) for row in rows.iterator()
         }
     return _live_cache[space.pk]
-
-
-def _copy(cursor, model, objs: Sequence) -> None:
-    """``COPY`` model instances into their table (auto_now fields filled in)."""
-    from django.db import connection
-
-    fields = model._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    )
-    with cursor.cursor.copy(sql) as copy:
-        for obj in objs:
-            copy.write_row(
-                [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-            )
 
 
 def loaded_count(space) -> int:

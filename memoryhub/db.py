@@ -153,6 +153,41 @@ def fetch_bound(
         return wrapped.fetchall()
 
 
+def copy_insert(objs: Sequence, using: str = "default") -> None:
+    """Insert new model instances (all of one model) with one ``COPY``.
+
+    What ``bulk_create`` does for rows whose every value is set in Python
+    (primary keys included, nothing returned), without a multi-row
+    ``INSERT`` of a parameter per value to compile, bind and parse: for 100
+    memories (14 columns, a 384-float embedding each) 149 ms against 172
+    into a million-row table, most of either the HNSW index's. Fields'
+    ``pre_save`` runs (``auto_now`` timestamps) and the instances are left
+    saved, as ``bulk_create`` leaves them; errors are Django's (a unique
+    violation is an ``IntegrityError``), raised when the ``COPY`` ends.
+    Not logged in ``connection.queries``.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[using]
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        for obj in objs:
+            copy.write_row(
+                [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+            )
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+
+
 # pgvector 0.8.0 added iterative index scans (``hnsw.iterative_scan``): a
 # filtered HNSW search goes on scanning the index until enough rows pass the
 # filter, instead of returning the few of its ef_search candidates that do.

@@ -40,6 +40,7 @@ from memories.validation import (
     clean_metadata,
 )
 from memoryhub.crypto import blind_tokens, content_mac
+from memoryhub.db import copy_insert
 from memoryhub.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge
 
 UNSET = object()
@@ -233,7 +234,7 @@ def _add_cleaned(
                         firsts[offset : offset + len(vectors)], vectors, strict=True
                     )
                 ]
-                Memory.objects.bulk_create(chunk)
+                copy_insert(chunk)
                 to_insert.extend(chunk)
     except IntegrityError:
         # A concurrent add of the same content won the race: fall back to
@@ -251,7 +252,7 @@ def _add_cleaned(
     for position, first in repeats:
         out[position] = (to_insert[first], False)
     if to_insert:
-        MemoryEvent.objects.bulk_create(
+        copy_insert(
             [
                 event_build(
                     memory=memory,

@@ -95,6 +95,39 @@ def test_batch_add_reports_per_item_and_dedupes_within_batch(space):
     assert MemoryEvent.objects.filter(event="ADD").count() == 2
 
 
+def test_a_batch_that_loses_an_insert_race_maps_the_loser_to_the_winner(
+    space, monkeypatch
+):
+    """An identical memory committed by another writer after the duplicate
+    check: the batch's COPY fails on the one-active-copy index, nothing of
+    it stays, and it is written again item by item, that item a duplicate
+    of the winner's row."""
+    from memories.services import memories as module
+
+    winner, _ = add(space, "likes jazz", user_id="u1")
+    checks = []
+    real = module._live_duplicates
+
+    def unseen_once(*args, **kwargs):
+        checks.append(1)
+        return {} if len(checks) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_live_duplicates", unseen_once)
+    results = services.memory_add_many(
+        actor=SYSTEM,
+        space=space,
+        items=[
+            {"content": "owns a cat named Miso", "user_id": "u1"},
+            {"content": "likes jazz", "user_id": "u1"},
+        ],
+    )
+    assert [r.status for r in results] == ["created", "duplicate"]
+    assert results[1].memory.pk == winner.pk
+    assert len(checks) == 3  # the batch's, then one per item
+    assert Memory.objects.filter(space=space).count() == 2
+    assert MemoryEvent.objects.filter(event="ADD").count() == 2
+
+
 def test_a_large_batch_embeds_only_new_rows_in_chunks_and_keeps_order(space):
     """Chunks embedded ahead of the inserts land on the right rows, in order."""
     import numpy as np
