@@ -6,8 +6,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import psycopg
 from django.db import connections, transaction
+from pgvector.django import VectorField
 from psycopg import pq
 
 SET_UNFLUSHED = "SET LOCAL synchronous_commit = off"
@@ -164,7 +166,7 @@ def copy_insert(objs: Sequence, using: str = "default") -> None:
     ``pre_save`` runs (``auto_now`` timestamps) and the instances are left
     saved, as ``bulk_create`` leaves them; errors are Django's (a unique
     violation is an ``IntegrityError``), raised when the ``COPY`` ends.
-    Not logged in ``connection.queries``.
+    Not logged in ``connection.queries``. Vectors go as :func:`vector_text`.
     """
     if not objs:
         return
@@ -174,18 +176,33 @@ def copy_insert(objs: Sequence, using: str = "default") -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    vectors = [isinstance(f, VectorField) for f in fields]
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
         cursor.cursor.copy(sql) as copy,
     ):
         for obj in objs:
-            copy.write_row(
-                [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-            )
+            row = []
+            for f, vector in zip(fields, vectors, strict=True):
+                value = f.pre_save(obj, True)
+                if vector and value is not None:
+                    row.append(vector_text(value))
+                else:
+                    row.append(f.get_db_prep_save(value, connection))
+            copy.write_row(row)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
+
+
+def vector_text(value) -> str:
+    """pgvector's text form of a vector, each element to 9 significant
+    digits: what a float32 (pgvector's element) needs to come back exactly,
+    where pgvector's own formatting writes 17 (its float64 repr). Half the
+    time: 65 against 140 µs for 384 elements."""
+    elements = np.asarray(value, dtype=np.float32).tolist()
+    return "[" + ",".join(["%.9g" % x for x in elements]) + "]"  # noqa: UP031
 
 
 # pgvector 0.8.0 added iterative index scans (``hnsw.iterative_scan``): a

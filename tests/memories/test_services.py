@@ -128,6 +128,26 @@ def test_a_batch_that_loses_an_insert_race_maps_the_loser_to_the_winner(
     assert MemoryEvent.objects.filter(event="ADD").count() == 2
 
 
+def test_a_batch_stores_every_embedding_element_exactly(space):
+    """Batch rows go by COPY with 9-digit vector text: every float32 comes
+    back bit for bit, tiny, huge and negative ones included."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    vectors = [rng.standard_normal(384).astype(np.float32) for _ in range(3)]
+    vectors[0][:4] = [1e-38, -3.4e38, 1.17549435e-38, 0.1]
+    vectors[1] /= np.linalg.norm(vectors[1])
+    results = services.memory_add_many(
+        actor=SYSTEM,
+        space=space,
+        items=[{"content": f"fact number {i}"} for i in range(3)],
+        embeddings=vectors,
+    )
+    for result, vector in zip(results, vectors, strict=True):
+        stored = Memory.objects.get(pk=result.memory.pk).embedding
+        assert np.asarray(stored, dtype=np.float32).tobytes() == vector.tobytes()
+
+
 def test_a_large_batch_embeds_only_new_rows_in_chunks_and_keeps_order(space):
     """Chunks embedded ahead of the inserts land on the right rows, in order."""
     import numpy as np
