@@ -45,7 +45,7 @@ if __package__ in (None, ""):
 
 from benchmarks import corpus, harness
 from benchmarks.bench_api import TOP_K
-from benchmarks.harness import Timing, md_table, progress
+from benchmarks.harness import md_table, measure, progress
 
 INDEX = "memory_space_vectors"
 THRESHOLD_WITHOUT = 2000  # MEMORYHUB_SEARCH_EXACT_MAX_ROWS before migration 0015
@@ -135,17 +135,6 @@ class SpaceVectors:
             cursor.execute("ANALYZE memories_memory")
         self.present = present
         return time.perf_counter() - began
-
-
-def timed(name: str, call, inputs) -> Timing:
-    timing = Timing(name)
-    began = time.perf_counter()
-    for x in inputs:
-        start = time.perf_counter()
-        timing.items += call(x)
-        timing.latencies.append(time.perf_counter() - start)
-    timing.wall = time.perf_counter() - began
-    return timing
 
 
 def warm_up(space, writes, embedder) -> None:
@@ -266,11 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         search._sizes.clear()
         for name, call, inputs in phases(space, writes, embedder, rng, number, args):
             before = relations.counts()
-            timing = timed(name, call, inputs)
+            timing = measure(name, call, inputs)
             read = relations.delta(before, relations.counts())
             rows.append(
-                [number + 1, label, name, timing.pct(50), timing.pct(95), timing.pct(99),
-                 timing.items_per_second]
+                [number + 1, label, name, timing.errors, timing.pct(50), timing.pct(95),
+                 timing.pct(99), timing.items_per_second]
             )  # fmt: skip
             pages.append(
                 [number + 1, label, name]
@@ -287,7 +276,17 @@ def main(argv: list[str] | None = None) -> int:
         "## Latency",
         "",
         md_table(
-            ["round", "index", "phase", "p50 ms", "p95 ms", "p99 ms", "items/s"], rows
+            [
+                "round",
+                "index",
+                "phase",
+                "errors",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "items/s",
+            ],
+            rows,
         ),
         "",
         "## Pages read from outside shared buffers / found in them",
