@@ -3,7 +3,8 @@
 Hybrid search lifts a memory that holds only some of the query's words by
 the *rare* ones among them (``memories.search``, module doc): a name, a
 code or an uncommon term is what an embedding misses, while a common word
-a memory happens to share ("family", "living") is the embedding's to judge.
+a memory happens to share ("family", "living") is the embedding's to judge,
+also when it is the query's only word.
 
 Rare means less frequent in English than ``RARE_ZIPF`` on the Zipf scale
 (log10 of occurrences per billion words; 4 is ten per million, the usual

@@ -22,7 +22,9 @@ Scores and what ``threshold`` applies to, per mode:
     where ``coverage`` is 1 for a memory holding every distinct token of the
     query, and otherwise the fraction of the tokens it holds that come from
     *rare* words (``rare_tokens``: the caller's judgement, see
-    :mod:`memories.keywords`; words rare in English). Candidates are the
+    :mod:`memories.keywords`; words rare in English). A query of one token
+    from a common word has no keyword part at all: holding it is no
+    evidence, and hybrid search is vector search for it. Candidates are the
     ``max(4 * top_k, 40)`` nearest memories plus the best *strong* keyword
     hits anywhere in the queryset (rows holding every token of a one- or
     two-token query, or at least half of a longer query's tokens, never
@@ -198,8 +200,13 @@ def search_memories(
         return _finish(hits, threshold, "keyword_score")
     if query_embedding is None:
         raise ValueError(f"{mode} search needs a query embedding")
-    depth = top_k if mode == "vector" or not tokens else max(4 * top_k, MIN_CANDIDATES)
     rare = frozenset(tokens) if rare_tokens is None else frozenset(rare_tokens)
+    if len(tokens) == 1 and tokens[0] not in rare:
+        # One word, and a common one: holding it says nothing the embedding
+        # does not ("living" of "What does she do for a living?" in "Father
+        # lives alone in Tampere"), so the vector ranking decides alone.
+        tokens = []
+    depth = top_k if mode == "vector" or not tokens else max(4 * top_k, MIN_CANDIDATES)
     nearest = (
         _vector_list(queryset, query_embedding, depth, tokens, rare)
         if scope is None

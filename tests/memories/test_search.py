@@ -181,6 +181,28 @@ def test_a_partial_match_counts_only_rare_words(space, add, where):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("where", ["queryset", "scope"])
+def test_a_one_word_query_of_a_common_word_is_left_to_the_embedding(space, add, where):
+    """A memory holding the only word of a query earns nothing when that
+    word is common ("living" of "What does she do for a living?" in "Father
+    lives alone"): hybrid ranks as vector search, near candidates and far
+    ones alike. The same word counted rare lifts it (a name, a code)."""
+    for i in range(MIN_CANDIDATES + 5):
+        add(f"filler note {i}", unit(0.05, 1, 0.01 * i))  # cosine ~0.05
+    right = add("ux researcher at a software company", unit(1, 1))  # cosine 0.71
+    holder = add("father lives alone in tampere", unit(1, 1.2))  # cosine 0.64
+    far = add("living room needs painting", unit(0, 0, 1))  # cosine 0
+    hits = search_where(where, space, query="living", rare_words="", top_k=3)
+    assert [m.pk for m, _ in hits][:2] == [right.pk, holder.pk]
+    assert far.pk not in [m.pk for m, _ in hits]
+    assert all(score == pytest.approx(m.similarity) for m, score in hits)
+    hits = search_where(where, space, query="living", rare_words="living", top_k=3)
+    assert [m.pk for m, _ in hits][:2] == [holder.pk, right.pk]
+    assert far.pk in [m.pk for m, _ in hits]  # a strong hit beyond the candidates
+    assert hits[0][1] == pytest.approx(hits[0][0].similarity + KEYWORD_WEIGHT)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["queryset", "scope"])
 def test_every_word_held_counts_whatever_their_rarity(space, add, where):
     """A memory holding all the query's words gets the whole boost, also as
     a strong hit found beyond the vector candidates."""
