@@ -174,14 +174,10 @@ class Memory(models.Model):
             GinIndex(fields=["categories"], name="memory_categories_gin"),
             GinIndex(fields=["keyword_index"], name="memory_keyword_gin"),
             models.Index(fields=["space", "user_id"], name="memory_space_user"),
-            # Exact search of a space's or a user's rows reads their
-            # embeddings here alone (an index-only scan), not one heap page
-            # per row: memories.search._exact_statement.
-            models.Index(
-                fields=["space", "user_id"],
-                include=["state", "expires_at", "id", "embedding"],
-                name="memory_space_vectors",
-            ),
+            # A search of a space's or a user's rows reads their binary
+            # codes from memory_space_codes, a covering index on the same
+            # keys that migration 0016 builds (memories.search_index), not
+            # one heap page per row: memories.search._scan_statement.
             models.Index(fields=["space", "-created_at"], name="memory_space_created"),
             models.Index(fields=["space", "key_version"], name="memory_space_keyver"),
             # The local change feed pages through rows in this order.

@@ -62,8 +62,12 @@ it); any other candidate set comes as a queryset and goes through the ORM.
 
 When the vector list comes back short (a selective filter left fewer than
 ``LIMIT`` rows after the index scan; pgvector before 0.8 has no iterative
-index scan) it is re-run as an exact scan that cannot use the index, which
-is cheap precisely because few rows match.
+index scan) it is re-run as a scan of every matching row that cannot use
+the HNSW index, which is cheap precisely because few rows match. A scope's
+scan ranks the rows' binary codes (the embedding's signs, 48 bytes) by
+Hamming distance and re-ranks the best by cosine (``_scan_statement``):
+every row that exists is returned up to ``LIMIT``, in exact cosine order
+among the candidates.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ from pgvector.django import CosineDistance
 from pgvector.psycopg.vector import VectorBinaryDumper
 
 from memories.models import Memory, MemoryState, expired_q
+from memories.search_index import CODES_COLUMN, codes_ready
 from memoryhub.db import fetch_bound, model_from_row, supports_iterative_scan
 
 MODES = ("vector", "keyword", "hybrid")
@@ -99,6 +104,7 @@ MAX_STRONG_TERMS = 70  # AND-groups in a strong-hit tsquery (C(8, 4) = 70)
 MAX_STRONG_ROWS = 1000  # more strong hits than this: the words are too common
 MAX_QUERY_TOKENS = 64
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
+RERANK_PER_RESULT = 10  # binary-code candidates re-ranked by cosine per result
 DEFERRED = ("keyword_index", "embedding")
 _TOKEN = re.compile(r"[0-9a-z]{1,64}")
 
@@ -145,16 +151,19 @@ class Scope:
             .defer(*DEFERRED)
         )
 
-    def where(self, *, embedded: bool = True) -> tuple[str, list]:
+    def where(
+        self, *, embedded: bool = True, column: str = "embedding"
+    ) -> tuple[str, list]:
         """The SQL condition and its parameters (``embedded``: only rows with
-        an embedding)."""
+        an embedding, tested on ``column``: the embedding or its code, which
+        is null exactly when the embedding is)."""
         sql = [
             "space_id = %s",
             "state = %s",
             "(expires_at IS NULL OR expires_at > %s)",
         ]
         if embedded:
-            sql.append("embedding IS NOT NULL")
+            sql.append(f'"{column}" IS NOT NULL')  # a fixed name, never input
         params: list = [self.space_id, MemoryState.ACTIVE.value, self.now]
         for name in SUBJECT_FIELDS:  # fixed names, never input
             if name in self.subjects:
@@ -374,12 +383,15 @@ def _scope_vector_list(
     parameter (:func:`memoryhub.db.fetch_bound`) and the rows become models
     without a queryset. A short list is run again exactly.
 
-    The exact statement (:func:`_exact_statement`) ranks ids by distance
-    first and reads only the winners' rows: the embeddings of a space or a
-    user come from the ``memory_space_vectors`` index alone.
+    The scan of a scope's rows ranks their binary codes from the
+    ``memory_space_codes`` index and re-ranks the best by cosine
+    (:func:`_scan_statement`); where the table has no codes (pgvector before
+    0.7) it ranks the embeddings exactly (:func:`_exact_statement`). Both
+    read only the winners' rows in full.
     """
     _, columns = _row_fields()
     where, params = scope.where()
+    coded_where, _ = scope.where(column=CODES_COLUMN)
     vector = Vector(embedding)
     coverage = _coverage(tokens, rare) if tokens else None
     select = f"{columns}, embedding <=> %s::vector AS distance"
@@ -392,7 +404,10 @@ def _scope_vector_list(
     table = Memory._meta.db_table
 
     def rows(exact: bool) -> list[Memory]:
-        if exact:
+        if exact and codes_ready(Memory.objects.db):
+            sql, before = _scan_statement(coded_where, coverage)
+            values = [*before, vector, vector, *params, _candidates(limit), limit]
+        elif exact:
             sql, before = _exact_statement(where, coverage)
             values = [*before, vector, *params, limit]
         else:
@@ -440,19 +455,67 @@ def _exact_statement(where: str, coverage: RawSQL | None) -> tuple[str, list]:
     """
     table = Memory._meta.db_table
     pk = Memory._meta.pk.column
-    columns = _qualified_columns()
+    # Names are the model's own; every value is a parameter.
+    scored = (
+        f'SELECT "{pk}", embedding <=> %s::vector AS distance '  # noqa: S608
+        f"FROM {table} WHERE {where}"
+    )
+    return _winners(scored, coverage)
+
+
+def _winners(scored: str, coverage: RawSQL | None) -> tuple[str, list]:
+    """The statement reading the rows of the ``LIMIT`` nearest of ``scored``
+    (ids and distances, kept a separate query by ``OFFSET 0``: no index
+    provides its order), with the coverage's parameters."""
+    table = Memory._meta.db_table
+    pk = Memory._meta.pk.column
     scores = "nearest.distance"
     if coverage is not None:
         scores += f", {coverage.sql} AS coverage"
-    # Names are the model's own; every value is a parameter.
     sql = (
-        f"SELECT {columns}, {scores} FROM {table} JOIN ("  # noqa: S608
-        f'SELECT "{pk}", distance FROM (SELECT "{pk}", embedding <=> %s::vector '
-        f"AS distance FROM {table} WHERE {where} OFFSET 0) AS scored "
+        f"SELECT {_qualified_columns()}, {scores} FROM {table} JOIN ("  # noqa: S608
+        f'SELECT "{pk}", distance FROM ({scored} OFFSET 0) AS scored '
         f'ORDER BY distance LIMIT %s) AS nearest ON "{table}"."{pk}" = nearest."{pk}" '
         "ORDER BY nearest.distance"
     )
     return sql, list(coverage.params) if coverage is not None else []
+
+
+def _scan_statement(where: str, coverage: RawSQL | None) -> tuple[str, list]:
+    """:func:`_exact_statement` in two stages, where the table has binary
+    codes (:func:`memories.search_index.add_binary_codes`).
+
+    The first ranks the scope's codes (48 bytes each, the embedding's signs)
+    by Hamming distance from the query's and keeps the best
+    :func:`_candidates`; ``where`` is the scope's condition on the code
+    column, so for a space or a user every column it reads is in
+    ``memory_space_codes`` (an index-only scan of about 170 pages for a
+    10,000-memory user, against 2,500 pages of whole embeddings). The
+    second computes the candidates' cosine distances from their rows and
+    keeps the ``LIMIT`` nearest, whose columns (and keyword coverage) are
+    read last. With no more rows than candidates the result is exact;
+    above, the candidates hold the exact nearest ten of a 10,000-memory
+    user in 99.9% of cases at the default (README, "Search").
+    Parameters after the coverage's: the query vector twice, the
+    ``where``'s, the number of candidates, the limit.
+    """
+    table = Memory._meta.db_table
+    pk = Memory._meta.pk.column
+    # Names are the model's own; every value is a parameter.
+    scored = (
+        f'SELECT "{pk}", embedding <=> %s::vector AS distance '  # noqa: S608
+        f'FROM {table} WHERE "{pk}" IN (SELECT "{pk}" FROM ('
+        f'SELECT "{pk}", "{CODES_COLUMN}" <~> binary_quantize(%s::vector) AS hamming '
+        f"FROM {table} WHERE {where} OFFSET 0) AS coded ORDER BY hamming LIMIT %s)"
+    )
+    return _winners(scored, coverage)
+
+
+def _candidates(limit: int) -> int:
+    """How many rows the codes pick for re-ranking by cosine, for ``limit``
+    results: ``MEMORYHUB_SEARCH_RERANK_CANDIDATES`` at least, and
+    ``RERANK_PER_RESULT`` per result."""
+    return max(settings.SEARCH_RERANK_CANDIDATES, RERANK_PER_RESULT * limit)
 
 
 def _few_rows(scope: Scope) -> bool:

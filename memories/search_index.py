@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from django.db import connection
+from django.db import connection, connections
 from pgvector.django import HnswIndex
 
-from memories.models import Memory
+from memories.models import EMBEDDING_DIMENSIONS, Memory
 from memoryhub.db import pgvector_version
 
 REBUILD_SUFFIX = "_rebuild"
@@ -184,3 +184,103 @@ def _libpq_url() -> str:
     return psycopg.conninfo.make_conninfo(
         **{key: params[key] for key in keys if params.get(key) not in (None, "")}
     )
+
+
+# --- binary codes: the first stage of a scope's full scan ------------------------
+
+CODES_COLUMN = "embedding_codes"
+CODES_INDEX = "memory_space_codes"
+VECTORS_INDEX = "memory_space_vectors"  # migration 0015's, replaced by CODES_INDEX
+_codes_ready: dict[str, bool] = {}
+
+
+def codes_ready(using: str = "default") -> bool:
+    """Whether the memories table has its binary codes (a column generated
+    from the embedding; pgvector 0.7 and later): checked once per process
+    and database, and again after :func:`add_binary_codes`."""
+    ready = _codes_ready.get(using)
+    if ready is None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT attgenerated = 's' FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
+                [Memory._meta.db_table, CODES_COLUMN],
+            )
+            row = cursor.fetchone()
+        ready = _codes_ready[using] = bool(row and row[0])
+    return ready
+
+
+def can_add_binary_codes(cursor) -> bool:
+    """Whether pgvector has ``binary_quantize`` (0.7 and later)."""
+    cursor.execute(
+        "SELECT EXISTS (SELECT FROM pg_proc WHERE proname = 'binary_quantize')"
+    )
+    return cursor.fetchone()[0]
+
+
+def add_binary_codes(
+    connection, progress: Callable[[str], None] = lambda line: None
+) -> bool:
+    """Give the memories table its binary codes and their covering index;
+    False (nothing done) where pgvector has no ``binary_quantize``.
+
+    Each memory's code is its embedding's signs (``binary_quantize``: 384
+    bits, 48 bytes), a stored column PostgreSQL computes on every write,
+    so no writer can forget it. ``memory_space_codes`` holds the codes
+    beside space and user (as ``memory_space_vectors`` held the whole
+    embeddings, 40 times the size): a search of a space's or a user's rows
+    ranks their codes by Hamming distance from the index alone and re-ranks
+    the best ones by cosine from their rows (memories.search). Adding the
+    column rewrites the table under an exclusive lock (reads and writes
+    wait: about a minute per million memories here, and the HNSW graph is
+    rebuilt with it); the indexes are built and dropped concurrently.
+    Idempotent. ``connection`` is a Django connection in autocommit mode.
+    """
+    table = Memory._meta.db_table
+    column = Memory._meta.get_field("embedding").column
+    with connection.cursor() as cursor:
+        if not can_add_binary_codes(cursor):
+            return False
+        _codes_ready.pop(connection.alias, None)
+        cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{VECTORS_INDEX}"')
+        began = time.monotonic()
+        bits = f"bit({EMBEDDING_DIMENSIONS})"
+        cursor.execute(
+            f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{CODES_COLUMN}" {bits} '
+            f'GENERATED ALWAYS AS (binary_quantize("{column}")::{bits}) STORED'
+        )
+        progress(f"codes column in place after {time.monotonic() - began:.1f} s")
+        cursor.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+            [CODES_INDEX],
+        )
+        row = cursor.fetchone()
+        if row is not None and not row[0]:  # an interrupted build's leftover
+            cursor.execute(f'DROP INDEX CONCURRENTLY "{CODES_INDEX}"')
+            row = None
+        if row is None:
+            began = time.monotonic()
+            cursor.execute(
+                f'CREATE INDEX CONCURRENTLY "{CODES_INDEX}" ON "{table}" '  # ours
+                f'("space_id", "user_id") INCLUDE ("state", "expires_at", "id", '
+                f'"{CODES_COLUMN}")'
+            )
+            progress(f"{CODES_INDEX} built in {time.monotonic() - began:.1f} s")
+    _codes_ready.pop(connection.alias, None)
+    return True
+
+
+def drop_binary_codes(connection) -> None:
+    """Undo :func:`add_binary_codes`: the embeddings' covering index as
+    migration 0015 built it, and no codes."""
+    table = Memory._meta.db_table
+    column = Memory._meta.get_field("embedding").column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{VECTORS_INDEX}" ON "{table}" '
+            f'("space_id", "user_id") INCLUDE ("state", "expires_at", "id", "{column}")'
+        )
+        cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{CODES_INDEX}"')
+        cursor.execute(f'ALTER TABLE "{table}" DROP COLUMN IF EXISTS "{CODES_COLUMN}"')
+    _codes_ready.pop(connection.alias, None)

@@ -40,7 +40,11 @@ OLD_PGVECTOR = (
     "wants 0.8 or later, whose iterative index scans serve filtered searches. "
     "Until then a search filtered by user, agent, app, run or metadata can come "
     "back short from the HNSW index and is re-run as an exact scan of the "
-    "matching rows: complete results, but slower in large spaces. {how}"
+    "matching rows: complete results, but slower in large spaces. Before 0.7 "
+    "there are no binary codes either (migration 0016 skips them), and a "
+    "user's search reads their whole embeddings. {how} If `manage.py "
+    "search_index status` then reports the binary codes missing, run `manage.py "
+    "search_index codes`."
 )
 UPDATE_EXTENSION = (
     "The server already has pgvector {available}: run `manage.py migrate`, which "

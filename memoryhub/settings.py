@@ -180,6 +180,9 @@ HNSW_MAX_SCAN_TUPLES = env_int("MEMORYHUB_HNSW_MAX_SCAN_TUPLES", 20000, minimum=
 # its embeddings (the memory_space_vectors index) instead of the HNSW index
 # (memories/search.py; the figures behind the default: docs/operations.md).
 SEARCH_EXACT_MAX_ROWS = env_int("MEMORYHUB_SEARCH_EXACT_MAX_ROWS", 15000, minimum=0)
+# Such a scan ranks the rows' binary codes first (memory_space_codes) and
+# re-ranks at least this many of the best by cosine (10 per result above it).
+SEARCH_RERANK_CANDIDATES = env_int("MEMORYHUB_SEARCH_RERANK_CANDIDATES", 200, minimum=1)
 HNSW_SETTINGS = {"hnsw.ef_search": str(HNSW_EF_SEARCH)}
 if HNSW_ITERATIVE_SCAN != "off":
     HNSW_SETTINGS["hnsw.iterative_scan"] = HNSW_ITERATIVE_SCAN

@@ -96,3 +96,20 @@ def test_parameters_out_of_bounds_are_refused_before_anything_runs():
     with pytest.raises(CommandError, match="m must be"):
         _run("rebuild", "--m", "1")
     assert all(part in _definition() for part in _model_parameters())
+
+
+def test_codes_are_shown_and_added_by_the_command(monkeypatch):
+    from memories import search_index
+
+    assert "binary codes: present" in _run("status")
+    search_index.drop_binary_codes(connection)
+    try:
+        assert "binary codes: missing (manage.py search_index codes)" in _run("status")
+        text = _run("codes")
+        assert "memory_space_codes built in" in text and "binary codes present" in text
+    finally:
+        search_index.add_binary_codes(connection)
+    assert "binary codes: already present" in _run("codes")
+    monkeypatch.setattr(search_index, "can_add_binary_codes", lambda cursor: False)
+    with pytest.raises(CommandError, match=r"older than 0\.7"):
+        _run("codes")

@@ -168,14 +168,14 @@ def test_a_large_subject_starts_with_the_index(space, add, settings):
 
 
 @pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
-def test_an_exact_search_reads_embeddings_from_the_index_alone(team, space, settings):
-    """The exact scan of a space's or a user's rows can score the embeddings
-    in ``memory_space_vectors`` alone (an index-only scan, no heap page
-    visited), and ranks exactly: the nearest of the scope's active,
-    unexpired rows. The scope's rows lie apart in the heap, as a user's do
-    in a big table, where the planner chose this plan by itself (README,
-    "Seventh pass"); the planner is told so here, since a test's few
-    thousand rows would fit its cache."""
+def test_a_scan_reads_codes_from_the_index_alone(team, space, settings):
+    """The scan of a space's or a user's rows ranks the binary codes in
+    ``memory_space_codes`` alone (an index-only scan, no heap page visited),
+    and with candidates for all of them re-ranks exactly: the nearest of the
+    scope's active, unexpired rows. The scope's rows lie apart in the heap,
+    as a user's do in a big table, where the planner chose this plan by
+    itself (README, "Seventh pass"); the planner is told so here, since a
+    test's few thousand rows would fit its cache."""
     from memories import search as search_module
 
     rng = np.random.default_rng(11)
@@ -206,6 +206,7 @@ def test_an_exact_search_reads_embeddings_from_the_index_alone(team, space, sett
         cursor.execute("SET effective_cache_size = '64kB'")
     search_module._sizes.clear()
     settings.SEARCH_EXACT_MAX_ROWS = 1000
+    settings.SEARCH_RERANK_CANDIDATES = 1000  # every row of the scope
     plans = []
 
     def explain(execute, sql, params, many, context):
@@ -214,7 +215,8 @@ def test_an_exact_search_reads_embeddings_from_the_index_alone(team, space, sett
             plans.append("\n".join(row[0] for row in context["cursor"].fetchall()))
         return execute(sql, params, many, context)
 
-    query = unit(1, 0.5, -0.25)
+    query = rng.normal(size=DIMS)
+    query /= np.linalg.norm(query)
     try:
         for subjects in ({"user_id": "user-1"}, {}):
             scope = Scope(space_id=space.pk, now=timezone.now(), subjects=subjects)
@@ -247,7 +249,7 @@ def test_an_exact_search_reads_embeddings_from_the_index_alone(team, space, sett
             cursor.execute("RESET ALL")
     assert len(plans) == 2
     for plan in plans:
-        assert "Index Only Scan using memory_space_vectors" in plan, plan
+        assert "Index Only Scan using memory_space_codes" in plan, plan
         assert "Heap Fetches: 0" in plan, plan
 
 

@@ -3,14 +3,24 @@
     manage.py search_index status
     manage.py search_index rebuild [--m M] [--ef-construction EF]
         [--maintenance-work-mem 3GB] [--workers 1]
+    manage.py search_index codes
 
 ``rebuild`` builds a new index concurrently with reads and writes, prints
-its progress, then swaps it in (memories/search_index.py).
+its progress, then swaps it in (memories/search_index.py). ``codes`` adds
+the embeddings' binary codes and their index (migration 0016) where pgvector
+was older than 0.7 when that migration ran and has been upgraded since.
 """
 
 from django.core.management.base import CommandError
+from django.db import connection
 
-from memories.search_index import index_rebuild, index_status, model_index
+from memories.search_index import (
+    add_binary_codes,
+    codes_ready,
+    index_rebuild,
+    index_status,
+    model_index,
+)
 from memoryhub.commands import ServiceCommand
 
 
@@ -24,6 +34,11 @@ class Command(ServiceCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("status", help="definition, size and validity")
+        sub.add_parser(
+            "codes",
+            help="add the binary codes of the embeddings (pgvector 0.7 or later; "
+            "rewrites the memories table under an exclusive lock)",
+        )
         rebuild = sub.add_parser("rebuild", help="build again and swap in")
         index = model_index()
         rebuild.add_argument(
@@ -52,6 +67,24 @@ class Command(ServiceCommand):
         if action == "status":
             for line in index_status().lines():
                 self.stdout.write(line)
+            self.stdout.write(
+                "binary codes: "
+                + (
+                    "present"
+                    if codes_ready()
+                    else "missing (manage.py search_index codes)"
+                )
+            )
+            return
+        if action == "codes":
+            if codes_ready():
+                self.stdout.write("binary codes: already present")
+            if not add_binary_codes(connection, progress=self.stdout.write):
+                raise CommandError(
+                    "pgvector has no binary_quantize (it is older than 0.7): "
+                    "upgrade it and run `ALTER EXTENSION vector UPDATE;` first"
+                )
+            self.stdout.write(self.style.SUCCESS("binary codes present"))
             return
         try:
             status = index_rebuild(
