@@ -211,6 +211,15 @@ def codes_ready(using: str = "default") -> bool:
     return ready
 
 
+def _has_codes_column(cursor) -> bool:
+    cursor.execute(
+        "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = %s::regclass "
+        "AND attname = %s AND NOT attisdropped)",
+        [Memory._meta.db_table, CODES_COLUMN],
+    )
+    return cursor.fetchone()[0]
+
+
 def can_add_binary_codes(cursor) -> bool:
     """Whether pgvector has ``binary_quantize`` (0.7 and later)."""
     cursor.execute(
@@ -245,12 +254,20 @@ def add_binary_codes(
         _codes_ready.pop(connection.alias, None)
         cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{VECTORS_INDEX}"')
         began = time.monotonic()
+        added = not _has_codes_column(cursor)
         bits = f"bit({EMBEDDING_DIMENSIONS})"
         cursor.execute(
             f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{CODES_COLUMN}" {bits} '
             f'GENERATED ALWAYS AS (binary_quantize("{column}")::{bits}) STORED'
         )
         progress(f"codes column in place after {time.monotonic() - began:.1f} s")
+        if added:
+            # A rewritten table has an empty visibility map, and until VACUUM
+            # fills it no index-only scan is planned (every row would be
+            # fetched from the heap all the same); autovacuum sees no reason.
+            began = time.monotonic()
+            cursor.execute(f'VACUUM (ANALYZE) "{table}"')
+            progress(f"vacuumed in {time.monotonic() - began:.1f} s")
         cursor.execute(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
             [CODES_INDEX],
