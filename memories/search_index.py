@@ -242,8 +242,9 @@ def add_binary_codes(
     ranks their codes by Hamming distance from the index alone and re-ranks
     the best ones by cosine from their rows (memories.search). Adding the
     column rewrites the table under an exclusive lock (reads and writes
-    wait: about a minute per million memories here, and the HNSW graph is
-    rebuilt with it); the indexes are built and dropped concurrently.
+    wait: 252 s at a million memories on the 2-core benchmark machine, most
+    of it rebuilding the HNSW graph with the table), then VACUUMs it; the
+    covering indexes are built and dropped concurrently.
     Idempotent. ``connection`` is a Django connection in autocommit mode.
     """
     table = Memory._meta.db_table
