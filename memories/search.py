@@ -391,7 +391,6 @@ def _scope_vector_list(
     """
     _, columns = _row_fields()
     where, params = scope.where()
-    coded_where, _ = scope.where(column=CODES_COLUMN)
     vector = Vector(embedding)
     coverage = _coverage(tokens, rare) if tokens else None
     select = f"{columns}, embedding <=> %s::vector AS distance"
@@ -405,7 +404,7 @@ def _scope_vector_list(
 
     def rows(exact: bool) -> list[Memory]:
         if exact and codes_ready(Memory.objects.db):
-            sql, before = _scan_statement(coded_where, coverage)
+            sql, before = _scan_statement(scope.where(column=CODES_COLUMN)[0], coverage)
             values = [*before, vector, vector, *params, _candidates(limit), limit]
         elif exact:
             sql, before = _exact_statement(where, coverage)

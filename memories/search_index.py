@@ -201,23 +201,20 @@ def codes_ready(using: str = "default") -> bool:
     ready = _codes_ready.get(using)
     if ready is None:
         with connections[using].cursor() as cursor:
-            cursor.execute(
-                "SELECT attgenerated = 's' FROM pg_attribute "
-                "WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
-                [Memory._meta.db_table, CODES_COLUMN],
-            )
-            row = cursor.fetchone()
-        ready = _codes_ready[using] = bool(row and row[0])
+            ready = _codes_ready[using] = _codes_column(cursor) == "s"
     return ready
 
 
-def _has_codes_column(cursor) -> bool:
+def _codes_column(cursor) -> str | None:
+    """The codes column's ``attgenerated`` ("s": stored, generated), or None
+    where the table has no such column."""
     cursor.execute(
-        "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = %s::regclass "
-        "AND attname = %s AND NOT attisdropped)",
+        "SELECT attgenerated FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attname = %s AND NOT attisdropped",
         [Memory._meta.db_table, CODES_COLUMN],
     )
-    return cursor.fetchone()[0]
+    row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def can_add_binary_codes(cursor) -> bool:
@@ -252,10 +249,9 @@ def add_binary_codes(
     with connection.cursor() as cursor:
         if not can_add_binary_codes(cursor):
             return False
-        _codes_ready.pop(connection.alias, None)
         cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{VECTORS_INDEX}"')
         began = time.monotonic()
-        added = not _has_codes_column(cursor)
+        added = _codes_column(cursor) is None
         bits = f"bit({EMBEDDING_DIMENSIONS})"
         cursor.execute(
             f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{CODES_COLUMN}" {bits} '
