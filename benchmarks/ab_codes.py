@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"building {VECTORS} for the run")
         began = time.perf_counter()
         cursor.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {VECTORS} ON memories_memory "
-            "(space_id, user_id) INCLUDE (state, expires_at, id, embedding)"
+            search_index.covering_index_sql(VECTORS, search_index.EMBEDDING_COLUMN)
         )
         cursor.execute("ANALYZE memories_memory")
         out.append(f"- {VECTORS} built in {time.perf_counter() - began:.1f} s")

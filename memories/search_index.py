@@ -191,6 +191,7 @@ def _libpq_url() -> str:
 CODES_COLUMN = "embedding_codes"
 CODES_INDEX = "memory_space_codes"
 VECTORS_INDEX = "memory_space_vectors"  # migration 0015's, replaced by CODES_INDEX
+EMBEDDING_COLUMN = Memory._meta.get_field("embedding").column
 _codes_ready: dict[str, bool] = {}
 
 
@@ -245,7 +246,6 @@ def add_binary_codes(
     Idempotent. ``connection`` is a Django connection in autocommit mode.
     """
     table = Memory._meta.db_table
-    column = Memory._meta.get_field("embedding").column
     with connection.cursor() as cursor:
         if not can_add_binary_codes(cursor):
             return False
@@ -253,9 +253,10 @@ def add_binary_codes(
         began = time.monotonic()
         added = _codes_column(cursor) is None
         bits = f"bit({EMBEDDING_DIMENSIONS})"
+        code = f'binary_quantize("{EMBEDDING_COLUMN}")::{bits}'
         cursor.execute(
             f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{CODES_COLUMN}" {bits} '
-            f'GENERATED ALWAYS AS (binary_quantize("{column}")::{bits}) STORED'
+            f"GENERATED ALWAYS AS ({code}) STORED"
         )
         progress(f"codes column in place after {time.monotonic() - began:.1f} s")
         if added:
@@ -275,26 +276,29 @@ def add_binary_codes(
             row = None
         if row is None:
             began = time.monotonic()
-            cursor.execute(
-                f'CREATE INDEX CONCURRENTLY "{CODES_INDEX}" ON "{table}" '  # ours
-                f'("space_id", "user_id") INCLUDE ("state", "expires_at", "id", '
-                f'"{CODES_COLUMN}")'
-            )
+            cursor.execute(covering_index_sql(CODES_INDEX, CODES_COLUMN))
             progress(f"{CODES_INDEX} built in {time.monotonic() - began:.1f} s")
     _codes_ready.pop(connection.alias, None)
     return True
+
+
+def covering_index_sql(name: str, column: str) -> str:
+    """``CREATE INDEX CONCURRENTLY IF NOT EXISTS`` of a btree on (space, user)
+    that INCLUDEs what a scan of their rows reads, and ``column`` (the codes,
+    or migration 0015's whole embeddings)."""
+    return (
+        f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{name}" '  # names: ours
+        f'ON "{Memory._meta.db_table}" ("space_id", "user_id") '
+        f'INCLUDE ("state", "expires_at", "id", "{column}")'
+    )
 
 
 def drop_binary_codes(connection) -> None:
     """Undo :func:`add_binary_codes`: the embeddings' covering index as
     migration 0015 built it, and no codes."""
     table = Memory._meta.db_table
-    column = Memory._meta.get_field("embedding").column
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{VECTORS_INDEX}" ON "{table}" '
-            f'("space_id", "user_id") INCLUDE ("state", "expires_at", "id", "{column}")'
-        )
+        cursor.execute(covering_index_sql(VECTORS_INDEX, EMBEDDING_COLUMN))
         cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{CODES_INDEX}"')
         cursor.execute(f'ALTER TABLE "{table}" DROP COLUMN IF EXISTS "{CODES_COLUMN}"')
     _codes_ready.pop(connection.alias, None)
