@@ -94,7 +94,12 @@ from pgvector.psycopg.vector import VectorBinaryDumper
 
 from memories.models import Memory, MemoryState, expired_q
 from memories.search_index import CODES_COLUMN, codes_ready
-from memoryhub.db import fetch_bound, model_from_row, supports_iterative_scan
+from memoryhub.db import (
+    beside,
+    fetch_bound,
+    model_from_row,
+    supports_iterative_scan,
+)
 
 MODES = ("vector", "keyword", "hybrid")
 MIN_CANDIDATES = 40
@@ -224,12 +229,20 @@ def search_memories(
     with _ef_search(Memory.objects.db, depth):
         if mode == "vector" or not tokens:
             return _finish(nearest()[:top_k], threshold, "similarity")
-        vector = nearest()
-        strong = (
-            _strong_list(queryset, tokens, rare, top_k, query_embedding)
-            if scope is None
-            else _scope_strong_list(scope, tokens, rare, top_k, query_embedding)
-        )
+        if scope is None:
+            vector = nearest()
+            strong = _strong_list(queryset, tokens, rare, top_k, query_embedding)
+        else:
+            # The two statements are independent: the keyword one runs on
+            # another connection meanwhile where it can (memoryhub.db.beside).
+            strong_args = (scope, tokens, rare, top_k, query_embedding)
+            pending = beside(_scope_strong_list, *strong_args)
+            vector = nearest()
+            strong = (
+                pending.result()
+                if pending is not None
+                else _scope_strong_list(*strong_args)
+            )
     return _finish(_combine(vector, strong)[:top_k], threshold, "fused_score")
 
 

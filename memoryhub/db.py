@@ -1,14 +1,18 @@
 """Database helpers shared by the apps."""
 
 import contextlib
+import contextvars
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
-from django.db import connections, transaction
+from django.conf import settings
+from django.db import close_old_connections, connections, transaction
 from pgvector.django import VectorField
 from psycopg import pq
 
@@ -69,6 +73,70 @@ def unflushed_commit(using: str = "default") -> Iterator[Bracket]:
     if info.transaction_status != pq.TransactionStatus.IDLE:
         with connection.cursor() as cursor:
             cursor.execute("COMMIT")
+
+
+# Reads run beside the caller's at once, per process: two server processes
+# on two cores; more would wait for a core, and each holds a connection.
+BESIDE_THREADS = 2
+_beside_slots = threading.BoundedSemaphore(BESIDE_THREADS)
+_beside_pool = ThreadPoolExecutor(BESIDE_THREADS, thread_name_prefix="db-beside")
+
+
+def beside(fn: Callable, *args, using: str = "default") -> Future | None:
+    """Start the read ``fn(*args)`` on another connection, to run while the
+    caller runs its own statement; its future gives what ``fn`` returns (or
+    raises). None where the caller should run ``fn`` itself, after its own:
+
+    - the caller's connection is in a transaction: another connection would
+      not see its uncommitted rows, nor its ``SET LOCAL`` settings;
+    - ``settings.DB_PARALLEL_READS`` is off;
+    - ``BESIDE_THREADS`` reads are already running beside others in this
+      process: waiting for a thread would be slower than the read inline;
+    - the connection pool has no connection to spare (a request holding its
+      own must never wait for another's).
+
+    Two statements then run in two PostgreSQL processes at once instead of
+    one after the other. The thread takes a connection as a request does
+    (pooled, checked) and gives it back after ``fn``; it runs in the
+    caller's context (its request id in log lines).
+    """
+    connection = connections[using]
+    if (
+        not settings.DB_PARALLEL_READS
+        or connection.in_atomic_block
+        or not connection.get_autocommit()
+        or not _pool_has_room(connection)
+        or not _beside_slots.acquire(blocking=False)
+    ):
+        return None
+    context = contextvars.copy_context()
+    try:
+        return _beside_pool.submit(context.run, _run_beside, fn, args)
+    except BaseException:
+        _beside_slots.release()
+        raise
+
+
+def _run_beside(fn: Callable, args: tuple):
+    try:
+        close_old_connections()  # as a request starts: drop a broken one
+        return fn(*args)
+    finally:
+        try:
+            close_old_connections()  # pooled: back to the pool
+        finally:
+            _beside_slots.release()
+
+
+def _pool_has_room(connection) -> bool:
+    """Whether a pooled connection could be taken without waiting (always
+    True without a pool: the thread opens or keeps its own)."""
+    if "pool" not in connection.settings_dict["OPTIONS"]:
+        return True
+    stats = connection.pool.get_stats()
+    if stats.get("pool_available", 0) > 0:
+        return True
+    return stats.get("pool_size", 0) < stats.get("pool_max", 0)
 
 
 def run_batch(cursor, statements: Sequence[tuple[str, Sequence]]) -> list:
