@@ -229,20 +229,16 @@ def search_memories(
     with _ef_search(Memory.objects.db, depth):
         if mode == "vector" or not tokens:
             return _finish(nearest()[:top_k], threshold, "similarity")
-        if scope is None:
-            vector = nearest()
-            strong = _strong_list(queryset, tokens, rare, top_k, query_embedding)
-        else:
-            # The two statements are independent: the keyword one runs on
-            # another connection meanwhile where it can (memoryhub.db.beside).
-            strong_args = (scope, tokens, rare, top_k, query_embedding)
-            pending = beside(_scope_strong_list, *strong_args)
-            vector = nearest()
-            strong = (
-                pending.result()
-                if pending is not None
-                else _scope_strong_list(*strong_args)
-            )
+        # The two lists are independent: the keyword one runs on another
+        # connection meanwhile where it can (memoryhub.db.beside).
+        strong_list, strong_args = (
+            (_strong_list, (queryset, tokens, rare, top_k, query_embedding))
+            if scope is None
+            else (_scope_strong_list, (scope, tokens, rare, top_k, query_embedding))
+        )
+        pending = beside(strong_list, *strong_args)
+        vector = nearest()
+        strong = pending.result() if pending is not None else strong_list(*strong_args)
     return _finish(_combine(vector, strong)[:top_k], threshold, "fused_score")
 
 

@@ -26,22 +26,28 @@ from tests.memories.test_search_scope import SUBJECTS
 def traced(monkeypatch):
     """Record the thread and server process of each strong-list statement."""
     calls = []
-    original = search_module._scope_strong_list
 
-    def strong_list(*args):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-        calls.append((threading.current_thread().name, pid))
-        return original(*args)
+    def traced_list(name):
+        original = getattr(search_module, name)
 
-    monkeypatch.setattr(search_module, "_scope_strong_list", strong_list)
+        def strong_list(*args):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+            calls.append((threading.current_thread().name, pid))
+            return original(*args)
+
+        monkeypatch.setattr(search_module, name, strong_list)
+
+    traced_list("_scope_strong_list")
+    traced_list("_strong_list")
     return calls
 
 
-def _hybrid(space, subjects, axis):
+def _hybrid(space, subjects, axis, path="scope"):
+    scope = Scope(space_id=space.pk, now=timezone.now(), subjects=subjects)
     return search_memories(
-        scope=Scope(space_id=space.pk, now=timezone.now(), subjects=subjects),
+        **({"scope": scope} if path == "scope" else {"queryset": scope.queryset()}),
         query_embedding=unit(*([0] * axis), 1),
         query_tokens=tokens("tea gardens"),
         top_k=7,
@@ -57,8 +63,9 @@ def _own_pid():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["scope", "queryset"])
 def test_the_keyword_statement_runs_beside_with_the_same_results(
-    space, add, settings, traced
+    space, add, settings, traced, path
 ):
     for n in range(60):
         memory = add(
@@ -71,9 +78,9 @@ def test_the_keyword_statement_runs_beside_with_the_same_results(
     for subjects in ({}, {"user_id": "user-b"}):
         for axis in range(5):
             settings.DB_PARALLEL_READS = True
-            together = _hybrid(space, subjects, axis)
+            together = _hybrid(space, subjects, axis, path)
             settings.DB_PARALLEL_READS = False
-            alone = _hybrid(space, subjects, axis)
+            alone = _hybrid(space, subjects, axis, path)
             assert together, "nothing found"
             assert [(m.pk, round(s, 6)) for m, s in together] == [
                 (m.pk, round(s, 6)) for m, s in alone
