@@ -29,8 +29,11 @@ Scores and what ``threshold`` applies to, per mode:
     hits anywhere in the queryset (rows holding every token of a one- or
     two-token query, or at least half of a longer query's tokens, never
     fewer than two, one of them not among the space's common words) when
-    there are at most ``MAX_STRONG_ROWS`` of them. Results are ordered by
-    that score (descending; ties by cosine) and ``threshold`` applies to it.
+    there are at most ``MAX_STRONG_ROWS`` of them; the two lists are read
+    at once, the strong one on another connection where the caller is
+    outside a transaction (:func:`memoryhub.db.beside`). Results are
+    ordered by that score (descending; ties by cosine) and ``threshold``
+    applies to it.
     A memory with no keyword evidence therefore scores exactly as in vector
     mode, so a threshold means the same in both modes for it; a keyword
     match can lift a memory by at most ``KEYWORD_WEIGHT``.
