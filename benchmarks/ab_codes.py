@@ -1,4 +1,4 @@
-"""A/B of a user's search by binary codes against whole embeddings, in one process.
+"""A/B of a user's search by binary codes against whole embeddings (or the HNSW index), in one process.
 
 Over a space ``bench_api.py`` loaded (same ``--pgdata``), every user of it
 searched once per round with new queries, rounds ordered codes, embeddings,
@@ -10,17 +10,25 @@ embeddings, codes (and so on: drift over the run falls on both):
   from their rows (migration 0016; ``memories.search._scan_statement``);
 - **embeddings**: the scan ranks the user's whole embeddings exactly from
   ``memory_space_vectors`` (migration 0015's covering index, built again
-  here, concurrently, for the run and dropped at the end).
+  here, concurrently, for the run and dropped at the end);
+- or, with ``--against index``, **index**: the plan a user above
+  ``MEMORYHUB_SEARCH_EXACT_MAX_ROWS`` gets, the HNSW index's iterative
+  scan (pgvector 0.8) — where that limit should lie is the question, so
+  load users of the sizes in question (``bench_api.py --users 25`` gives
+  40,000 memories each at 1M).
 
-Both through ``search_memories`` with the user's scope, as the API calls it.
-Reported: latency per round, each relation's pages from outside shared
-buffers and found in them (``pg_statio``), and for every codes round the
-recall@10 of its results against the exact ranking of the same query
-(by id, and counting a result no farther than the exact 10th as a hit),
-at each ``--candidates`` value (the first is timed, the others only
-checked).
+Both through ``search_memories`` with the user's scope, as the API calls it
+(the codes plan whatever the user's size). Reported: latency per round,
+each relation's pages from outside shared buffers and found in them
+(``pg_statio``), and the recall@10 of each round's results against the
+exact ranking of the same query (by id, and counting a result no farther
+than the exact 10th as a hit): for the codes plan at each ``--candidates``
+value (the first is timed, the others only checked), for the index plan as
+it ran.
 
     .venv/bin/python benchmarks/ab_codes.py --n 1000000 --rounds 8
+    .venv/bin/python benchmarks/ab_codes.py --n 1000000 --users 25 --against index \
+        --pgdata var/bench-u25
 """
 
 from __future__ import annotations
@@ -40,7 +48,8 @@ from benchmarks.harness import md_table, measure, progress
 
 VECTORS = "memory_space_vectors"
 CODES = "memory_space_codes"
-RELATIONS = ("memories_memory", "memories_memory_pkey", CODES, VECTORS)
+HNSW = "memory_embedding_hnsw"
+UNLIMITED = 10**9  # MEMORYHUB_SEARCH_EXACT_MAX_ROWS: every user is scanned
 
 
 def parse_args(argv):
@@ -59,12 +68,18 @@ def parse_args(argv):
         default="200,100,400",
         help="re-rank candidates; the first is timed",
     )
+    add(
+        "--against",
+        choices=("embeddings", "index"),
+        default="embeddings",
+        help="the other plan: whole embeddings' covering index, or the HNSW index",
+    )
     add("--pgdata", type=Path, default=harness.DEFAULT_PGDATA)
     add("--seed", type=int, default=int(time.time()), help="new queries each run")
     return parser.parse_args(argv)  # fmt: skip
 
 
-def _counts(cursor) -> dict[str, tuple[int, int]]:
+def _counts(cursor, relations) -> dict[str, tuple[int, int]]:
     """Pages each relation read from outside shared buffers, and hit in them."""
     cursor.execute("SELECT pg_stat_force_next_flush()")
     cursor.execute("SELECT pg_stat_clear_snapshot()")
@@ -73,7 +88,7 @@ def _counts(cursor) -> dict[str, tuple[int, int]]:
         "WHERE relname = ANY(%s) UNION ALL "
         "SELECT indexrelname, idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes "
         "WHERE indexrelname = ANY(%s)",
-        [list(RELATIONS), list(RELATIONS)],
+        [list(relations), list(relations)],
     )
     return {name: (read, hit) for name, read, hit in cursor.fetchall()}
 
@@ -106,31 +121,50 @@ def main(argv: list[str] | None = None) -> int:
     candidates = [int(c) for c in args.candidates.split(",")]
     embedder = corpus.local_embedder(threads=1)
     rng = random.Random(args.seed)
-    out = ["# user search A/B: binary codes vs whole embeddings", ""]
+    other = args.against
+    relations = ("memories_memory", "memories_memory_pkey", CODES)
+    relations += (VECTORS,) if other == "embeddings" else (HNSW,)
+    out = [f"# user search A/B: binary codes vs {other}", ""]
     out.append(f"- space `{slug}`; {harness.machine()} before")
     with connection.cursor() as cursor:
-        progress(f"building {VECTORS} for the run")
-        began = time.perf_counter()
-        cursor.execute(
-            search_index.covering_index_sql(VECTORS, search_index.EMBEDDING_COLUMN)
-        )
-        cursor.execute("ANALYZE memories_memory")
-        out.append(f"- {VECTORS} built in {time.perf_counter() - began:.1f} s")
+        if other == "embeddings":
+            progress(f"building {VECTORS} for the run")
+            began = time.perf_counter()
+            cursor.execute(
+                search_index.covering_index_sql(VECTORS, search_index.EMBEDDING_COLUMN)
+            )
+            cursor.execute("ANALYZE memories_memory")
+            out.append(f"- {VECTORS} built in {time.perf_counter() - began:.1f} s")
         cursor.execute(
             "SELECT indexrelname, pg_relation_size(indexrelid) FROM "
             "pg_stat_user_indexes WHERE indexrelname = ANY(%s)",
-            [[CODES, VECTORS]],
+            [list(relations[2:])],
         )
         sizes = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT user_id, count(*) FROM memories_memory WHERE space_id = %s "
+            "GROUP BY user_id",
+            [space.pk],
+        )
+        per_user = sorted(count for _, count in cursor.fetchall())
     out.append(
         "- index sizes: "
         + ", ".join(f"{name} {size / 2**20:,.0f} MiB" for name, size in sizes.items())
     )
-    configured = settings.SEARCH_RERANK_CANDIDATES
+    out.append(
+        f"- memories per user: {per_user[0]:,} to {per_user[-1]:,} "
+        f"({len(per_user)} users)"
+    )
+    configured = (settings.SEARCH_RERANK_CANDIDATES, settings.SEARCH_EXACT_MAX_ROWS)
+    size_seconds = search.SIZE_SECONDS
 
-    def run(user: str, vector, codes: bool, wanted: int = candidates[0]):
-        search_index._codes_ready[connection.alias] = codes
+    def run(user: str, vector, plan: str, wanted: int = candidates[0]):
+        """One search by ``plan``: codes, embeddings (or exact, where
+        memory_space_vectors is not there), or index."""
+        # The index plan's fallback (a short iterative scan) is the codes scan.
+        search_index._codes_ready[connection.alias] = plan in ("codes", "index")
         settings.SEARCH_RERANK_CANDIDATES = wanted
+        settings.SEARCH_EXACT_MAX_ROWS = 0 if plan == "index" else UNLIMITED
         return search.search_memories(
             scope=search.Scope.of(space.pk, {"user_id": user}, timezone.now()),
             query_embedding=vector,
@@ -141,33 +175,37 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     users = [f"user-{u}" for u in range(args.users)]
-    rows, pages, recalls = [], [], {c: [] for c in candidates}
+    rows, pages = [], []
+    recalls: dict = {c: [] for c in [*candidates, other]}
     try:
-        for j in range(10):  # untimed: imports, the embedder, the connection
+        # The row counts that choose a plan are kept a minute per process
+        # (a server searching a user often counts once a minute): counted
+        # here, before the clock, and kept for the run.
+        search.SIZE_SECONDS = float("inf")
+        for j, user in enumerate(users):  # untimed: imports, embedder, counts
             vector = embedder.embed([corpus.query(-1 - j)])[0]
-            run(users[j], vector, True)
-            run(users[j], vector, False)
+            run(user, vector, "codes")
+            run(user, vector, other)
         for number in range(args.rounds):
             codes = number % 4 in (0, 3)
-            label = "codes" if codes else "embeddings"
+            label = "codes" if codes else other
             progress(f"round {number + 1}: {label}")
             rng.shuffle(users)
             vectors = embedder.embed(
                 [corpus.query(rng.randrange(10**7)) for _ in users]
             )
-            search._sizes.clear()
             found: list = [None] * len(users)
 
-            def one(i: int, codes=codes, vectors=vectors, found=found) -> int:
-                found[i] = run(users[i], vectors[i], codes)
+            def one(i: int, label=label, vectors=vectors, found=found) -> int:
+                found[i] = run(users[i], vectors[i], label)
                 if len(found[i]) < TOP_K:
                     raise AssertionError(f"{len(found[i])} results, not {TOP_K}")
                 return 1
 
             with connection.cursor() as cursor:
-                before = _counts(cursor)
+                before = _counts(cursor, relations)
                 timing = measure(f"user filter, {label}", one, range(len(users)))
-                after = _counts(cursor)
+                after = _counts(cursor, relations)
             rows.append(
                 [number + 1, label, timing.errors, timing.pct(50), timing.pct(95),
                  timing.pct(99)]
@@ -177,28 +215,33 @@ def main(argv: list[str] | None = None) -> int:
                 + [
                     f"{after.get(r, (0, 0))[0] - before.get(r, (0, 0))[0]:,} / "
                     f"{after.get(r, (0, 0))[1] - before.get(r, (0, 0))[1]:,}"
-                    for r in RELATIONS
+                    for r in relations
                 ]
             )
-            if codes:
+            if codes or other == "index":
                 for i, user in enumerate(users):
                     if found[i] is None:  # an error, counted above
                         continue
-                    exact = run(user, vectors[i], False)
+                    exact = run(user, vectors[i], "exact")
+                    if not codes:
+                        recalls[other].append(_recall(found[i], exact))
+                        continue
                     for c in candidates:
                         hits = (
                             found[i]
                             if c == candidates[0]
-                            else run(user, vectors[i], True, c)
+                            else run(user, vectors[i], "codes", c)
                         )
                         recalls[c].append(_recall(hits, exact))
     finally:
+        search.SIZE_SECONDS = size_seconds
         search_index._codes_ready.pop(connection.alias, None)
-        settings.SEARCH_RERANK_CANDIDATES = configured
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {VECTORS}")
+        settings.SEARCH_RERANK_CANDIDATES, settings.SEARCH_EXACT_MAX_ROWS = configured
+        if other == "embeddings":
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {VECTORS}")
     recall_rows = [
-        [c, len(r), f"{sum(a for a, _ in r) / len(r):.4f}", f"{sum(b for _, b in r) / len(r):.4f}"]
+        [f"codes, {c} candidates" if c != other else other, len(r), f"{sum(a for a, _ in r) / len(r):.4f}", f"{sum(b for _, b in r) / len(r):.4f}"]
         for c, r in recalls.items()
         if r
     ]  # fmt: skip
@@ -211,11 +254,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Pages read from outside shared buffers / found in them",
         "",
-        md_table(["round", "plan", *RELATIONS], pages),
+        md_table(["round", "plan", *relations], pages),
         "",
-        "## Recall@10 of the codes plan against the exact ranking",
+        "## Recall@10 against the exact ranking",
         "",
-        md_table(["candidates", "searches", "by id", "ties counted"], recall_rows),
+        md_table(["plan", "searches", "by id", "ties counted"], recall_rows),
     ]
     print("\n".join(out))
     return 0
