@@ -178,8 +178,8 @@ if HNSW_ITERATIVE_SCAN not in ("relaxed_order", "strict_order", "off"):
 HNSW_MAX_SCAN_TUPLES = env_int("MEMORYHUB_HNSW_MAX_SCAN_TUPLES", 20000, minimum=1)
 # A space or user with at most this many memories is ranked by a scan of all
 # its rows instead of the HNSW index (memories/search.py; the figures behind
-# the default: docs/operations.md).
-SEARCH_EXACT_MAX_ROWS = env_int("MEMORYHUB_SEARCH_EXACT_MAX_ROWS", 15000, minimum=0)
+# the default: docs/operations.md, benchmarks/ab_codes.py --against index).
+SEARCH_EXACT_MAX_ROWS = env_int("MEMORYHUB_SEARCH_EXACT_MAX_ROWS", 25000, minimum=0)
 # Such a scan ranks the rows' binary codes first (memory_space_codes) and
 # re-ranks at least this many of the best by cosine (10 per result above it).
 SEARCH_RERANK_CANDIDATES = env_int("MEMORYHUB_SEARCH_RERANK_CANDIDATES", 200, minimum=1)
