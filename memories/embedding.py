@@ -5,8 +5,6 @@ not when services or selectors are imported.
 """
 
 import contextvars
-import os
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 
 from memoryhub.metrics import EMBEDDER_CALLS, EMBEDDER_SECONDS, EMBEDDER_TEXTS
+from memoryhub.threads import ProcessPool
 
 EMBED_CHUNK = 32  # texts per embedding call when embedding overlaps inserts
 # Threads per process for queries embedded ahead (embed_soon): at least one
@@ -79,7 +78,7 @@ def embed_soon(text: str) -> Future:
     turned out invisible, the search was routed elsewhere) is cancelled if
     it has not started and otherwise finishes unseen.
     """
-    return _query_pool().submit(contextvars.copy_context().run, embed_texts, [text])
+    return _query_pool.submit(contextvars.copy_context().run, embed_texts, [text])
 
 
 def embed_search_query_soon(query, mode) -> Future | None:
@@ -97,18 +96,5 @@ def embed_search_query_soon(query, mode) -> Future | None:
     return None
 
 
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def _query_pool() -> ThreadPoolExecutor:
-    """This process's query-embedding threads (made anew after a fork)."""
-    global _pool
-    pool = _pool
-    if pool is None or pool[0] != os.getpid():
-        with _pool_lock:
-            if _pool is None or _pool[0] != os.getpid():
-                executor = ThreadPoolExecutor(QUERY_THREADS, "query-embed")
-                _pool = (os.getpid(), executor)
-            pool = _pool
-    return pool[1]
+# Started only when needed, per process (memoryhub.threads).
+_query_pool = ProcessPool(QUERY_THREADS, "query-embed")

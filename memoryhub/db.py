@@ -5,7 +5,7 @@ import contextvars
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 from pgvector.django import VectorField
 from psycopg import pq
+
+from memoryhub.threads import ProcessPool
 
 SET_UNFLUSHED = "SET LOCAL synchronous_commit = off"
 
@@ -79,7 +81,7 @@ def unflushed_commit(using: str = "default") -> Iterator[Bracket]:
 # on two cores; more would wait for a core, and each holds a connection.
 BESIDE_THREADS = 2
 _beside_slots = threading.BoundedSemaphore(BESIDE_THREADS)
-_beside_pool = ThreadPoolExecutor(BESIDE_THREADS, thread_name_prefix="db-beside")
+_beside_pool = ProcessPool(BESIDE_THREADS, "db-beside")
 
 
 def beside(fn: Callable, *args, using: str = "default") -> Future | None:

@@ -219,16 +219,16 @@ else:
 # connection whose socket has something to read or that was idle for longer
 # than DB_CHECK_IDLE_SECONDS.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = "pool" not in _db_options
-# A hybrid search's keyword statement runs on a second connection while its
-# vector statement runs on the request's (memoryhub.db.beside): two server
-# processes at once, up to two more connections per process in use.
-DB_PARALLEL_READS = env_bool("MEMORYHUB_DB_PARALLEL_READS", True)
 DB_CHECK_IDLE_SECONDS = env_float("MEMORYHUB_DB_CHECK_IDLE_SECONDS", 5.0)
 if not 0 <= DB_CHECK_IDLE_SECONDS < float("inf"):
     raise ImproperlyConfigured(
         "MEMORYHUB_DB_CHECK_IDLE_SECONDS must be a number of seconds, 0 or more "
         f"(0: ask the server about every connection), not {DB_CHECK_IDLE_SECONDS!r}"
     )
+# A hybrid search's keyword statement runs on a second connection while its
+# vector statement runs on the request's (memoryhub.db.beside): two server
+# processes at once, up to two more connections per process in use.
+DB_PARALLEL_READS = env_bool("MEMORYHUB_DB_PARALLEL_READS", True)
 if env_str("MEMORYHUB_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": env_str("MEMORYHUB_TEST_DB_NAME")}
 if env_bool("MEMORYHUB_TESTING", False):
