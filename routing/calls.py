@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import connections
 
+from memoryhub.threads import ProcessPool
 from routing.backends.base import BackendError, CircuitOpen, TransientError
 from routing.backends.registry import adapter_for
 from routing.breaker import breaker_for
@@ -33,9 +34,7 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.05
 BACKOFF_CAP = 1.0
-POOL = concurrent.futures.ThreadPoolExecutor(
-    max_workers=8, thread_name_prefix="routing-call"
-)
+POOL = ProcessPool(8, "routing-call")  # per process: made anew after a fork
 
 
 def _describe(exc: BaseException) -> str:

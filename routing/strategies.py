@@ -23,14 +23,13 @@ import time
 from dataclasses import dataclass, field
 
 from memoryhub.errors import Unavailable
+from memoryhub.threads import ProcessPool
 from routing.backends.base import BackendError, Hit, SearchScope
 from routing.breaker import breaker_for
 from routing.calls import backend_call, closing_connections
 
 RRF_K = 60
-FANOUT_POOL = concurrent.futures.ThreadPoolExecutor(
-    max_workers=8, thread_name_prefix="routing-fanout"
-)
+FANOUT_POOL = ProcessPool(8, "routing-fanout")  # per process: made anew after a fork
 
 
 @dataclass
