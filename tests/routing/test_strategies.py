@@ -2,6 +2,7 @@
 
 import fcntl
 import threading
+import time
 
 import pytest
 
@@ -134,6 +135,82 @@ def test_pooled_calls_leave_no_database_connection_open():
 
     used = calls.POOL.submit(calls.closing_connections, uses_the_database).result()
     assert used is not connections["default"] and used.connection is None
+
+
+class Recorder:
+    """Stands in for a pooled adapter's method: the first call takes
+    ``first_seconds`` (then returns, or raises ``first_error``), later ones
+    answer at once; notes how many ran at the same time."""
+
+    def __init__(self, first_seconds: float, first_error=None) -> None:
+        self.first_seconds, self.first_error = first_seconds, first_error
+        self.calls, self.running, self.peak = 0, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        with self.lock:
+            self.calls += 1
+            number = self.calls
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            if number == 1:
+                time.sleep(self.first_seconds)
+                if self.first_error is not None:
+                    raise self.first_error
+            return f"answer-{number}"
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def pooled_backend(monkeypatch, method: str, recorder: Recorder):
+    """A threaded backend (runs in the call pool) whose ``method`` is ``recorder``."""
+    backend = BackendFactory(
+        name=f"pooled-{method}",
+        kind="mem0_platform",
+        timeout_seconds=0.3,
+        max_retries=2,
+        config={"host": "http://127.0.0.1:9"},
+    )
+    adapter = adapter_for(backend)
+    assert adapter.threaded
+    monkeypatch.setattr(adapter, method, recorder)
+    return backend
+
+
+def test_a_timed_out_write_is_awaited_not_sent_again(monkeypatch):
+    """Sent again beside the late one, an add would be stored twice (each
+    attempt finds no copy yet): the retry waits for the attempt running."""
+    recorder = Recorder(first_seconds=0.5)
+    backend = pooled_backend(monkeypatch, "add", recorder)
+    assert calls.backend_call(backend, "add", "record") == "answer-1"
+    assert (recorder.calls, recorder.peak) == (1, 1)
+    # The attempt that did not answer in time counted as a failure.
+    assert breaker_for(backend).failures == 0 and breaker_for(backend).error_rate > 0
+
+
+def test_a_write_that_fails_late_is_sent_again_once_it_has_ended(monkeypatch):
+    recorder = Recorder(first_seconds=0.4, first_error=TransientError("502"))
+    backend = pooled_backend(monkeypatch, "update", recorder)
+    assert calls.backend_call(backend, "update", "ext", "record") == "answer-2"
+    assert (recorder.calls, recorder.peak) == (2, 1)
+
+
+def test_a_write_still_running_after_every_attempt_is_not_sent_again(monkeypatch):
+    recorder = Recorder(first_seconds=1.5)
+    backend = pooled_backend(monkeypatch, "delete", recorder)
+    with pytest.raises(TransientError, match=r"did not answer within 0\.3s"):
+        calls.backend_call(backend, "delete", "ext")
+    assert (recorder.calls, recorder.peak) == (1, 1)
+
+
+def test_a_timed_out_read_is_tried_afresh(monkeypatch):
+    """A stuck read is harmless, and a new one may get through."""
+    recorder = Recorder(first_seconds=1.0)
+    backend = pooled_backend(monkeypatch, "health_check", recorder)
+    assert calls.backend_call(backend, "health_check") == "answer-2"
+    assert (recorder.calls, recorder.peak) == (2, 2)
 
 
 def test_permanent_errors_are_not_retried(tmp_path):
