@@ -3,7 +3,6 @@
 import contextlib
 import contextvars
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -80,7 +79,6 @@ def unflushed_commit(using: str = "default") -> Iterator[Bracket]:
 # Reads run beside the caller's at once, per process: two server processes
 # on two cores; more would wait for a core, and each holds a connection.
 BESIDE_THREADS = 2
-_beside_slots = threading.BoundedSemaphore(BESIDE_THREADS)
 _beside_pool = ProcessPool(BESIDE_THREADS, "db-beside")
 
 
@@ -108,15 +106,10 @@ def beside(fn: Callable, *args, using: str = "default") -> Future | None:
         or connection.in_atomic_block
         or not connection.get_autocommit()
         or not _pool_has_room(connection)
-        or not _beside_slots.acquire(blocking=False)
     ):
         return None
     context = contextvars.copy_context()
-    try:
-        return _beside_pool.submit(context.run, _run_beside, fn, args)
-    except BaseException:
-        _beside_slots.release()
-        raise
+    return _beside_pool.try_submit(context.run, _run_beside, fn, args)
 
 
 def _run_beside(fn: Callable, args: tuple):
@@ -124,10 +117,7 @@ def _run_beside(fn: Callable, args: tuple):
         close_old_connections()  # as a request starts: drop a broken one
         return fn(*args)
     finally:
-        try:
-            close_old_connections()  # pooled: back to the pool
-        finally:
-            _beside_slots.release()
+        close_old_connections()  # pooled: back to the pool
 
 
 def _pool_has_room(connection) -> bool:
