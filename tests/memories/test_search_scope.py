@@ -184,8 +184,8 @@ def test_a_scan_reads_codes_from_the_index_alone(team, space, settings):
     and with candidates for all of them re-ranks exactly: the nearest of the
     scope's active, unexpired rows. The scope's rows lie apart in the heap,
     as a user's do in a big table, where the planner chose this plan by
-    itself (README, "Seventh pass"); the planner is told so here, since a
-    test's few thousand rows would fit its cache."""
+    itself (docs/benchmarks-history.md, "Seventh pass"); the planner is
+    told so here, since a test's few thousand rows would fit its cache."""
     from memories import search as search_module
 
     rng = np.random.default_rng(11)
