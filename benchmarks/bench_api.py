@@ -16,7 +16,9 @@
    exact search (a sequential scan with index scans disabled): by id, and
    with ties counted (a result no farther than the exact 10th neighbour is
    a hit: the corpus repeats some texts, and exact search orders identical
-   vectors arbitrarily).
+   vectors arbitrarily). ``--ef-sweep`` adds the raw query's recall and
+   latency at other ``hnsw.ef_search`` values, ``--api-ef`` the API's own
+   vector search asking for them (``ef_search`` in the request body).
 5. mem0 OSS side by side: ``mem0.Memory`` on pgvector in the same embedded
    PostgreSQL, ``add(infer=False)``, same model, the first ``--mem0-n``
    corpus items in both systems; search (scoped to a user, as mem0 requires)
@@ -71,6 +73,13 @@ def parse_args(argv):
         default=[],
         help="also measure the raw HNSW query's recall and latency at these "
         "hnsw.ef_search values, e.g. 100,200,400",
+    )
+    add(
+        "--api-ef",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=[],
+        help="also time the API's vector search, and its recall, with the "
+        "request's own ef_search at these values, e.g. 400,800",
     )
     add("--mem0-n", type=int, default=5000, help="memories in both systems for mem0")
     add("--mem0-ops", type=int, default=200, help="searches and single adds for mem0")
@@ -360,6 +369,9 @@ def overhead_and_recall(api: harness.Api, space, args) -> tuple[list, list, str]
         for name, (by_id, tied) in hits.items()
     ]
     sweep = [ef_point(raw, ef, vectors, exacts) for ef in args.ef_sweep]
+    sweep += [
+        api_ef_point(api, raw, ef, queries, vectors, exacts) for ef in args.api_ef
+    ]
     return timings, recall, sweep, raw.embedder.name
 
 
@@ -390,6 +402,37 @@ def ef_point(raw: RawSearch, ef: int, vectors: dict, exacts: dict) -> list:
 
         raw.conn.execute(f"SET hnsw.ef_search = {int(settings.HNSW_EF_SEARCH)}")
     return [ef, by_id / total, tied / total, timing.pct(50), timing.pct(95)]
+
+
+def api_ef_point(
+    api: harness.Api,
+    raw: RawSearch,
+    ef: int,
+    queries: list,
+    vectors: dict,
+    exacts: dict,
+) -> list:
+    """:func:`ef_point` for the API's vector search over HTTP, the request
+    asking for ``ef`` itself (``ef_search`` in the body)."""
+
+    def search(i: int) -> list:
+        return api.search(queries[i], top_k=TOP_K, mode="vector", ef_search=ef)
+
+    for i in list(exacts)[:10]:  # warm the pages this ef visits
+        search(i)
+    by_id = tied = total = 0
+    for i, exact_rows in exacts.items():
+        found = [str(r["id"]) for r in search(i)]
+        by, ti = recall_hits(raw, vectors[i], exact_rows, found)
+        by_id, tied, total = by_id + by, tied + ti, total + len(exact_rows)
+    timing = measure(f"API ef {ef}", search, list(vectors))
+    return [
+        f"{ef}, API (HTTP)",
+        by_id / total,
+        tied / total,
+        timing.pct(50),
+        timing.pct(95),
+    ]
 
 
 # --- mem0 side by side ---------------------------------------------------------------------
@@ -558,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     if sweep:
         out += [
             "",
-            "## Raw HNSW query by hnsw.ef_search (same queries)",
+            "## HNSW query by hnsw.ef_search (same queries; raw SQL, and the API's"
+            " vector search asking for it where marked)",
             "",
             md_table(["ef_search", "recall@10 by id", "recall@10, ties counted",
                       "p50 ms", "p95 ms"], sweep),

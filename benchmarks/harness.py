@@ -245,11 +245,19 @@ class Api:
         return self._call("GET", "/memories/", params=params)
 
     def search(
-        self, query: str, *, top_k: int = 10, mode: str = "hybrid", filters=None
+        self,
+        query: str,
+        *,
+        top_k: int = 10,
+        mode: str = "hybrid",
+        filters=None,
+        ef_search: int | None = None,
     ) -> list:
         body = {"query": query, "top_k": top_k, "mode": mode}
         if filters:
             body["filters"] = filters
+        if ef_search is not None:
+            body["ef_search"] = ef_search
         return self._call("POST", "/search/", json=body)["results"]
 
 

@@ -79,7 +79,7 @@ import math
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -94,6 +94,7 @@ from django.db.models.functions import Coalesce
 from pgvector import Vector
 from pgvector.django import CosineDistance
 from pgvector.psycopg.vector import VectorBinaryDumper
+from psycopg.pq import TransactionStatus
 
 from memories.models import Memory, MemoryState, expired_q
 from memories.search_index import CODES_COLUMN, codes_ready
@@ -190,6 +191,7 @@ def search_memories(
     threshold: float | None,
     mode: str,
     rare_tokens: frozenset[str] | None = None,
+    ef_search: int | None = None,
 ) -> list[tuple[Memory, float]]:
     """Rank ``queryset`` (or ``scope``) against the query; returns
     ``[(memory, score)]``.
@@ -199,7 +201,10 @@ def search_memories(
     ``rare_tokens`` those of them from rare words (hybrid coverage; None:
     all of them).
     Hybrid search with no tokens is vector search. See the module docstring
-    for what the score and ``threshold`` mean in each mode.
+    for what the score and ``threshold`` mean in each mode. ``ef_search``:
+    the HNSW index's search depth for this search instead of
+    ``settings.HNSW_EF_SEARCH`` (raised to the rows asked of the index when
+    below; a scope ranked without the index ignores it).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -229,7 +234,7 @@ def search_memories(
         if scope is None
         else _scope_vector_list(scope, query_embedding, depth, tokens, rare)
     )
-    with _ef_search(Memory.objects.db, depth):
+    with _ef_search(Memory.objects.db, depth, ef_search):
         if mode == "vector" or not tokens:
             return _finish(nearest()[:top_k], threshold, "similarity")
         # The two lists are independent: the keyword one runs on another
@@ -257,39 +262,70 @@ def _clean_tokens(tokens: list[str]) -> list[str]:
 
 
 @contextmanager
-def _ef_search(using: str, limit: int) -> Iterator[None]:
-    """Make sure ``hnsw.ef_search`` is at least ``limit`` for the block, and
-    the iterative scan settings are in force.
+def _ef_search(using: str, limit: int, ef: int | None = None) -> Iterator[None]:
+    """Make ``hnsw.ef_search`` ``ef`` (default ``settings.HNSW_EF_SEARCH``),
+    at least ``limit``, for the block, and the iterative scan settings in
+    force.
 
     Every connection starts with ``settings.HNSW_SETTINGS`` (connection
     options, see settings): ``ef_search`` covers the usual ``top_k``, and
     then this costs nothing. Without startup options
-    (``MEMORYHUB_DB_STARTUP_OPTIONS=false``) every search sets them. A
-    deeper search runs in a transaction with the value raised by
-    ``set_config(..., true)`` (``SET LOCAL``), so pooled connections never
-    keep it; inside an existing transaction no savepoint is opened.
+    (``MEMORYHUB_DB_STARTUP_OPTIONS=false``) every search sets them. Any
+    other depth is set for one transaction by ``set_config(..., true)``
+    (``SET LOCAL``), so pooled connections never keep it; inside the
+    caller's transaction (no savepoint is opened) what was in force before
+    is set again after the block, so a later search there gets its own.
     ef_search must be at least the LIMIT for the index to return that many
     rows in one pass.
     """
-    if settings.DB_STARTUP_OPTIONS and limit <= settings.HNSW_EF_SEARCH:
+    wanted = settings.HNSW_EF_SEARCH if ef is None else ef
+    depth = min(MAX_EF_SEARCH, max(wanted, limit))
+    if settings.DB_STARTUP_OPTIONS and depth == settings.HNSW_EF_SEARCH:
         yield
         return
     connection = connections[using]
-    values = {
-        "hnsw.ef_search": str(min(MAX_EF_SEARCH, max(settings.HNSW_EF_SEARCH, limit)))
-    }
+    values = {"hnsw.ef_search": str(depth)}
     if not settings.DB_STARTUP_OPTIONS and supports_iterative_scan(using):
         # Where pgvector predates 0.8 the "hnsw" prefix is its own and an
         # unknown name under it is an error (a startup option only warns).
         values = {**settings.HNSW_SETTINGS, **values}
-    block = nullcontext() if connection.in_atomic_block else transaction.atomic(using)
-    with block:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(values)),
-                [part for item in values.items() for part in item],
-            )
+    if not connection.in_atomic_block:
+        with transaction.atomic(using):
+            _set_local(using, values)
+            yield
+        return
+    # Inside the caller's transaction a SET LOCAL would outlast the block:
+    # what was in force is put back after it.
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(["current_setting(%s, true)"] * len(values)),
+            list(values),
+        )
+        before = {
+            name: value
+            for name, value in zip(values, cursor.fetchone(), strict=True)
+            if value is not None  # not defined yet (pgvector not loaded)
+        }
+    _set_local(using, values)
+    try:
         yield
+    finally:
+        # Not in a transaction that failed: it cannot run a statement, and
+        # its settings go with it.
+        status = connection.connection.info.transaction_status
+        if before and not (
+            connection.needs_rollback or status == TransactionStatus.INERROR
+        ):
+            _set_local(using, before)
+
+
+def _set_local(using: str, values: dict[str, str]) -> None:
+    """``SET LOCAL`` each of ``values`` (one round trip)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(values)),
+            [part for item in values.items() for part in item],
+        )
 
 
 def _coverage(tokens: list[str], rare: frozenset[str] | None = None) -> RawSQL:

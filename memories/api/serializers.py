@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from memories.filters import STATES
 from memories.models import MemoryEvent
+from memories.search import MAX_EF_SEARCH
 from memoryhub.api.serializers import (
     QueryCharField,
     StrictBooleanField,
@@ -260,6 +261,17 @@ class SearchSerializer(StrictSerializer):
     filters = StrictDictField(required=False, allow_null=True, help_text=FILTERS_HELP)
     mode = serializers.ChoiceField(
         choices=["hybrid", "vector", "keyword"], required=False, default="hybrid"
+    )
+    ef_search = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_EF_SEARCH,
+        help_text="How deep this search looks in the HNSW index (pgvector's "
+        "`hnsw.ef_search`) instead of the server's `MEMORYHUB_HNSW_EF_SEARCH` "
+        "(200 by default): higher finds the exact nearest memories more often "
+        "and takes longer. Applies where the index is read (a space, or a "
+        "user, larger than `MEMORYHUB_SEARCH_EXACT_MAX_ROWS`); smaller scopes "
+        "are ranked without it, and a routed search ignores it.",
     )
 
 

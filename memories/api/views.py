@@ -373,6 +373,7 @@ class SearchActions:
             threshold=body.get("threshold"),
             filters=body.get("filters"),
             mode=body["mode"],
+            ef_search=body.get("ef_search"),
             pending_embedding=(
                 early[1] if early is not None and early[0] == body["query"] else None
             ),

@@ -24,7 +24,7 @@ from memories.filters import compile_filters
 from memories.keywords import keyword_terms
 from memories.models import Memory, MemoryEvent, MemoryState, Space, expired_q
 from memories.permissions import require_perm
-from memories.search import Scope, search_memories
+from memories.search import MAX_EF_SEARCH, Scope, search_memories
 from memoryhub.crypto import blind_tokens
 from memoryhub.errors import InvalidInput, NotFound
 from memoryhub.metrics import SEARCH_PHASE
@@ -134,13 +134,17 @@ def memory_search(
     queryset=None,
     routing_info: dict | None = None,
     pending_embedding: Future | None = None,
+    ef_search: int | None = None,
 ) -> list[Memory]:
     """Semantic (+ keyword) search in a space.
 
     Each result carries ``score`` and ``plaintext``. A routing rule with a
     non-local read strategy for this space sends hybrid and vector searches
-    to its backends (through :func:`memories.adapter.routing_adapter`); ``mode`` and
-    ``threshold`` then do not apply and ``score`` is the fused rank score.
+    to its backends (through :func:`memories.adapter.routing_adapter`); ``mode``,
+    ``threshold`` and ``ef_search`` then do not apply and ``score`` is the
+    fused rank score. ``ef_search`` (1 to ``MAX_EF_SEARCH``) is this
+    search's HNSW depth instead of the server's ``MEMORYHUB_HNSW_EF_SEARCH``:
+    more finds the exact nearest memories more often and takes longer.
     ``routing_info``, if given, is filled with which rule and backends served.
     ``pending_embedding``: ``query``'s embedding, started earlier with
     :func:`memories.embedding.embed_soon` (the caller's business that it is
@@ -159,6 +163,7 @@ def memory_search(
             queryset=queryset,
             routing_info=routing_info,
             pending_embedding=pending_embedding,
+            ef_search=ef_search,
         )
     finally:
         if pending_embedding is not None:
@@ -178,6 +183,7 @@ def _search(
     queryset,
     routing_info: dict | None,
     pending_embedding: Future | None,
+    ef_search: int | None = None,
 ) -> list[Memory]:
     """:func:`memory_search`'s work (which cancels an embedding left unused)."""
     require_perm(actor, space, permissions.VIEW)
@@ -205,6 +211,15 @@ def _search(
         isinstance(threshold, bool) or not isinstance(threshold, (int, float))
     ):
         raise InvalidInput("threshold must be a number", field="threshold")
+    if ef_search is not None and (
+        not isinstance(ef_search, int)
+        or isinstance(ef_search, bool)
+        or not 1 <= ef_search <= MAX_EF_SEARCH
+    ):
+        raise InvalidInput(
+            f"ef_search must be an integer from 1 to {MAX_EF_SEARCH}",
+            field="ef_search",
+        )
     # The common candidate set (the space, maybe subject ids) is ranked with
     # hand-written SQL; anything else through the filter language.
     scope = Scope.of(space.pk, filters, timezone.now()) if queryset is None else None
@@ -253,6 +268,7 @@ def _search(
         top_k=top_k,
         threshold=threshold,
         mode=mode,
+        ef_search=ef_search,
     )
     indexed = time.perf_counter()
     results = []
@@ -266,7 +282,8 @@ def _search(
         surface=surface,
         space=space,
         memory_ids=[m.pk for m in results],
-        detail={"mode": mode, "top_k": top_k},
+        detail={"mode": mode, "top_k": top_k}
+        | ({"ef_search": ef_search} if ef_search is not None else {}),
     )
     SEARCH_PHASE.labels("embedding").observe(embedded - began)
     SEARCH_PHASE.labels("index").observe(indexed - embedded)

@@ -102,6 +102,11 @@ def test_search_is_audited_without_the_query(cast):
         ({"query": "x", "filters": ["user_id"]}, "filters"),
         ({"query": "x", "filters": {"user_id": {"between": 1}}}, None),
         ({"query": "x", "limit": 3}, "limit"),
+        ({"query": "x", "ef_search": 0}, "ef_search"),
+        ({"query": "x", "ef_search": 1001}, "ef_search"),
+        ({"query": "x", "ef_search": "400"}, "ef_search"),
+        ({"query": "x", "ef_search": True}, "ef_search"),
+        ({"query": "x", "ef_search": 2.5}, "ef_search"),
     ],
 )
 def test_bad_search_bodies_are_400(cast, body, field):
@@ -114,6 +119,38 @@ def test_bad_search_bodies_are_400(cast, body, field):
     else:
         assert error["field"].startswith("filters.")
     assert error["detail"]
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+def test_a_search_reads_the_index_at_the_depth_it_asks_for(cast, settings, mode):
+    """``ef_search`` is in force when the statement reads the HNSW index,
+    and the audit row records it; without it the server's default holds."""
+    from django.db import connection
+
+    settings.SEARCH_EXACT_MAX_ROWS = 0  # every scope through the index
+    add_memory(cast.space, "Alice is allergic to peanuts")
+    add_memory(cast.space, "Bob prefers aisle seats on flights")
+    depths = []
+
+    def record(execute, sql, params, many, context):
+        if "<=>" in sql and "ORDER BY" in sql and not depths_lock.locked():
+            with depths_lock, connection.cursor() as cursor:
+                cursor.execute("SHOW hnsw.ef_search")
+                depths.append(int(cursor.fetchone()[0]))
+        return execute(sql, params, many, context)
+
+    depths_lock = threading.Lock()
+    with connection.execute_wrapper(record):
+        asked = _search(
+            cast.clients["viewer"], cast.space, query="peanut", mode=mode,
+            ef_search=640,
+        )  # fmt: skip
+        plain = _search(cast.clients["viewer"], cast.space, query="peanut", mode=mode)
+    assert asked.status_code == plain.status_code == 200, asked.json()
+    assert asked.json()["results"][0]["content"] == "Alice is allergic to peanuts"
+    assert depths and depths[0] == 640 and depths[-1] == settings.HNSW_EF_SEARCH
+    event = AccessEvent.objects.filter(action="memory.search").order_by("at")
+    assert [e.detail.get("ef_search") for e in event] == [640, None]
 
 
 @pytest.fixture

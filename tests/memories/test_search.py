@@ -412,6 +412,48 @@ def test_ef_search_is_a_connection_default_raised_for_deep_searches(settings):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_search_may_ask_for_its_own_ef_search(settings):
+    """An ``ef`` of the caller's replaces the default for the block, lower
+    or higher, but never below the rows asked of the index."""
+    from memories import search as search_module
+
+    def ef_search():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW hnsw.ef_search")
+            return int(cursor.fetchone()[0])
+
+    seen = []
+    for limit, ef in [(10, 40), (10, 600), (40, 5), (10, 5000), (10, None)]:
+        with search_module._ef_search("default", limit, ef):
+            seen.append(ef_search())
+    assert seen == [40, 600, 40, search_module.MAX_EF_SEARCH, settings.HNSW_EF_SEARCH]
+    assert ef_search() == settings.HNSW_EF_SEARCH
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_the_depth_in_force_before_comes_back(settings):
+    """In the caller's transaction (this test's) SET LOCAL would last to its
+    end: after each block the value before it is in force again, nested
+    blocks included, so a later search in that transaction gets its own."""
+    from memories import search as search_module
+
+    def ef_search():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW hnsw.ef_search")
+            return int(cursor.fetchone()[0])
+
+    assert connection.in_atomic_block
+    seen = []
+    with search_module._ef_search("default", 10, 600):
+        seen.append(ef_search())
+        with search_module._ef_search("default", 10, 40):
+            seen.append(ef_search())
+        seen.append(ef_search())
+    seen.append(ef_search())
+    assert seen == [600, 40, 600, settings.HNSW_EF_SEARCH]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_without_startup_options_every_search_sets_ef_search(settings):
     """MEMORYHUB_DB_STARTUP_OPTIONS=false (PgBouncer): the search sets it."""
     from memories import search as search_module
