@@ -69,14 +69,14 @@ def parse_args(argv):
     add("--recall-queries", type=int, default=50)
     add(
         "--ef-sweep",
-        type=lambda text: [int(v) for v in text.split(",")],
+        type=harness.int_list,
         default=[],
         help="also measure the raw HNSW query's recall and latency at these "
         "hnsw.ef_search values, e.g. 100,200,400",
     )
     add(
         "--api-ef",
-        type=lambda text: [int(v) for v in text.split(",")],
+        type=harness.int_list,
         default=[],
         help="also time the API's vector search, and its recall, with the "
         "request's own ef_search at these values, e.g. 400,800",
@@ -390,18 +390,11 @@ def ef_point(raw: RawSearch, ef: int, vectors: dict, exacts: dict) -> list:
     """Recall (by id, ties counted) and latency of the raw HNSW query at ``ef``."""
     raw.conn.execute(f"SET hnsw.ef_search = {int(ef)}")
     try:
-        for i in list(exacts)[:10]:  # warm the pages this ef visits
-            raw.knn(vectors[i])
-        by_id = tied = total = 0
-        for i, exact_rows in exacts.items():
-            by, ti = recall_hits(raw, vectors[i], exact_rows, raw.knn(vectors[i]))
-            by_id, tied, total = by_id + by, tied + ti, total + len(exact_rows)
-        timing = measure(f"ef {ef}", lambda i: raw.knn(vectors[i]), list(vectors))
+        return search_point(ef, lambda i: raw.knn(vectors[i]), raw, vectors, exacts)
     finally:
         from django.conf import settings
 
         raw.conn.execute(f"SET hnsw.ef_search = {int(settings.HNSW_EF_SEARCH)}")
-    return [ef, by_id / total, tied / total, timing.pct(50), timing.pct(95)]
 
 
 def api_ef_point(
@@ -415,24 +408,25 @@ def api_ef_point(
     """:func:`ef_point` for the API's vector search over HTTP, the request
     asking for ``ef`` itself (``ef_search`` in the body)."""
 
-    def search(i: int) -> list:
-        return api.search(queries[i], top_k=TOP_K, mode="vector", ef_search=ef)
+    def ids(i: int) -> list[str]:
+        found = api.search(queries[i], top_k=TOP_K, mode="vector", ef_search=ef)
+        return [str(r["id"]) for r in found]
 
-    for i in list(exacts)[:10]:  # warm the pages this ef visits
-        search(i)
+    return search_point(f"{ef}, API (HTTP)", ids, raw, vectors, exacts)
+
+
+def search_point(label, ids, raw: RawSearch, vectors: dict, exacts: dict) -> list:
+    """``[label, recall by id, ties counted, p50, p95]`` of ``ids(i)``, the
+    top k of query ``i``: recall over the queries with an exact answer,
+    latency over every query, the pages warmed by ten first."""
+    for i in list(exacts)[:10]:
+        ids(i)
     by_id = tied = total = 0
     for i, exact_rows in exacts.items():
-        found = [str(r["id"]) for r in search(i)]
-        by, ti = recall_hits(raw, vectors[i], exact_rows, found)
+        by, ti = recall_hits(raw, vectors[i], exact_rows, ids(i))
         by_id, tied, total = by_id + by, tied + ti, total + len(exact_rows)
-    timing = measure(f"API ef {ef}", search, list(vectors))
-    return [
-        f"{ef}, API (HTTP)",
-        by_id / total,
-        tied / total,
-        timing.pct(50),
-        timing.pct(95),
-    ]
+    timing = measure(str(label), ids, list(vectors))
+    return [label, by_id / total, tied / total, timing.pct(50), timing.pct(95)]
 
 
 # --- mem0 side by side ---------------------------------------------------------------------

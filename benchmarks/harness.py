@@ -382,6 +382,11 @@ def measure(
     return timing
 
 
+def int_list(text: str) -> list[int]:
+    """``"100,200,400"`` as ``[100, 200, 400]`` (an argparse ``type``)."""
+    return [int(value) for value in text.split(",")]
+
+
 def md_table(headers: Sequence[str], rows: Iterable[Sequence]) -> str:
     """A Markdown table; floats get 4 significant figures at most."""
 

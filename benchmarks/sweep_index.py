@@ -60,13 +60,13 @@ def parse_args(argv):
     add("--points", default="16:64", help="comma-separated m:ef_construction")
     add(
         "--ef",
-        type=lambda text: [int(v) for v in text.split(",")],
+        type=harness.int_list,
         default=[100, 200, 400],
         help="hnsw.ef_search values measured at each point",
     )
     add(
         "--probes",
-        type=lambda text: [int(v) for v in text.split(",")],
+        type=harness.int_list,
         default=[10, 20, 40],
         help="ivfflat.probes values measured at ivfflat points (iLISTS)",
     )

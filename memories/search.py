@@ -296,7 +296,7 @@ def _ef_search(using: str, limit: int, ef: int | None = None) -> Iterator[None]:
         return
     # Inside the caller's transaction a SET LOCAL would outlast the block:
     # what was in force is put back after it.
-    with connections[using].cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT " + ", ".join(["current_setting(%s, true)"] * len(values)),
             list(values),
